@@ -1,0 +1,1 @@
+"""Adapters implementing the application ports (MongoDB, AWS, FIWARE, inference runtimes)."""

@@ -1,0 +1,54 @@
+"""Typed settings for every Chronos process, read once from the environment.
+
+Variables use the ``CHRONOS_`` prefix (``CHRONOS_MONGODB_DATABASE``...). The conventional
+``MONGODB_URI`` is honoured as well as ``CHRONOS_MONGODB_URI``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process configuration. Built once per container by :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="CHRONOS_", extra="ignore", frozen=True)
+
+    environment: str = Field(default="local", description="Deployment name shown by /info.")
+    service_name: str = "chronos"
+
+    mongodb_uri: SecretStr = Field(
+        default=SecretStr("mongodb://127.0.0.1:27118/"),
+        validation_alias=AliasChoices("CHRONOS_MONGODB_URI", "MONGODB_URI"),
+    )
+    mongodb_database: str = "chronos"
+    mongodb_timeout_ms: int = Field(default=3000, ge=100)
+
+    # AWS resources of the deployed stack (empty when a process does not use them).
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("CHRONOS_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+    )
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("CHRONOS_AWS_REGION", "AWS_REGION")
+    )
+    data_bucket: str | None = None
+    training_state_machine_arn: str | None = None
+    forecast_queue_url: str | None = None
+
+    # FIWARE endpoints (tenant headers come from each model, never from here).
+    sth_url: str | None = None
+    orion_url: str | None = None
+    iot_agent_url: str | None = None
+    fiware_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Health checks.
+    health_timeout_seconds: float = Field(default=2.0, gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process settings, validated on first use and cached for the container's life."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Entities, value objects and rules. No I/O imports here."""

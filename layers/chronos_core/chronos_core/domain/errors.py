@@ -1,0 +1,46 @@
+"""Domain errors. The API maps each class to one HTTP status in a single table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChronosError(Exception):
+    """Base class: ``code`` is the machine-readable error name sent to API clients."""
+
+    code = "chronos_error"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class NotFoundError(ChronosError):
+    """The addressed resource does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
+
+
+class ConflictError(ChronosError):
+    """The request contradicts the resource's current state (e.g. editing a trained model)."""
+
+    code = "conflict"
+
+
+class ValidationError(ChronosError):
+    """A business rule rejected the input; ``details`` name the offending fields."""
+
+    code = "validation_error"
+
+
+class DependencyUnavailableError(ChronosError):
+    """A required dependency (database, AWS service, FIWARE component) cannot be reached."""
+
+    code = "dependency_unavailable"
+
+
+class UpstreamError(ChronosError):
+    """An upstream service answered with an error; the raw body is never forwarded."""
+
+    code = "upstream_error"

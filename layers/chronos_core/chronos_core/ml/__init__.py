@@ -1,0 +1,1 @@
+"""Forecasting: preprocessing, metrics, training (TensorFlow only inside the training module)."""
