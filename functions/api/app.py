@@ -1,0 +1,20 @@
+"""API Lambda: API Gateway (REST, proxy) -> Mangum -> the Chronos FastAPI app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mangum import Mangum
+
+from chronos_core.api.app import create_app
+from chronos_core.observability import logger
+
+app = create_app()
+_asgi = Mangum(app, lifespan="off")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _asgi(event, context)  # type: ignore[arg-type]

@@ -1,0 +1,58 @@
+"""Health and information routes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from chronos_core import __version__
+from chronos_core.api.deps import HealthProbesDep, SettingsDep
+from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse, iso_z
+from chronos_core.application.health import check_health
+
+router = APIRouter(tags=["System"])
+
+_STARTED_AT = datetime.now(UTC)
+_STARTED_MONOTONIC = time.monotonic()
+
+
+@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+def health(probes: HealthProbesDep) -> JSONResponse:
+    """Probe every dependency; 503 when a required one is down."""
+    result = check_health(probes)
+    body = HealthResponse(
+        status=result.status,
+        checked_at=iso_z(result.checked_at),
+        dependencies=[
+            DependencyStatus(
+                name=d.name, status=d.status, required=d.required, latency_ms=d.latency_ms, message=d.message
+            )
+            for d in result.dependencies
+        ],
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if result.healthy else 503)
+
+
+@router.get("/info", response_model=InfoResponse)
+def info(settings: SettingsDep) -> InfoResponse:
+    """Version, uptime and a configuration summary that holds no secrets and no internal URLs."""
+    return InfoResponse(
+        name="Chronos",
+        version=__version__,
+        environment=settings.environment,
+        started_at=iso_z(_STARTED_AT),
+        uptime_seconds=round(time.monotonic() - _STARTED_MONOTONIC, 3),
+        configuration={
+            "mongodb_database": settings.mongodb_database,
+            "aws_region": settings.aws_region,
+            "data_bucket_configured": settings.data_bucket is not None,
+            "training_state_machine_configured": settings.training_state_machine_arn is not None,
+            "forecast_queue_configured": settings.forecast_queue_url is not None,
+            "sth_configured": settings.sth_url is not None,
+            "orion_configured": settings.orion_url is not None,
+            "iot_agent_configured": settings.iot_agent_url is not None,
+        },
+    )

@@ -1,0 +1,94 @@
+"""Response models of the HTTP API (requests reuse the domain's input models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+from chronos_core.domain.model import DenseLayer, Model, ModelStatus, ModelType, RnnLayer, flatten
+
+
+def iso_z(value: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z`` suffix and millisecond precision."""
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ModelResponse(BaseModel):
+    """A model definition as the API shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    description: str
+    model_type: ModelType
+    status: ModelStatus
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    validation_ratio: float
+    test_ratio: float
+    rnn_layers: list[RnnLayer]
+    dense_layers: list[DenseLayer]
+    early_stopping_patience: int
+    lookback_window: int
+    forecast_horizon: int
+    feature: str
+    entity_type: str
+    entity_id: str
+    fiware_service: str
+    fiware_servicepath: str
+    has_successful_training: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @field_serializer("created_at", "updated_at")
+    def _utc(self, value: datetime) -> str:
+        return iso_z(value)
+
+    @classmethod
+    def of(cls, model: Model) -> ModelResponse:
+        return cls.model_validate(flatten(model))
+
+
+class ModelPage(BaseModel):
+    items: list[ModelResponse]
+    total: int
+    skip: int
+    limit: int
+
+
+class ModelTypeOption(BaseModel):
+    value: ModelType
+    label: str
+
+
+class DependencyStatus(BaseModel):
+    name: str
+    status: str
+    required: bool
+    latency_ms: float | None
+    message: str | None = None
+
+
+class HealthResponse(BaseModel):
+    status: str
+    checked_at: str
+    dependencies: list[DependencyStatus]
+
+
+class InfoResponse(BaseModel):
+    name: str
+    version: str
+    environment: str
+    started_at: str
+    uptime_seconds: float
+    configuration: dict[str, Any]
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    message: str
+    details: list[dict[str, Any]]

@@ -1,0 +1,89 @@
+"""Use cases for model definitions: create, read, list, update and delete."""
+
+from __future__ import annotations
+
+from chronos_core.application.ports import ModelFilter, ModelRepository, Page
+from chronos_core.domain.errors import ConflictError, NotFoundError
+from chronos_core.domain.model import (
+    Model,
+    ModelChanges,
+    ModelDraft,
+    ModelStatus,
+    ModelType,
+    apply_update,
+    build_model,
+)
+from chronos_core.observability import logger
+
+
+def model_types() -> list[dict[str, str]]:
+    """The recurrent cell types a model may use, with display labels."""
+    return [{"value": t.value, "label": t.label} for t in ModelType]
+
+
+def create_model(repository: ModelRepository, draft: ModelDraft) -> Model:
+    """Validate ``draft``, apply defaults and store it as a new ``draft`` model.
+
+    Raises:
+        ValidationError: a rule failed (details name the fields).
+    """
+    model = build_model(draft)
+    if model.hyperparameters.dense_layers and model.hyperparameters.dense_layers[-1].units == 1:
+        logger.warning(
+            "The last dense layer has one unit; the output head is added on top of it",
+            extra={"model_id": model.id},
+        )
+    repository.add(model)
+    logger.info("Model created", extra={"model_id": model.id, "model_type": model.model_type.value})
+    return model
+
+
+def get_model(repository: ModelRepository, model_id: str) -> Model:
+    """The model with ``model_id``. Raises NotFoundError."""
+    model = repository.get(model_id)
+    if model is None:
+        raise NotFoundError(f"Model {model_id} not found")
+    return model
+
+
+def list_models(repository: ModelRepository, filters: ModelFilter, skip: int, limit: int) -> Page[Model]:
+    """One page of models matching ``filters``, newest first, with the total count."""
+    return repository.list(filters, skip, limit)
+
+
+def update_model(repository: ModelRepository, model_id: str, changes: ModelChanges) -> Model:
+    """Apply a partial update to a ``draft`` model.
+
+    Raises:
+        NotFoundError: no such model.
+        ConflictError: the model is not in ``draft`` (it is training or trained).
+        ValidationError: the merged definition breaks a rule.
+    """
+    model = get_model(repository, model_id)
+    if not model.is_editable():
+        raise ConflictError(
+            f"Model {model_id} cannot be edited in status {model.status.value}; only draft models can",
+            details=[{"field": "status", "message": f"is {model.status.value}, must be draft"}],
+        )
+    updated = apply_update(model, changes.model_dump(exclude_unset=True))
+    if not repository.replace_if_status(updated, ModelStatus.DRAFT):
+        raise ConflictError(f"Model {model_id} changed status while being edited; retry")
+    logger.info("Model updated", extra={"model_id": model_id})
+    return updated
+
+
+def delete_model(repository: ModelRepository, model_id: str) -> None:
+    """Delete a model that is not training.
+
+    Raises:
+        NotFoundError: no such model.
+        ConflictError: a training of this model is running.
+    """
+    model = get_model(repository, model_id)
+    if model.status == ModelStatus.TRAINING:
+        raise ConflictError(
+            f"Model {model_id} is training; cancel its training job before deleting it",
+            details=[{"field": "status", "message": "is training"}],
+        )
+    repository.delete(model_id)
+    logger.info("Model deleted", extra={"model_id": model_id})

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs everything the local stack and the tests need, idempotently, under .local/:
+#   .local/venv            the project's virtualenv (handlers, tests, tools)
+#   .local/sam-venv        aws-sam-cli (its pins clash with ours)
+#   .local/localstack-venv LocalStack 2026.3.0 + the project's Lambda executor plugin
+#   .local/bin/ferretdb    FerretDB v1.24.2 (SQLite backend), built from the Go module proxy
+# Needs on PATH: python3.13 (or pyenv with a 3.13 version) and go.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="$root/.local"
+mkdir -p "$state/bin" "$state/logs"
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+find_python() {
+  if command -v python3.13 >/dev/null 2>&1 && python3.13 -c 'import sys' >/dev/null 2>&1; then
+    command -v python3.13; return
+  fi
+  if command -v pyenv >/dev/null 2>&1; then
+    local v
+    v="$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$' | tail -n1 || true)"
+    if [ -n "$v" ]; then PYENV_VERSION="$v" pyenv which python3.13; return; fi
+  fi
+  log "python3.13 not found: install Python 3.13 and put python3.13 on PATH"; exit 1
+}
+
+stamp_ok() { # stamp file, inputs...: true when the stamp is newer than every input
+  local stamp="$1"; shift
+  [ -f "$stamp" ] || return 1
+  for f in "$@"; do [ "$f" -nt "$stamp" ] && return 1; done
+  return 0
+}
+
+py="$(find_python)"
+
+# Project virtualenv.
+reqs=("$root/requirements-dev.txt" "$root/layers/chronos_core/requirements.txt" "$root/functions/api/requirements.txt")
+for extra in "$root/requirements-ml.txt" "$root/layers/chronos_core/requirements-inference.txt"; do
+  [ -f "$extra" ] && reqs+=("$extra")
+done
+if ! stamp_ok "$state/venv/.installed" "${reqs[@]}"; then
+  log "installing the project virtualenv (.local/venv)"
+  [ -x "$state/venv/bin/python" ] || "$py" -m venv "$state/venv"
+  args=(-r "$root/requirements-dev.txt")
+  for extra in "$root/requirements-ml.txt" "$root/layers/chronos_core/requirements-inference.txt"; do
+    [ -f "$extra" ] && args+=(-r "$extra")
+  done
+  "$state/venv/bin/pip" install -q "${args[@]}"
+  touch "$state/venv/.installed"
+fi
+
+# SAM CLI.
+if ! stamp_ok "$state/sam-venv/.installed" "$root/local/bootstrap.sh"; then
+  log "installing aws-sam-cli (.local/sam-venv)"
+  [ -x "$state/sam-venv/bin/python" ] || "$py" -m venv "$state/sam-venv"
+  "$state/sam-venv/bin/pip" install -q "aws-sam-cli==1.170.0"
+  touch "$state/sam-venv/.installed"
+fi
+
+# LocalStack and the executor plugin.
+"$state/venv/bin/python" "$root/local/stack.py" install-localstack
+
+# FerretDB.
+if [ ! -x "$state/bin/ferretdb" ] || [ "$root/local/ferretdb/go.mod" -nt "$state/bin/ferretdb" ]; then
+  command -v go >/dev/null 2>&1 || { log "go not found: install Go >= 1.24 and put it on PATH"; exit 1; }
+  log "building FerretDB v1.24.2 (.local/bin/ferretdb)"
+  build="$state/build/ferretdb"
+  rm -rf "$build"; mkdir -p "$build"
+  cp "$root/local/ferretdb/go.mod" "$root/local/ferretdb/go.sum" "$build/"
+  (
+    cd "$build"
+    go mod vendor
+    # The module zip lacks the generated version file the binary insists on.
+    echo "v1.24.2" > vendor/github.com/FerretDB/FerretDB/build/version/version.txt
+    go build -mod=vendor -trimpath -o "$state/bin/ferretdb" github.com/FerretDB/FerretDB/cmd/ferretdb
+  )
+fi
+log "ready"
