@@ -34,8 +34,10 @@ STATE = ROOT / ".local"
 LOGS = STATE / "logs"
 RUN = STATE / "run"
 STACK_FILE = STATE / "stack.json"
+LOCALSTACK_STATE = Path(os.environ.get("CHRONOS_LOCALSTACK_STATE_DIR", str(STATE / "localstack")))
 STACK_NAME = os.environ.get("CHRONOS_STACK_NAME", "chronos")
 REGION = "us-east-1"
+DATABASE = os.environ.get("CHRONOS_MONGODB_DATABASE", "chronos")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def start_ferretdb(endpoints: Endpoints) -> None:
 
 
 def start_localstack(endpoints: Endpoints) -> None:
-    localstack_ctl.start(endpoints.localstack_port, STATE / "localstack", project_python())
+    localstack_ctl.start(endpoints.localstack_port, LOCALSTACK_STATE, project_python())
 
 
 def sandbox_available() -> bool:
@@ -172,7 +174,7 @@ def up() -> Endpoints:
 
 def down() -> None:
     stopped = []
-    if localstack_ctl.stop(STATE / "localstack"):
+    if localstack_ctl.stop(LOCALSTACK_STATE):
         stopped.append("localstack")
     for name in ("fiware-sandbox", "ferretdb"):
         if procs.stop(RUN / f"{name}.pid"):
@@ -185,7 +187,7 @@ def status() -> int:
     rows = {
         "ferretdb": procs.running(RUN / "ferretdb.pid"),
         "fiware-sandbox": procs.running(RUN / "fiware-sandbox.pid"),
-        "localstack": localstack_ctl.running_pid(STATE / "localstack"),
+        "localstack": localstack_ctl.running_pid(LOCALSTACK_STATE),
     }
     for name, pid in rows.items():
         print(f"{name:16} {'running pid ' + str(pid) if pid else 'stopped'}")
@@ -220,18 +222,17 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         "StageName": "dev",
         "EnvironmentName": "local",
         "MongoDbUri": endpoints.mongodb_uri,
+        "MongoDbDatabase": DATABASE,
     }
 
 
 def deploy() -> dict[str, Any]:
-    import boto3  # the project venv has it; imported here so up/down stay stdlib-only
-
     endpoints = Endpoints.from_env()
     env = aws_env(endpoints)
     started = time.perf_counter()
     sam(["build", "--config-env", "local"], env)
     built = time.perf_counter()
-    s3 = boto3.client("s3", endpoint_url=endpoints.localstack_url, region_name=REGION)
+    s3 = local_client("s3", endpoints)
     try:
         s3.create_bucket(Bucket="chronos-sam-artifacts")
     except s3.exceptions.BucketAlreadyOwnedByYou:
@@ -261,11 +262,22 @@ def deploy() -> dict[str, Any]:
     return outputs
 
 
+def local_client(service: str, endpoints: Endpoints) -> Any:
+    """A boto3 client for LocalStack (dummy credentials)."""
+    import boto3  # the project venv has it; imported here so up/down stay stdlib-only
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoints.localstack_url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
 def stack_outputs(endpoints: Endpoints) -> dict[str, Any]:
     """Stack outputs with AWS-shaped URLs rewritten to the local gateway."""
-    import boto3
-
-    cfn = boto3.client("cloudformation", endpoint_url=endpoints.localstack_url, region_name=REGION)
+    cfn = local_client("cloudformation", endpoints)
     stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     outputs: dict[str, Any] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     outputs["ApiUrl"] = f"{endpoints.localstack_url}/_aws/execute-api/{outputs['ApiId']}/{outputs['StageName']}"
@@ -274,6 +286,11 @@ def stack_outputs(endpoints: Endpoints) -> dict[str, Any]:
             path = value.split(".localhost.localstack.cloud", 1)[1].split("/", 1)[1]
             outputs[key] = f"{endpoints.localstack_url}/{path}"
     outputs["LocalStackUrl"] = endpoints.localstack_url
+    outputs["MongoDbUri"] = endpoints.mongodb_uri
+    outputs["MongoDbDatabase"] = DATABASE
+    outputs["SthUrl"] = endpoints.sth_url
+    outputs["OrionUrl"] = endpoints.orion_url
+    outputs["IotAgentUrl"] = endpoints.iot_agent_url
     return outputs
 
 
@@ -288,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "deploy":
         deploy()
     elif args.command == "install-localstack":
-        localstack_ctl.ensure_installed(STATE / "localstack")
+        localstack_ctl.ensure_installed(LOCALSTACK_STATE)
     else:
         return status()
     return 0

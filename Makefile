@@ -1,0 +1,42 @@
+# Chronos developer commands. Everything installs itself under .local/ on first use.
+#   make demo   start the local stack, deploy, run the main job (demo), stop the stack
+#   make test   start the local stack, deploy, run every test tier, stop the stack
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PY := .local/venv/bin/python
+
+.PHONY: demo test setup up down deploy status lint unit bench clean
+
+setup:
+	@bash local/bootstrap.sh
+
+up: setup
+	@$(PY) local/stack.py up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) local/stack.py down; fi
+
+deploy: up
+	@$(PY) local/stack.py deploy
+
+status:
+	@$(PY) local/stack.py status
+
+demo: setup
+	@bash local/run_with_stack.sh $(PY) local/demo.py
+
+test: setup
+	@bash local/run_with_stack.sh bash local/run_tests.sh
+
+lint: setup
+	@$(PY) -m ruff check layers functions local tests bench
+	@$(PY) -m mypy
+
+unit: setup
+	@$(PY) -m pytest tests/unit -q
+
+bench: setup
+	@bash local/run_with_stack.sh bash local/run_benchmarks.sh
+
+clean: down
+	rm -rf .aws-sam .local/localstack .local/ferretdb-data .local/run

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/ and prints their figures. Leaves nothing running.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py=.local/venv/bin/python
+trap '"$py" local/stack.py down || true' EXIT
+status=0
+"$py" bench/bench_api.py || status=1
+for script in bench/bench_*.py; do
+  [ "$script" = bench/bench_api.py ] && continue
+  echo "== $script"
+  "$py" "$script" || status=1
+done
+exit $status

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Lint, type-check and run every test tier against the running, deployed local stack.
+# pytest's exit code 5 ("no tests collected") counts as a failure.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py=.local/venv/bin/python
+status=0
+"$py" -m ruff check layers functions local tests bench || status=1
+"$py" -m mypy || status=1
+"$py" -m pytest tests -p no:cacheprovider "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; rc=1; fi
+[ "$rc" -ne 0 ] && status=$rc
+exit $status

@@ -1,0 +1,55 @@
+"""Every sample event in events/ is invoked against its handler, as `sam local invoke` would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pymongo.database import Database
+
+from chronos_core import wiring
+from chronos_core.adapters.mongo import Document
+from chronos_core.config import get_settings
+from tests.support.lambda_runtime import EVENTS, FakeLambdaContext, load_event, load_handler_module
+
+pytestmark = pytest.mark.integration
+
+# event file -> (function folder, expected outcome)
+EXPECTED: dict[str, tuple[str, int]] = {
+    "api_health.json": ("api", 200),
+    "api_info.json": ("api", 200),
+    "api_list_models.json": ("api", 200),
+    "api_model_types.json": ("api", 200),
+    "api_create_model.json": ("api", 201),
+    "api_create_model_invalid.json": ("api", 422),
+    "api_get_model_missing.json": ("api", 404),
+}
+
+
+@pytest.fixture
+def configured(mongo_db: Database[Document], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("CHRONOS_MONGODB_DATABASE", mongo_db.name)
+    for name in ("CHRONOS_DATA_BUCKET", "CHRONOS_TRAINING_STATE_MACHINE_ARN", "CHRONOS_FORECAST_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    wiring.database.cache_clear()
+    yield
+    get_settings.cache_clear()
+    wiring.database.cache_clear()
+
+
+def test_every_event_file_has_an_expectation() -> None:
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("event_name", sorted(EXPECTED))
+def test_sample_event(event_name: str, configured: None) -> None:
+    function, expected = EXPECTED[event_name]
+    module = load_handler_module(function)
+    result: dict[str, Any] = module.handler(load_event(event_name), FakeLambdaContext())
+    assert result["statusCode"] == expected, result.get("body")
+    body = json.loads(result["body"])
+    if expected >= 400:
+        assert body["error"] and body["message"]
