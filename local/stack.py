@@ -237,6 +237,7 @@ def deploy() -> dict[str, Any]:
         s3.create_bucket(Bucket="chronos-sam-artifacts")
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
+    ensure_jwt_secret(endpoints)
     overrides = " ".join(f"{k}={v}" for k, v in deploy_parameters(endpoints).items())
     sam(
         [
@@ -260,6 +261,28 @@ def deploy() -> dict[str, Any]:
     for key, value in outputs.items():
         print(f"{key:28} {value}")
     return outputs
+
+
+JWT_SECRET_FILE = STATE / "jwt-secret"
+JWT_SECRET_PARAMETER = "/chronos/jwt-secret"
+
+
+def local_jwt_secret() -> str:
+    """The local deployment's HS256 secret: random, created once, kept in .local/ (mode 0600)."""
+    import secrets
+
+    if not JWT_SECRET_FILE.exists():
+        JWT_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        JWT_SECRET_FILE.write_text(secrets.token_urlsafe(48))
+        JWT_SECRET_FILE.chmod(0o600)
+    return JWT_SECRET_FILE.read_text().strip()
+
+
+def ensure_jwt_secret(endpoints: Endpoints) -> None:
+    """Store the secret in LocalStack's SSM as a SecureString, as it would be in AWS."""
+    local_client("ssm", endpoints).put_parameter(
+        Name=JWT_SECRET_PARAMETER, Value=local_jwt_secret(), Type="SecureString", Overwrite=True
+    )
 
 
 def local_client(service: str, endpoints: Endpoints) -> Any:

@@ -10,19 +10,45 @@ from typing import Any
 import httpx
 import pytest
 
-STACK_FILE = Path(__file__).resolve().parents[2] / ".local" / "stack.json"
+from chronos_core.adapters.jwt_verifier import mint_token
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_FILE = ROOT / ".local" / "stack.json"
+JWT_SECRET_FILE = ROOT / ".local" / "jwt-secret"
 
 
 @pytest.fixture(scope="session")
 def stack() -> dict[str, Any]:
     """Outputs of the deployed stack; fails when nothing is deployed."""
-    if not STACK_FILE.exists():
+    if not STACK_FILE.exists() or not JWT_SECRET_FILE.exists():
         pytest.fail("The stack is not deployed: run `make test` (or local/stack.py up && deploy)")
     return json.loads(STACK_FILE.read_text())  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
-def api(stack: dict[str, Any]) -> Iterator[httpx.Client]:
-    """An HTTP client whose base URL is the API Gateway stage in LocalStack."""
-    with httpx.Client(base_url=stack["ApiUrl"].rstrip("/"), timeout=60) as client:
+def local_token() -> Any:
+    """Mint tokens signed with the deployed stack's secret (the one stored in its SSM)."""
+    secret = JWT_SECRET_FILE.read_text().strip()
+
+    def mint(roles: list[str] | None = None, tenants: list[str] | None = None, **kwargs: Any) -> str:
+        return mint_token(
+            secret=kwargs.pop("secret", secret),
+            subject="e2e",
+            roles=roles if roles is not None else ["admin"],
+            tenants=tenants if tenants is not None else ["*"],
+            issuer="chronos-local",
+            audience="chronos",
+            **kwargs,
+        )
+
+    return mint
+
+
+@pytest.fixture(scope="session")
+def api(stack: dict[str, Any], local_token: Any) -> Iterator[httpx.Client]:
+    """An HTTP client on the API Gateway stage in LocalStack, authenticated as an all-tenant admin."""
+    headers = {"Authorization": f"Bearer {local_token()}"}
+    with httpx.Client(base_url=stack["ApiUrl"].rstrip("/"), timeout=60, headers=headers) as client:
         yield client
+
+

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from pymongo.database import Database
 
-from chronos_core.adapters.mongo import Document, MongoHealthProbe, MongoModelRepository
-from chronos_core.api import deps
+from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoHealthProbe, MongoModelRepository
+from chronos_core.api import deps, security
 from chronos_core.api.app import create_app
+from tests.support.auth import bearer, verifier
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,9 @@ def client(mongo_db: Database[Document]) -> Iterator[TestClient]:
     app = create_app()
     app.dependency_overrides[deps.model_repository] = lambda: MongoModelRepository(mongo_db)
     app.dependency_overrides[deps.health_probes] = lambda: [MongoHealthProbe(mongo_db.client)]
-    with TestClient(app) as test_client:
+    app.dependency_overrides[security.token_verifier] = verifier
+    app.dependency_overrides[security.failure_counter] = lambda: MongoAuthFailureCounter(mongo_db, 300)
+    with TestClient(app, headers=bearer(["admin"], ["*"])) as test_client:
         yield test_client
 
 

@@ -12,6 +12,7 @@ from pymongo.database import Database
 from chronos_core import wiring
 from chronos_core.adapters.mongo import Document
 from chronos_core.config import get_settings
+from tests.support.auth import TEST_SECRET, token
 from tests.support.lambda_runtime import EVENTS, FakeLambdaContext, load_event, load_handler_module
 
 pytestmark = pytest.mark.integration
@@ -31,13 +32,28 @@ EXPECTED: dict[str, tuple[str, int]] = {
 @pytest.fixture
 def configured(mongo_db: Database[Document], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CHRONOS_MONGODB_DATABASE", mongo_db.name)
+    monkeypatch.setenv("CHRONOS_AUTH_JWT_SECRET", TEST_SECRET)
+    monkeypatch.delenv("CHRONOS_AUTH_JWT_SECRET_PARAMETER", raising=False)
     for name in ("CHRONOS_DATA_BUCKET", "CHRONOS_TRAINING_STATE_MACHINE_ARN", "CHRONOS_FORECAST_QUEUE_URL"):
         monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
-    wiring.database.cache_clear()
+    _clear_caches()
     yield
+    _clear_caches()
+
+
+def _clear_caches() -> None:
     get_settings.cache_clear()
     wiring.database.cache_clear()
+    wiring.token_verifier.cache_clear()
+
+
+def with_fresh_token(event: dict[str, Any]) -> dict[str, Any]:
+    """Sample events carry a placeholder bearer token; a real one is minted per run."""
+    for headers in (event.get("headers") or {}, event.get("multiValueHeaders") or {}):
+        if "Authorization" in headers:
+            value = f"Bearer {token(['admin'], ['*'])}"
+            headers["Authorization"] = value if isinstance(headers["Authorization"], str) else [value]
+    return event
 
 
 def test_every_event_file_has_an_expectation() -> None:
@@ -48,7 +64,7 @@ def test_every_event_file_has_an_expectation() -> None:
 def test_sample_event(event_name: str, configured: None) -> None:
     function, expected = EXPECTED[event_name]
     module = load_handler_module(function)
-    result: dict[str, Any] = module.handler(load_event(event_name), FakeLambdaContext())
+    result: dict[str, Any] = module.handler(with_fresh_token(load_event(event_name)), FakeLambdaContext())
     assert result["statusCode"] == expected, result.get("body")
     body = json.loads(result["body"])
     if expected >= 400:

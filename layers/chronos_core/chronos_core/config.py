@@ -43,9 +43,34 @@ class Settings(BaseSettings):
     orion_url: str | None = None
     iot_agent_url: str | None = None
     fiware_timeout_seconds: float = Field(default=10.0, gt=0)
+    fiware_max_attempts: int = Field(default=4, ge=1, le=10, description="Per FIWARE request.")
+    sth_page_concurrency: int = Field(default=4, ge=1, le=32, description="STH pages in flight.")
+    # Chronos's own forecast devices (hidden from GET /devices/).
+    fiware_forecast_entity_type: str = "Prediction"
+    fiware_forecast_group_resource: str = "/chronos/forecast"
 
     # Health checks.
     health_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # Authentication: HS256 with a shared secret (local) or RS256/ES256 against a JWKS (OIDC).
+    # In AWS the secret comes from SSM Parameter Store (``auth_jwt_secret_parameter``).
+    auth_jwt_secret: SecretStr | None = None
+    auth_jwt_secret_parameter: str | None = None
+    auth_jwks_url: str | None = None
+    auth_issuer: str = "chronos-local"
+    auth_audience: str = "chronos"
+    auth_roles_claim: str = "chronos:roles"
+    auth_tenants_claim: str = "chronos:tenants"
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    auth_failure_threshold: int = Field(default=10, ge=1)
+    auth_failure_window_seconds: int = Field(default=300, ge=1)
+
+    # HTTP hardening.
+    cors_allowed_origins: list[str] = Field(default_factory=list)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # Database resilience: attempts before a request answers 503.
+    mongodb_attempts: int = Field(default=3, ge=1, le=5)
 
 
 @lru_cache(maxsize=1)

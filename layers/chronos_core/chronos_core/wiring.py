@@ -9,6 +9,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from chronos_core.adapters import aws, mongo
+from chronos_core.adapters.jwt_verifier import JwtVerifier
 from chronos_core.application.ports import HealthProbe, ModelRepository
 from chronos_core.config import Settings, get_settings
 
@@ -21,14 +22,15 @@ def mongo_client() -> MongoClient[mongo.Document]:
 
 @lru_cache(maxsize=1)
 def database() -> Database[mongo.Document]:
-    """The Chronos database, with its indexes ensured once per container."""
+    """The Chronos database, with its indexes ensured once per container (retried; an
+    unreachable server surfaces as DependencyUnavailableError, i.e. 503)."""
     db = mongo_client()[get_settings().mongodb_database]
-    mongo.ensure_indexes(db)
+    mongo.call_with_retries(lambda: mongo.ensure_indexes(db), get_settings().mongodb_attempts)
     return db
 
 
 def model_repository() -> ModelRepository:
-    return mongo.MongoModelRepository(database())
+    return mongo.MongoModelRepository(database(), attempts=get_settings().mongodb_attempts)
 
 
 @lru_cache(maxsize=None)
@@ -61,3 +63,38 @@ def health_probes(settings: Settings | None = None) -> list[HealthProbe]:
             )
         )
     return probes
+
+
+@lru_cache(maxsize=1)
+def token_verifier() -> JwtVerifier:
+    """The bearer-token verifier; the HS256 secret comes from SSM when a parameter is named."""
+    settings = get_settings()
+    secret: str | None = None
+    if settings.auth_jwks_url is None:
+        if settings.auth_jwt_secret_parameter:
+            from aws_lambda_powertools.utilities import parameters
+
+            secret = str(parameters.get_parameter(settings.auth_jwt_secret_parameter, decrypt=True, max_age=300))
+        elif settings.auth_jwt_secret is not None:
+            secret = settings.auth_jwt_secret.get_secret_value()
+        else:
+            raise RuntimeError(
+                "No authentication configured: set CHRONOS_AUTH_JWKS_URL, CHRONOS_AUTH_JWT_SECRET "
+                "or CHRONOS_AUTH_JWT_SECRET_PARAMETER"
+            )
+    return JwtVerifier(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        roles_claim=settings.auth_roles_claim,
+        tenants_claim=settings.auth_tenants_claim,
+        secret=secret,
+        jwks_url=settings.auth_jwks_url,
+        leeway_seconds=settings.auth_leeway_seconds,
+    )
+
+
+def auth_failure_counter() -> mongo.MongoAuthFailureCounter:
+    settings = get_settings()
+    return mongo.MongoAuthFailureCounter(
+        database(), settings.auth_failure_window_seconds, attempts=settings.mongodb_attempts
+    )

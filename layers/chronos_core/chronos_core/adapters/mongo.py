@@ -7,17 +7,28 @@ works unchanged.
 
 from __future__ import annotations
 
+import functools
+import random
 import time
-from datetime import UTC
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Concatenate
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from chronos_core.application.ports import DependencyCheck, ModelFilter, Page
-from chronos_core.domain.errors import ConflictError
+from chronos_core.domain.errors import ConflictError, DependencyUnavailableError
 from chronos_core.domain.model import (
     FiwareSource,
     Hyperparameters,
@@ -30,6 +41,35 @@ Document = dict[str, Any]
 
 MODELS = "models"
 TRAINING_JOBS = "training_jobs"
+AUTH_FAILURES = "auth_failures"
+
+#: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
+TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
+
+
+def call_with_retries[R](operation: Callable[[], R], attempts: int) -> R:
+    """Run ``operation``, retrying transient errors ``attempts`` times in all (backoff with
+    jitter), then raise DependencyUnavailableError (the API answers 503 with Retry-After)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except TRANSIENT_ERRORS as exc:
+            if attempt == attempts:
+                raise DependencyUnavailableError("The database is unavailable; retry later") from exc
+            time.sleep(min(0.1 * 2**attempt, 1.0) * random.uniform(0.5, 1.0))  # noqa: S311
+    raise AssertionError("attempts must be >= 1")
+
+
+def with_retries[**P, R](
+    method: Callable[Concatenate[Any, P], R],
+) -> Callable[Concatenate[Any, P], R]:
+    """Decorate a repository method with :func:`call_with_retries` (``self._attempts`` tries)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+        return call_with_retries(lambda: method(self, *args, **kwargs), getattr(self, "_attempts", 3))
+
+    return wrapper
 
 # (collection, keys, options) — created idempotently by ensure_indexes.
 INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
@@ -45,7 +85,12 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (TRAINING_JOBS, [("model_id", ASCENDING), ("created_at", DESCENDING)], {"name": "model_id_created_at"}),
     (TRAINING_JOBS, [("prediction_config.enabled", ASCENDING)], {"name": "prediction_enabled"}),
     (TRAINING_JOBS, [("next_prediction_at", ASCENDING)], {"name": "next_prediction_at"}),
+    (AUTH_FAILURES, [("client", ASCENDING)], {"name": "client"}),
 ]
+
+# Expiry indexes: FerretDB v1 does not implement them, so expired documents are also deleted
+# by the code that owns them; on a real MongoDB the server removes them too.
+TTL_INDEXES: list[tuple[str, str]] = [(AUTH_FAILURES, "expires_at")]
 
 
 def create_client(uri: str, timeout_ms: int) -> MongoClient[Document]:
@@ -67,6 +112,12 @@ def ensure_indexes(db: Database[Document]) -> None:
     """Create every index in :data:`INDEXES`; safe to call on every cold start."""
     for collection, keys, options in INDEXES:
         db[collection].create_index(keys, **options)
+    for collection, field in TTL_INDEXES:
+        try:
+            db[collection].create_index([(field, ASCENDING)], expireAfterSeconds=0, name=f"{field}_ttl")
+        except OperationFailure as exc:
+            if exc.code != 238:  # NotImplemented (FerretDB v1)
+                raise
 
 
 def model_to_document(model: Model) -> Document:
@@ -98,21 +149,27 @@ def document_to_model(doc: Document) -> Model:
 class MongoModelRepository:
     """:class:`~chronos_core.application.ports.ModelRepository` on the ``models`` collection."""
 
-    def __init__(self, db: Database[Document]) -> None:
+    def __init__(self, db: Database[Document], attempts: int = 3) -> None:
         self._models: Collection[Document] = db[MODELS]
+        self._attempts = attempts
 
+    @with_retries
     def add(self, model: Model) -> None:
         try:
             self._models.insert_one(model_to_document(model))
         except DuplicateKeyError as exc:
             raise ConflictError(f"Model {model.id} already exists") from exc
 
+    @with_retries
     def get(self, model_id: str) -> Model | None:
         doc = self._models.find_one({"id": model_id}, {"_id": 0})
         return document_to_model(doc) if doc else None
 
+    @with_retries
     def list(self, filters: ModelFilter, skip: int, limit: int) -> Page[Model]:
         query: Document = {}
+        if filters.services is not None:
+            query["fiware_service"] = {"$in": sorted(filters.services)}
         if filters.model_type is not None:
             query["model_type"] = filters.model_type.value
         if filters.status is not None:
@@ -130,14 +187,56 @@ class MongoModelRepository:
         )
         return Page(items=[document_to_model(d) for d in cursor], total=total, skip=skip, limit=limit)
 
+    @with_retries
     def replace_if_status(self, model: Model, expected_status: ModelStatus) -> bool:
         result = self._models.replace_one(
             {"id": model.id, "status": expected_status.value}, model_to_document(model)
         )
         return result.matched_count == 1
 
+    @with_retries
     def delete(self, model_id: str) -> bool:
         return self._models.delete_one({"id": model_id}).deleted_count == 1
+
+
+class MongoAuthFailureCounter:
+    """Authentication failures per client in fixed windows, shared by every function instance."""
+
+    def __init__(self, db: Database[Document], window_seconds: int, attempts: int = 3) -> None:
+        self._failures: Collection[Document] = db[AUTH_FAILURES]
+        self._window = window_seconds
+        self._attempts = attempts
+
+    def _window_start(self, now: datetime) -> int:
+        epoch = int(now.timestamp())
+        return epoch - epoch % self._window
+
+    @with_retries
+    def failures(self, client: str) -> tuple[int, int]:
+        now = datetime.now(UTC)
+        start = self._window_start(now)
+        doc = self._failures.find_one({"_id": f"{client}|{start}"})
+        remaining = start + self._window - int(now.timestamp())
+        return (int(doc["count"]) if doc else 0), remaining
+
+    @with_retries
+    def record_failure(self, client: str) -> None:
+        now = datetime.now(UTC)
+        start = self._window_start(now)
+        self._failures.update_one(
+            {"_id": f"{client}|{start}"},
+            {
+                "$inc": {"count": 1},
+                "$setOnInsert": {
+                    "client": client,
+                    "window_start": datetime.fromtimestamp(start, UTC),
+                    "expires_at": datetime.fromtimestamp(start, UTC) + timedelta(seconds=self._window),
+                },
+            },
+            upsert=True,
+        )
+        if random.random() < 0.05:  # noqa: S311 - housekeeping where TTL indexes are missing
+            self._failures.delete_many({"expires_at": {"$lt": now}})
 
 
 class MongoHealthProbe:

@@ -17,6 +17,9 @@ from chronos_core.domain import errors
 from chronos_core.observability import logger
 
 STATUS_BY_ERROR: dict[type[errors.ChronosError], int] = {
+    errors.AuthenticationError: 401,
+    errors.PermissionDeniedError: 403,
+    errors.RateLimitedError: 429,
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.ValidationError: 422,
@@ -42,7 +45,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.ChronosError)
     async def _domain_error(_: Request, exc: errors.ChronosError) -> JSONResponse:
         status = status_for(exc)
-        headers = {"Retry-After": "5"} if status == 503 else None
+        headers: dict[str, str] | None = None
+        if status == 503:
+            headers = {"Retry-After": "5"}
+        elif isinstance(exc, errors.RateLimitedError):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="chronos", error="invalid_token"'}
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -16,6 +16,7 @@ class ModelFilter:
     status: ModelStatus | None = None
     entity_id: str | None = None
     feature: str | None = None
+    services: frozenset[str] | None = None  # tenant restriction; None = all tenants
 
 
 @dataclass(frozen=True)

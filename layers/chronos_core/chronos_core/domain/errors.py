@@ -44,3 +44,25 @@ class UpstreamError(ChronosError):
     """An upstream service answered with an error; the raw body is never forwarded."""
 
     code = "upstream_error"
+
+
+class AuthenticationError(ChronosError):
+    """Credentials are missing or invalid. The message never says which check failed."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(ChronosError):
+    """The caller is authenticated but lacks the role for this operation."""
+
+    code = "forbidden"
+
+
+class RateLimitedError(ChronosError):
+    """Too many requests (e.g. repeated authentication failures); retry after ``retry_after`` s."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

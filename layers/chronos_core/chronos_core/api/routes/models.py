@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response
 
 from chronos_core.api.deps import ModelRepositoryDep
+from chronos_core.api.security import Admin, Reader
 from chronos_core.api.schemas import ErrorResponse, ModelPage, ModelResponse, ModelTypeOption
 from chronos_core.application import models as use_cases
 from chronos_core.application.ports import ModelFilter
@@ -26,6 +27,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 @router.get("", response_model=ModelPage, include_in_schema=False)
 def list_models(
     repository: ModelRepositoryDep,
+    principal: Reader,
     model_type: Annotated[ModelType | None, Query()] = None,
     status: Annotated[ModelStatus | None, Query()] = None,
     entity_id: Annotated[str | None, Query(max_length=256)] = None,
@@ -36,6 +38,7 @@ def list_models(
     """Models matching every given filter, newest first, with the total number of matches."""
     page = use_cases.list_models(
         repository,
+        principal,
         ModelFilter(model_type=model_type, status=status, entity_id=entity_id, feature=feature),
         skip,
         limit,
@@ -46,34 +49,39 @@ def list_models(
 
 
 @router.get("/types", response_model=list[ModelTypeOption])
-def list_model_types() -> list[dict[str, str]]:
+def list_model_types(_: Reader) -> list[dict[str, str]]:
     """The recurrent cell types a model can use."""
     return use_cases.model_types()
 
 
 @router.post("/", status_code=201, response_model=ModelResponse, responses={422: _ERRORS[422]})
 @router.post("", status_code=201, response_model=ModelResponse, include_in_schema=False)
-def create_model(repository: ModelRepositoryDep, draft: Annotated[ModelDraft, Body()]) -> ModelResponse:
+def create_model(
+    repository: ModelRepositoryDep, principal: Admin, draft: Annotated[ModelDraft, Body()]
+) -> ModelResponse:
     """Create a ``draft`` model; omitted fields take their documented defaults."""
-    return ModelResponse.of(use_cases.create_model(repository, draft))
+    return ModelResponse.of(use_cases.create_model(repository, principal, draft))
 
 
 @router.get("/{model_id}", response_model=ModelResponse, responses={404: _ERRORS[404]})
-def get_model(repository: ModelRepositoryDep, model_id: ModelId) -> ModelResponse:
+def get_model(repository: ModelRepositoryDep, principal: Reader, model_id: ModelId) -> ModelResponse:
     """One model by id."""
-    return ModelResponse.of(use_cases.get_model(repository, model_id))
+    return ModelResponse.of(use_cases.get_model(repository, principal, model_id))
 
 
 @router.patch("/{model_id}", response_model=ModelResponse, responses=_ERRORS)
 def update_model(
-    repository: ModelRepositoryDep, model_id: ModelId, changes: Annotated[ModelChanges, Body()]
+    repository: ModelRepositoryDep,
+    principal: Admin,
+    model_id: ModelId,
+    changes: Annotated[ModelChanges, Body()],
 ) -> ModelResponse:
     """Change fields of a ``draft`` model (409 once it is training or trained)."""
-    return ModelResponse.of(use_cases.update_model(repository, model_id, changes))
+    return ModelResponse.of(use_cases.update_model(repository, principal, model_id, changes))
 
 
 @router.delete("/{model_id}", status_code=204, responses={404: _ERRORS[404], 409: _ERRORS[409]})
-def delete_model(repository: ModelRepositoryDep, model_id: ModelId) -> Response:
+def delete_model(repository: ModelRepositoryDep, principal: Admin, model_id: ModelId) -> Response:
     """Delete a model that is not training."""
-    use_cases.delete_model(repository, model_id)
+    use_cases.delete_model(repository, principal, model_id)
     return Response(status_code=204)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 
 from chronos_core import __version__
 from chronos_core.api.deps import HealthProbesDep, SettingsDep
+from chronos_core.api.security import Reader
+from chronos_core.domain.auth import Role
 from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse, iso_z
 from chronos_core.application.health import check_health
 
@@ -37,22 +39,31 @@ def health(probes: HealthProbesDep) -> JSONResponse:
 
 
 @router.get("/info", response_model=InfoResponse)
-def info(settings: SettingsDep) -> InfoResponse:
-    """Version, uptime and a configuration summary that holds no secrets and no internal URLs."""
+def info(settings: SettingsDep, principal: Reader) -> InfoResponse:
+    """Version, uptime and a configuration summary without secrets; internal endpoints only
+    for admins."""
+    configuration: dict[str, object] = {
+        "mongodb_database": settings.mongodb_database,
+        "aws_region": settings.aws_region,
+        "data_bucket_configured": settings.data_bucket is not None,
+        "training_state_machine_configured": settings.training_state_machine_arn is not None,
+        "forecast_queue_configured": settings.forecast_queue_url is not None,
+        "sth_configured": settings.sth_url is not None,
+        "orion_configured": settings.orion_url is not None,
+        "iot_agent_configured": settings.iot_agent_url is not None,
+    }
+    if principal.has_role(Role.ADMIN):
+        configuration["endpoints"] = {
+            "sth": settings.sth_url,
+            "orion": settings.orion_url,
+            "iot_agent": settings.iot_agent_url,
+            "data_bucket": settings.data_bucket,
+        }
     return InfoResponse(
         name="Chronos",
         version=__version__,
         environment=settings.environment,
         started_at=iso_z(_STARTED_AT),
         uptime_seconds=round(time.monotonic() - _STARTED_MONOTONIC, 3),
-        configuration={
-            "mongodb_database": settings.mongodb_database,
-            "aws_region": settings.aws_region,
-            "data_bucket_configured": settings.data_bucket is not None,
-            "training_state_machine_configured": settings.training_state_machine_arn is not None,
-            "forecast_queue_configured": settings.forecast_queue_url is not None,
-            "sth_configured": settings.sth_url is not None,
-            "orion_configured": settings.orion_url is not None,
-            "iot_agent_configured": settings.iot_agent_url is not None,
-        },
+        configuration=configuration,
     )
