@@ -36,8 +36,8 @@ def local_token() -> Any:
             subject="e2e",
             roles=roles if roles is not None else ["admin"],
             tenants=tenants if tenants is not None else ["*"],
-            issuer="chronos-local",
-            audience="chronos",
+            issuer=kwargs.pop("issuer", "chronos-local"),
+            audience=kwargs.pop("audience", "chronos"),
             **kwargs,
         )
 

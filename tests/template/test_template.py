@@ -95,3 +95,16 @@ def test_api_is_a_rest_api_with_a_proxy_route(template: dict[str, Any]) -> None:
 def test_no_secret_defaults(template: dict[str, Any]) -> None:
     assert "Default" not in template["Parameters"]["MongoDbUri"]
     assert template["Parameters"]["MongoDbUri"]["NoEcho"] is True
+
+
+def test_stage_throttling_comes_from_parameters(template: dict[str, Any]) -> None:
+    settings = template["Resources"]["ChronosApi"]["Properties"]["MethodSettings"]
+    assert settings == [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+        }
+    ]
+    assert template["Parameters"]["ThrottlingRateLimit"]["Type"] == "Number"

@@ -1,0 +1,3 @@
+"""Layer module found through ``<layer>/python`` on the worker's PYTHONPATH."""
+
+VALUE = "from-layer-python"
