@@ -56,6 +56,14 @@ if ! stamp_ok "$state/sam-venv/.installed" "$root/local/bootstrap.sh"; then
   touch "$state/sam-venv/.installed"
 fi
 
+# checkov (template security scan; its pins clash with ours too).
+if ! stamp_ok "$state/checkov-venv/.installed" "$root/local/bootstrap.sh"; then
+  log "installing checkov (.local/checkov-venv)"
+  [ -x "$state/checkov-venv/bin/python" ] || "$py" -m venv "$state/checkov-venv"
+  "$state/checkov-venv/bin/pip" install -q "checkov==3.3.30"
+  touch "$state/checkov-venv/.installed"
+fi
+
 # LocalStack and the executor plugin.
 "$state/venv/bin/python" "$root/local/stack.py" install-localstack
 
