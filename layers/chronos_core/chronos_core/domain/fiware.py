@@ -34,7 +34,7 @@ MAX_SERVICEPATH_COMPONENT_LENGTH: Final = 50
 MAX_ID_LENGTH: Final = 256
 
 #: Characters Orion forbids in any string value (and in URLs outside ``q``/``mq``/...).
-GENERAL_FORBIDDEN_CHARS: Final = frozenset('<>"\'=;()')
+GENERAL_FORBIDDEN_CHARS: Final = frozenset("<>\"'=;()")
 #: Extra characters forbidden in identifiers.
 ID_FORBIDDEN_CHARS: Final = GENERAL_FORBIDDEN_CHARS | frozenset(" &?/#")
 #: Attribute names Orion rejects outright.
@@ -94,9 +94,7 @@ def validate_servicepath(
         if not component:
             raise _fail(field, "empty component", value)
         if len(component) > MAX_SERVICEPATH_COMPONENT_LENGTH:
-            raise _fail(
-                field, f"components are at most {MAX_SERVICEPATH_COMPONENT_LENGTH} characters", value
-            )
+            raise _fail(field, f"components are at most {MAX_SERVICEPATH_COMPONENT_LENGTH} characters", value)
         if not _NAME_RE.match(component):
             raise _fail(field, "components may hold only letters, digits and '_'", value)
     return "/" + "/".join(components)

@@ -1,0 +1,246 @@
+"""Shared sandbox plumbing: state (Mongo handle, faults, request log), middleware, helpers.
+
+The middleware wraps each of the three apps and:
+
+* keeps the request path **percent-encoded** for routing (``scope["path"] = raw_path``) so an id
+  holding ``%2F`` stays one path segment, as in the real servers; handlers decode with :func:`unq`;
+* records every request in the in-memory request log (``GET /_sandbox/requests``);
+* applies the injected faults (``POST /_sandbox/faults``) before the component sees the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from pydantic import BaseModel, Field
+from pymongo import MongoClient
+from pymongo.database import Database
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONTROL_PREFIX = "/_sandbox"
+
+
+def unq(value: str) -> str:
+    """Decode one percent-encoded path segment."""
+    return unquote(value)
+
+
+class FaultConfig(BaseModel):
+    """Injected faults. ``POST /_sandbox/faults`` replaces the whole configuration."""
+
+    sth_error_rate: float = Field(default=0.0, ge=0, le=1, description="STH data requests answering 5xx")
+    sth_error_status: int = Field(default=500, ge=500, le=599)
+    sth_timeout_rate: float = Field(default=0.0, ge=0, le=1, description="STH data requests that hang")
+    sth_timeout_seconds: float = Field(default=30.0, ge=0, le=600)
+    sth_fail_first: int = Field(
+        default=0, ge=0, description="each distinct STH data URL fails this many times, then works"
+    )
+    orion_down: bool = False
+    iot_agent_down: bool = False
+    down_status: int = Field(default=503, ge=500, le=599)
+    seed: int | None = None
+
+
+@dataclass
+class RequestRecord:
+    seq: int
+    time: float
+    component: str
+    method: str
+    path: str
+    query: str
+    service: str | None
+    servicepath: str | None
+    status: int = 0
+    fault: str | None = None
+    duration_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "component": self.component,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "service": self.service,
+            "servicepath": self.servicepath,
+            "status": self.status,
+            "fault": self.fault,
+            "duration_ms": round(self.duration_ms, 3),
+        }
+
+
+@dataclass
+class SandboxState:
+    """Everything shared by the three apps of one sandbox process."""
+
+    mongo: MongoClient[dict[str, Any]]
+    db: Database[dict[str, Any]]
+    sth_max_page_size: int = 100
+    ports: dict[str, int] = field(default_factory=dict)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    rng: random.Random = field(default_factory=random.Random)
+    log: deque[RequestRecord] = field(default_factory=lambda: deque(maxlen=200_000))
+    fail_counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    seq: int = 0
+    notifier: Any = None
+    known_series: set[str] = field(default_factory=set)
+    #: (collection, attrName) -> (registry rev, points sorted by recvTime): a read-through cache
+    #: validated against the ``rev`` counter every writer bumps (FerretDB scans are slow).
+    series_cache: dict[tuple[str, str], tuple[int, list[tuple[Any, ...]]]] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
+
+    def set_faults(self, config: FaultConfig) -> None:
+        with self.lock:
+            self.faults = config
+            self.rng = random.Random(config.seed)
+            self.fail_counts.clear()
+
+    def next_record(self, **kwargs: Any) -> RequestRecord:
+        with self.lock:
+            self.seq += 1
+            record = RequestRecord(seq=self.seq, time=time.time(), **kwargs)
+            self.log.append(record)
+            return record
+
+    def pick_sth_fault(self, key: str) -> str | None:
+        """Decide the fault for one STH data request: ``error``, ``timeout`` or ``None``."""
+        with self.lock:
+            faults = self.faults
+            if faults.sth_fail_first:
+                seen = self.fail_counts.get(key, 0)
+                if seen < faults.sth_fail_first:
+                    self.fail_counts[key] = seen + 1
+                    return "error"
+            draw = self.rng.random()
+            if draw < faults.sth_error_rate:
+                return "error"
+            if draw < faults.sth_error_rate + faults.sth_timeout_rate:
+                return "timeout"
+            return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+async def _send_json(
+    send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _fault_body(component: str, path: str, status: int) -> Any:
+    if component == "sth":
+        if path.startswith("/STH/v2"):
+            return {"error": "InternalServer Error", "description": "sandbox: injected fault"}
+        return {
+            "statusCode": status,
+            "error": "Internal Server Error",
+            "message": "An internal server error occurred",
+        }
+    if component == "orion":
+        return {"error": "ServiceUnavailable", "description": "sandbox: injected outage"}
+    return {"name": "SERVICE_UNAVAILABLE", "message": "sandbox: injected outage"}
+
+
+class SandboxMiddleware:
+    """Raw-path routing, request log and fault injection around one component app."""
+
+    def __init__(self, app: ASGIApp, component: str, state: SandboxState) -> None:
+        self.app = app
+        self.component = component
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        scope["path"] = path
+        if path.startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        record = self.state.next_record(
+            component=self.component,
+            method=scope["method"],
+            path=path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            service=_header(scope, b"fiware-service"),
+            servicepath=_header(scope, b"fiware-servicepath"),
+        )
+        started = time.perf_counter()
+        status_holder: dict[str, int] = {}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            await send(message)
+
+        try:
+            fault = self._fault_for(scope["method"], path, record.query)
+            record.fault = fault
+            if fault == "down":
+                status = self.state.faults.down_status
+                await _send_json(send_wrapper, status, _fault_body(self.component, path, status))
+            elif fault == "error":
+                status = self.state.faults.sth_error_status
+                await _send_json(send_wrapper, status, _fault_body(self.component, path, status))
+            elif fault == "timeout":
+                await asyncio.sleep(self.state.faults.sth_timeout_seconds)
+                await _send_json(send_wrapper, 504, {"error": "GatewayTimeout", "description": "sandbox"})
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            record.status = status_holder.get("status", 0)
+            record.duration_ms = (time.perf_counter() - started) * 1000
+
+    def _fault_for(self, method: str, path: str, query: str) -> str | None:
+        faults = self.state.faults
+        if self.component == "orion" and faults.orion_down:
+            return "down"
+        if self.component == "iota" and faults.iot_agent_down:
+            return "down"
+        if self.component == "sth" and method == "GET" and path.startswith("/STH/"):
+            return self.state.pick_sth_fault(f"{path}?{query}")
+        return None
+
+
+def correlator(request_headers: Any) -> str:
+    """Echo ``Fiware-Correlator`` or make a new one."""
+    value = request_headers.get("fiware-correlator")
+    return str(value) if value else str(uuid.uuid4())

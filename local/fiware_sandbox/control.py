@@ -1,0 +1,119 @@
+"""The sandbox control API, mounted on all three ports under ``/_sandbox``.
+
+* ``GET /_sandbox/faults`` → the current :class:`FaultConfig`.
+* ``POST /_sandbox/faults`` with a (partial) FaultConfig body → replaces the whole configuration
+  (absent fields take their defaults) and resets the ``sth_fail_first`` counters.
+* ``DELETE /_sandbox/faults`` → no faults.
+* ``GET /_sandbox/requests?component=sth|orion|iota&since=<seq>&method=&path_contains=&limit=``
+  → ``{"requests": [{seq, time, component, method, path (raw, still percent-encoded), query,
+  service, servicepath, status, fault, duration_ms}], "last_seq": N}``.
+* ``DELETE /_sandbox/requests`` → clears the log.
+* ``POST /_sandbox/drain?timeout=5`` → waits until queued Orion notifications are delivered.
+* ``POST /_sandbox/sth/seed`` with ``{service, servicepath, entity_id, entity_type, attr_name,
+  attr_type, points: [{recvTime, attrValue}], replace}`` → stores raw points directly.
+* ``GET /_sandbox/info`` → ports, database, versions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from local.fiware_sandbox import sth
+from local.fiware_sandbox.common import FaultConfig, SandboxState
+
+
+class SeedPoint(BaseModel):
+    recvTime: str  # noqa: N815 - wire name
+    attrValue: Any = None  # noqa: N815 - wire name
+
+
+class SeedRequest(BaseModel):
+    service: str
+    servicepath: str = "/"
+    entity_id: str
+    entity_type: str
+    attr_name: str
+    attr_type: str = "Number"
+    points: list[SeedPoint] = Field(default_factory=list)
+    replace: bool = True
+
+
+def build_router(state: SandboxState) -> APIRouter:
+    router = APIRouter(prefix="/_sandbox")
+
+    @router.get("/faults")
+    def get_faults() -> dict[str, Any]:
+        return state.faults.model_dump()
+
+    @router.post("/faults")
+    def set_faults(config: FaultConfig) -> dict[str, Any]:
+        state.set_faults(config)
+        return state.faults.model_dump()
+
+    @router.delete("/faults")
+    def clear_faults() -> dict[str, Any]:
+        state.set_faults(FaultConfig())
+        return state.faults.model_dump()
+
+    @router.get("/requests")
+    def requests(
+        component: str | None = None,
+        since: int = 0,
+        method: str | None = None,
+        path_contains: str | None = None,
+        limit: int = 10_000,
+    ) -> dict[str, Any]:
+        with state.lock:
+            records = list(state.log)
+            last = state.seq
+        out = []
+        for record in records:
+            if record.seq <= since:
+                continue
+            if component and record.component != component:
+                continue
+            if method and record.method != method.upper():
+                continue
+            if path_contains and path_contains not in record.path:
+                continue
+            out.append(record.to_json())
+            if len(out) >= limit:
+                break
+        return {"requests": out, "last_seq": last}
+
+    @router.delete("/requests")
+    def clear_requests() -> dict[str, Any]:
+        with state.lock:
+            state.log.clear()
+        return {"last_seq": state.seq}
+
+    @router.post("/drain")
+    def drain(timeout: float = 5.0) -> JSONResponse:
+        done = state.notifier.drain(timeout) if state.notifier else True
+        return JSONResponse({"drained": done}, status_code=200 if done else 504)
+
+    @router.post("/sth/seed")
+    def seed(request: SeedRequest) -> dict[str, Any]:
+        points = [(sth.parse_time(p.recvTime), p.attrValue) for p in request.points]
+        stored = sth.store_points(
+            state,
+            request.service,
+            request.servicepath,
+            request.entity_id,
+            request.entity_type,
+            request.attr_name,
+            request.attr_type,
+            points,
+            replace=request.replace,
+        )
+        return {"stored": stored}
+
+    @router.get("/info")
+    def info() -> dict[str, Any]:
+        return {"ports": state.ports, "database": state.db.name, "max_page_size": state.sth_max_page_size}
+
+    return router
