@@ -223,6 +223,9 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         "EnvironmentName": "local",
         "MongoDbUri": endpoints.mongodb_uri,
         "MongoDbDatabase": DATABASE,
+        "SthUrl": endpoints.sth_url,
+        "OrionUrl": endpoints.orion_url,
+        "IotAgentUrl": endpoints.iot_agent_url,
     }
 
 

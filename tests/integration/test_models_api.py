@@ -12,6 +12,7 @@ from pymongo.database import Database
 from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoHealthProbe, MongoModelRepository
 from chronos_core.api import deps, security
 from chronos_core.api.app import create_app
+from chronos_core.application.health import HealthCache
 from tests.support.auth import bearer, verifier
 
 pytestmark = pytest.mark.integration
@@ -31,6 +32,7 @@ def client(mongo_db: Database[Document]) -> Iterator[TestClient]:
     app = create_app()
     app.dependency_overrides[deps.model_repository] = lambda: MongoModelRepository(mongo_db)
     app.dependency_overrides[deps.health_probes] = lambda: [MongoHealthProbe(mongo_db.client)]
+    app.dependency_overrides[deps.health_cache] = lambda: HealthCache(ttl_seconds=0)
     app.dependency_overrides[security.token_verifier] = verifier
     app.dependency_overrides[security.failure_counter] = lambda: MongoAuthFailureCounter(mongo_db, 300)
     with TestClient(app, headers=bearer(["admin"], ["*"])) as test_client:
@@ -162,3 +164,26 @@ def test_info_has_no_secrets(client: TestClient) -> None:
 def test_openapi_is_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/models/{model_id}" in spec["paths"]
+
+
+def test_health_results_are_cached_briefly(mongo_db: Database[Document]) -> None:
+    calls = []
+
+    class CountingProbe:
+        name = "counting"
+        required = True
+
+        def check(self) -> Any:
+            from chronos_core.application.ports import DependencyCheck
+
+            calls.append(1)
+            return DependencyCheck(name="counting", status="up", latency_ms=0.1)
+
+    cache = HealthCache(ttl_seconds=60)
+    app = create_app()
+    app.dependency_overrides[deps.health_probes] = lambda: [CountingProbe()]
+    app.dependency_overrides[deps.health_cache] = lambda: cache
+    with TestClient(app) as client:
+        for _ in range(5):
+            assert client.get("/health").status_code == 200
+    assert len(calls) == 1

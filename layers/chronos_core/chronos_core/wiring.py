@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -9,8 +10,10 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from chronos_core.adapters import aws, mongo
+from chronos_core.adapters.fiware import IotAgentClient, OrionClient, SthCometClient
 from chronos_core.adapters.jwt_verifier import JwtVerifier
-from chronos_core.application.ports import HealthProbe, ModelRepository
+from chronos_core.application import fiware_health
+from chronos_core.application.ports import DependencyCheck, HealthProbe, ModelRepository
 from chronos_core.config import Settings, get_settings
 
 
@@ -54,6 +57,13 @@ def health_probes(settings: Settings | None = None) -> list[HealthProbe]:
                 lambda: aws_client("stepfunctions").describe_state_machine(stateMachineArn=arn),
             )
         )
+    for name, url, probe in (
+        ("orion", settings.orion_url, fiware_health.probe_orion),
+        ("sth_comet", settings.sth_url, fiware_health.probe_sth),
+        ("iot_agent", settings.iot_agent_url, fiware_health.probe_iot_agent),
+    ):
+        if url:
+            probes.append(FiwareProbe(name, url, probe, settings.health_timeout_seconds))
     if settings.forecast_queue_url:
         url = settings.forecast_queue_url
         probes.append(
@@ -98,3 +108,47 @@ def auth_failure_counter() -> mongo.MongoAuthFailureCounter:
     return mongo.MongoAuthFailureCounter(
         database(), settings.auth_failure_window_seconds, attempts=settings.mongodb_attempts
     )
+
+
+class FiwareProbe:
+    """A FIWARE component as a (non-required) health dependency: when it is down the API still
+    serves, so the system is ``degraded`` rather than ``down``."""
+
+    required = False
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        probe: Callable[..., fiware_health.DependencyHealth],
+        timeout: float,
+    ) -> None:
+        self.name = name
+        self._url = url
+        self._probe = probe
+        self._timeout = timeout
+
+    def check(self) -> DependencyCheck:
+        result = self._probe(self._url, timeout=self._timeout)
+        return DependencyCheck(
+            name=self.name,
+            status=result.status.value,
+            latency_ms=result.latency_ms,
+            required=False,
+            message=None if result.status.value == "up" else result.message,
+        )
+
+
+@lru_cache(maxsize=1)
+def sth_client() -> SthCometClient:
+    return SthCometClient.from_settings(get_settings())
+
+
+@lru_cache(maxsize=1)
+def orion_client() -> OrionClient:
+    return OrionClient.from_settings(get_settings())
+
+
+@lru_cache(maxsize=1)
+def iot_agent_client() -> IotAgentClient:
+    return IotAgentClient.from_settings(get_settings())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +25,25 @@ class SystemHealth:
     @property
     def healthy(self) -> bool:
         return self.status != "down"
+
+
+class HealthCache:
+    """Keeps the last result for ``ttl_seconds`` so that an unauthenticated ``/health`` cannot be
+    used to fan requests out to every dependency (amplification)."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._value: tuple[float, SystemHealth] | None = None
+
+    def get(self, probes: Sequence[HealthProbe]) -> SystemHealth:
+        with self._lock:
+            now = time.monotonic()
+            if self._value is not None and now - self._value[0] < self._ttl:
+                return self._value[1]
+            result = check_health(probes)
+            self._value = (time.monotonic(), result)
+            return result
 
 
 def check_health(probes: Sequence[HealthProbe]) -> SystemHealth:

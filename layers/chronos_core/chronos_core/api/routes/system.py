@@ -9,11 +9,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from chronos_core import __version__
-from chronos_core.api.deps import HealthProbesDep, SettingsDep
+from chronos_core.api.deps import HealthCacheDep, HealthProbesDep, SettingsDep
 from chronos_core.api.security import Reader
 from chronos_core.domain.auth import Role
 from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse, iso_z
-from chronos_core.application.health import check_health
 
 router = APIRouter(tags=["System"])
 
@@ -22,9 +21,9 @@ _STARTED_MONOTONIC = time.monotonic()
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
-def health(probes: HealthProbesDep) -> JSONResponse:
+def health(probes: HealthProbesDep, cache: HealthCacheDep) -> JSONResponse:
     """Probe every dependency; 503 when a required one is down."""
-    result = check_health(probes)
+    result = cache.get(probes)
     body = HealthResponse(
         status=result.status,
         checked_at=iso_z(result.checked_at),

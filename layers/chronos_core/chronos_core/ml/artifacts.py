@@ -1,0 +1,253 @@
+"""Artifact schemas: what a training job writes to the ``model_artifacts`` bucket and how it is
+verified on load.
+
+A job writes five files: the Keras model (``model``), the ONNX inference model (``inference``),
+the two scalers (``x_scaler``, ``y_scaler``; JSON, never pickled) and the metadata document
+(``metadata``). Every file's store metadata is an :class:`ArtifactMeta` with the sha256 of its
+bytes, checked by :func:`verify` whenever it is read.
+
+The metadata document (:class:`TrainingMetadata`) is versioned and has room for what later
+issues add: a promotion gate (``inference.selected``), prediction intervals
+(``inference.intervals``) and new window transforms (``inference.transform``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chronos_core.ml.config import TrainingConfig
+from chronos_core.ml.errors import ArtifactIntegrityError, UnsupportedArtifactError
+from chronos_core.ml.metrics import BaselineReport, ForecastMetrics
+from chronos_core.ml.network import NetworkSpec
+from chronos_core.ml.preprocessing import DataQuality
+from chronos_core.ml.transforms import ScalerParams, TransformSpec
+
+METADATA_SCHEMA_VERSION = 1
+BUCKET_NAME = "model_artifacts"
+
+
+class ArtifactType(StrEnum):
+    MODEL = "model"
+    INFERENCE = "inference"
+    X_SCALER = "x_scaler"
+    Y_SCALER = "y_scaler"
+    METADATA = "metadata"
+
+
+#: (content_type, format, file extension) per artifact type.
+ARTIFACT_FORMATS: dict[ArtifactType, tuple[str, str, str]] = {
+    ArtifactType.MODEL: ("application/zip", "keras", "keras"),
+    ArtifactType.INFERENCE: ("application/x-onnx", "onnx", "onnx"),
+    ArtifactType.X_SCALER: ("application/json", "json", "json"),
+    ArtifactType.Y_SCALER: ("application/json", "json", "json"),
+    ArtifactType.METADATA: ("application/json", "json", "json"),
+}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ArtifactMeta(BaseModel):
+    """Metadata stored with every artifact file (the GridFS ``metadata`` field)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    model_id: str
+    training_job_id: str
+    artifact_type: ArtifactType
+    content_type: str
+    format: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    schema_version: int = METADATA_SCHEMA_VERSION
+    created_at: datetime
+
+    @classmethod
+    def for_bytes(
+        cls, data: bytes, artifact_type: ArtifactType, model_id: str, training_job_id: str
+    ) -> ArtifactMeta:
+        content_type, fmt, _ = ARTIFACT_FORMATS[artifact_type]
+        return cls(
+            model_id=model_id,
+            training_job_id=training_job_id,
+            artifact_type=artifact_type,
+            content_type=content_type,
+            format=fmt,
+            sha256=sha256_hex(data),
+            size=len(data),
+            created_at=datetime.now(UTC),
+        )
+
+    def filename(self) -> str:
+        extension = ARTIFACT_FORMATS[self.artifact_type][2]
+        return f"{self.model_id}_{self.training_job_id}_{self.artifact_type.value}.{extension}"
+
+
+class StoredArtifact(BaseModel):
+    """An artifact as read back from a store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    artifact_id: str
+    data: bytes
+    meta: ArtifactMeta
+
+
+def verify(artifact: StoredArtifact, expected_type: ArtifactType | None = None) -> StoredArtifact:
+    """Check size, sha256 (and type); raise :class:`ArtifactIntegrityError` on any mismatch."""
+    digest = sha256_hex(artifact.data)
+    if digest != artifact.meta.sha256 or len(artifact.data) != artifact.meta.size:
+        raise ArtifactIntegrityError(
+            f"Artifact {artifact.artifact_id} failed its integrity check.",
+            details=[
+                {
+                    "artifact_id": artifact.artifact_id,
+                    "expected_sha256": artifact.meta.sha256,
+                    "actual_sha256": digest,
+                }
+            ],
+        )
+    if expected_type is not None and artifact.meta.artifact_type != expected_type:
+        raise ArtifactIntegrityError(
+            f"Artifact {artifact.artifact_id} is a {artifact.meta.artifact_type.value}, "
+            f"not a {expected_type.value}.",
+            details=[{"artifact_id": artifact.artifact_id}],
+        )
+    return artifact
+
+
+class ArtifactRefs(BaseModel):
+    """Ids of the five artifacts of one job (store-assigned strings, e.g. ObjectId hex)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    inference: str
+    x_scaler: str
+    y_scaler: str
+    metadata: str
+
+
+# --------------------------------------------------------------------------------------------
+# The metadata document
+# --------------------------------------------------------------------------------------------
+
+
+class TrainingHistory(BaseModel):
+    """Fit summary. ``best_epoch`` is 0-based (the reference's convention)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    best_epoch: int
+    epochs_trained: int
+    best_train_loss: float | None
+    best_val_loss: float | None
+    stopped_early: bool
+    history: dict[str, list[float | None]]
+    duration_seconds: float
+    device: str
+    mixed_precision: bool
+    windows_per_second: float | None = None
+
+
+class ExportReport(BaseModel):
+    """The inference export and its parity check against Keras (scaled units)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runtime: Literal["onnxruntime"] = "onnxruntime"
+    format: Literal["onnx"] = "onnx"
+    opset: int
+    parity_max_abs_diff: float
+    parity_windows: int
+    parity_tolerance: float
+
+
+class PredictionIntervals(BaseModel):
+    """Split-conformal absolute-residual quantiles per horizon step (reserved; not produced yet)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["split_conformal"] = "split_conformal"
+    levels: list[float]
+    half_widths: list[list[float]]  # [level][step], in original units
+
+
+class InferenceSpec(BaseModel):
+    """All the forecast path needs besides the ONNX bytes and the two scalers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["onnx"] = "onnx"
+    input_name: str = "x"
+    output_name: str = "y"
+    lookback: int = Field(ge=1)
+    horizon: int = Field(ge=1)
+    n_features: int = 1
+    interval_seconds: float = Field(gt=0)
+    max_interpolated_gap: int = Field(ge=0)
+    feature: str
+    transform: TransformSpec
+    selected: Literal["network"] = "network"
+    intervals: PredictionIntervals | None = None
+
+
+class TrainingMetadata(BaseModel):
+    """The ``metadata`` artifact. ``window_size`` and ``feature_columns`` keep the reference names;
+    the reference's ``model_config`` is ``training_config`` here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = METADATA_SCHEMA_VERSION
+    model_id: str
+    training_job_id: str
+    created_at: datetime
+    feature: str
+    feature_columns: list[str]
+    window_size: int
+    forecast_horizon: int
+    sampling_interval_seconds: float
+    network: NetworkSpec
+    training_config: TrainingConfig
+    inference: InferenceSpec
+    training_history: TrainingHistory
+    test_metrics: ForecastMetrics
+    baselines: BaselineReport
+    data_quality: DataQuality
+    export: ExportReport
+    durations: dict[str, float]
+    library_versions: dict[str, str | None]
+
+    def to_json_bytes(self) -> bytes:
+        """Strict JSON (NaN and infinity refused)."""
+        return dumps_strict(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json_bytes(cls, data: bytes) -> TrainingMetadata:
+        raw = json.loads(data)
+        if raw.get("schema_version") != METADATA_SCHEMA_VERSION:
+            raise UnsupportedArtifactError(
+                f"Unsupported metadata schema_version {raw.get('schema_version')!r}.",
+                details=[{"supported": METADATA_SCHEMA_VERSION}],
+            )
+        return cls.model_validate(raw)
+
+
+def dumps_strict(document: Any) -> bytes:
+    """UTF-8 JSON, sorted keys, NaN/inf rejected (raises ValueError)."""
+    return json.dumps(document, allow_nan=False, sort_keys=True, indent=1).encode("utf-8")
+
+
+def scaler_to_bytes(scaler: ScalerParams) -> bytes:
+    return dumps_strict(scaler.model_dump(mode="json"))
+
+
+def scaler_from_bytes(data: bytes) -> ScalerParams:
+    return ScalerParams.model_validate_json(data)
