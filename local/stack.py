@@ -26,6 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import contextlib
+
 import localstack_ctl  # noqa: E402
 import procs  # noqa: E402
 
@@ -146,7 +148,9 @@ def start_sandbox(endpoints: Endpoints) -> None:
         cwd=ROOT,
     )
     procs.wait_until(
-        lambda: all(procs.port_open("127.0.0.1", p) for p in ports.values()), timeout=30, what="FIWARE sandbox"
+        lambda: all(procs.port_open("127.0.0.1", p) for p in ports.values()),
+        timeout=30,
+        what="FIWARE sandbox",
     )
 
 
@@ -236,10 +240,8 @@ def deploy() -> dict[str, Any]:
     sam(["build", "--config-env", "local"], env)
     built = time.perf_counter()
     s3 = local_client("s3", endpoints)
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket="chronos-sam-artifacts")
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     ensure_jwt_secret(endpoints)
     overrides = " ".join(f"{k}={v}" for k, v in deploy_parameters(endpoints).items())
     sam(
@@ -306,7 +308,9 @@ def stack_outputs(endpoints: Endpoints) -> dict[str, Any]:
     cfn = local_client("cloudformation", endpoints)
     stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     outputs: dict[str, Any] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    outputs["ApiUrl"] = f"{endpoints.localstack_url}/_aws/execute-api/{outputs['ApiId']}/{outputs['StageName']}"
+    outputs["ApiUrl"] = (
+        f"{endpoints.localstack_url}/_aws/execute-api/{outputs['ApiId']}/{outputs['StageName']}"
+    )
     for key, value in list(outputs.items()):
         if isinstance(value, str) and ".localhost.localstack.cloud" in value and value.startswith("http"):
             path = value.split(".localhost.localstack.cloud", 1)[1].split("/", 1)[1]
@@ -321,7 +325,9 @@ def stack_outputs(endpoints: Endpoints) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["up", "down", "deploy", "status", "install-localstack"])
     args = parser.parse_args(argv)
     if args.command == "up":

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from chronos_core.adapters.jwt_verifier import mint_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,5 +49,3 @@ def api(stack: dict[str, Any], local_token: Any) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {local_token()}"}
     with httpx.Client(base_url=stack["ApiUrl"].rstrip("/"), timeout=60, headers=headers) as client:
         yield client
-
-

@@ -45,7 +45,9 @@ def test_model_lifecycle(api: httpx.Client) -> None:
     assert page["total"] == 2 and len(page["items"]) == 1
     assert page["items"][0]["id"] == ids[2]
 
-    second = api.get("/models/", params={"feature": feature, "model_type": "gru", "limit": 1, "skip": 1}).json()
+    second = api.get(
+        "/models/", params={"feature": feature, "model_type": "gru", "limit": 1, "skip": 1}
+    ).json()
     assert second["items"][0]["id"] == ids[1]
 
     fetched = api.get(f"/models/{ids[0]}")
@@ -71,7 +73,9 @@ def test_editing_a_trained_model_is_409(api: httpx.Client, stack: dict[str, Any]
 
     created = api.post("/models/", json=body()).json()
     with MongoClient(stack["MongoDbUri"], serverSelectionTimeoutMS=3000) as client:
-        client[stack["MongoDbDatabase"]].models.update_one({"id": created["id"]}, {"$set": {"status": "trained"}})
+        client[stack["MongoDbDatabase"]].models.update_one(
+            {"id": created["id"]}, {"$set": {"status": "trained"}}
+        )
     response = api.patch(f"/models/{created['id']}", json={"epochs": 5})
     assert response.status_code == 409
     assert response.json()["error"] == "conflict"

@@ -52,7 +52,8 @@ def test_rejections(anonymous: httpx.Client, local_token: Any, clear_failures: N
     audience = anonymous.get("/models/", headers={"Authorization": f"Bearer {local_token(audience='other')}"})
     assert audience.status_code == 401
     forged = anonymous.get(
-        "/models/", headers={"Authorization": f"Bearer {local_token(secret='forged-secret-of-sufficient-length-000')}"}
+        "/models/",
+        headers={"Authorization": f"Bearer {local_token(secret='forged-secret-of-sufficient-length-000')}"},
     )
     assert forged.status_code == 401
     reader = {"Authorization": f"Bearer {local_token(['reader'], ['*'])}"}
@@ -69,8 +70,12 @@ def test_tenant_isolation(anonymous: httpx.Client, api: httpx.Client, local_toke
     assert api.delete(f"/models/{foreign['id']}").status_code == 204
 
 
-def test_throttle_after_repeated_failures(anonymous: httpx.Client, api: httpx.Client, clear_failures: None) -> None:
-    statuses = [anonymous.get("/models/", headers={"Authorization": "Bearer nope"}).status_code for _ in range(10)]
+def test_throttle_after_repeated_failures(
+    anonymous: httpx.Client, api: httpx.Client, clear_failures: None
+) -> None:
+    statuses = [
+        anonymous.get("/models/", headers={"Authorization": "Bearer nope"}).status_code for _ in range(10)
+    ]
     assert statuses == [401] * 10
     limited = api.get("/models/")  # even a valid token from the same client is refused now
     assert limited.status_code == 429

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from chronos_core.adapters.mongo import Document, MongoHealthProbe
+from chronos_core.api import deps
+from chronos_core.api.app import create_app
+from chronos_core.application.health import HealthCache
 from fastapi.testclient import TestClient
 from pymongo.database import Database
 
-from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoHealthProbe, MongoModelRepository
-from chronos_core.api import deps, security
-from chronos_core.api.app import create_app
-from chronos_core.application.health import HealthCache
-from tests.support.auth import bearer, verifier
+from tests.support.app import build_app
+from tests.support.auth import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +30,7 @@ BODY: dict[str, Any] = {
 
 @pytest.fixture
 def client(mongo_db: Database[Document]) -> Iterator[TestClient]:
-    app = create_app()
-    app.dependency_overrides[deps.model_repository] = lambda: MongoModelRepository(mongo_db)
-    app.dependency_overrides[deps.health_probes] = lambda: [MongoHealthProbe(mongo_db.client)]
-    app.dependency_overrides[deps.health_cache] = lambda: HealthCache(ttl_seconds=0)
-    app.dependency_overrides[security.token_verifier] = verifier
-    app.dependency_overrides[security.failure_counter] = lambda: MongoAuthFailureCounter(mongo_db, 300)
-    with TestClient(app, headers=bearer(["admin"], ["*"])) as test_client:
+    with TestClient(build_app(mongo_db), headers=bearer(["admin"], ["*"])) as test_client:
         yield test_client
 
 
@@ -45,7 +40,9 @@ def create(client: TestClient, **overrides: Any) -> dict[str, Any]:
     return response.json()
 
 
-def test_create_then_get_round_trips_through_the_database(client: TestClient, mongo_db: Database[Document]) -> None:
+def test_create_then_get_round_trips_through_the_database(
+    client: TestClient, mongo_db: Database[Document]
+) -> None:
     created = create(client)
     assert created["status"] == "draft"
     assert created["name"] == "GRU - demand"
@@ -109,7 +106,9 @@ def test_patch_draft_and_conflict_once_trained(client: TestClient, mongo_db: Dat
         ({"batch_size": "many"}, "batch_size"),
     ],
 )
-def test_invalid_bodies_are_422_naming_the_field(client: TestClient, body: dict[str, Any], field: str) -> None:
+def test_invalid_bodies_are_422_naming_the_field(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
     response = client.post("/models/", json={**BODY, **body})
     assert response.status_code == 422, response.text
     payload = response.json()

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pymongo.database import Database
-
 from chronos_core import wiring
 from chronos_core.adapters.mongo import Document
 from chronos_core.config import get_settings
+from pymongo.database import Database
+
 from tests.support.auth import TEST_SECRET, token
 from tests.support.lambda_runtime import EVENTS, FakeLambdaContext, load_event, load_handler_module
 

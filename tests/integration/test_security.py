@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoModelRepository, create_client
+from chronos_core.api import deps
+from chronos_core.config import Settings, get_settings
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pymongo.database import Database
 
-from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoModelRepository, create_client
-from chronos_core.api import deps, security
-from chronos_core.api.app import create_app
-from chronos_core.config import Settings, get_settings
-from tests.support.auth import bearer, token, verifier
+from tests.support.app import build_app
+from tests.support.auth import bearer, token
 
 pytestmark = pytest.mark.integration
 
@@ -37,11 +37,7 @@ def model_body(service: str = "energy") -> dict[str, Any]:
 def build(
     mongo_db: Database[Document], *, window_seconds: int = 300, settings: Settings | None = None
 ) -> FastAPI:
-    app = create_app(settings or Settings())
-    app.dependency_overrides[deps.model_repository] = lambda: MongoModelRepository(mongo_db)
-    app.dependency_overrides[security.token_verifier] = verifier
-    app.dependency_overrides[security.failure_counter] = lambda: MongoAuthFailureCounter(mongo_db, window_seconds)
-    return app
+    return build_app(mongo_db, settings=settings, window_seconds=window_seconds)
 
 
 @pytest.fixture
@@ -73,7 +69,16 @@ def low_threshold(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         {"Authorization": "Bearer " + token(issuer="https://evil.example.com")},
         {"Authorization": "Bearer " + token(now=int(time.time()) + 3600)},
     ],
-    ids=["missing", "basic", "malformed", "bad-signature", "expired", "wrong-audience", "wrong-issuer", "not-yet-valid"],
+    ids=[
+        "missing",
+        "basic",
+        "malformed",
+        "bad-signature",
+        "expired",
+        "wrong-audience",
+        "wrong-issuer",
+        "not-yet-valid",
+    ],
 )
 def test_invalid_credentials_are_401_without_detail(client: TestClient, headers: dict[str, str]) -> None:
     response = client.get("/models/", headers=headers)
@@ -89,13 +94,14 @@ def test_health_needs_no_token(client: TestClient) -> None:
     assert client.get("/health").status_code in (200, 503)
 
 
-def test_every_other_route_needs_a_token(client: TestClient) -> None:
+def test_every_other_route_needs_a_token(client: TestClient, mongo_db: Database[Document]) -> None:
     spec = client.get("/openapi.json", headers=ADMIN_ALL).json()
     for path, operations in spec["paths"].items():
         if path == "/health":
             continue
         for method in operations:
-            url = path.replace("{model_id}", str(uuid.uuid4()))
+            url = path.replace("{model_id}", str(uuid.uuid4())).replace("{job_id}", str(uuid.uuid4()))
+            mongo_db.auth_failures.delete_many({})  # stay under the failure throttle
             response = client.request(method.upper(), url, json={})
             assert response.status_code == 401, (method, path, response.status_code)
 
@@ -149,12 +155,16 @@ def test_tenants_are_isolated(client: TestClient) -> None:
 # ----------------------------------------------------------------------------------------- 429
 
 
-def test_repeated_failures_are_throttled_then_recover(mongo_db: Database[Document], low_threshold: None) -> None:
+def test_repeated_failures_are_throttled_then_recover(
+    mongo_db: Database[Document], low_threshold: None
+) -> None:
     app = build(mongo_db, window_seconds=2)
     with TestClient(app) as client:
         # Align to the start of a window so all failures land in the same one.
         time.sleep(2 - time.time() % 2 + 0.05)
-        statuses = [client.get("/models/", headers={"Authorization": "Bearer bad"}).status_code for _ in range(3)]
+        statuses = [
+            client.get("/models/", headers={"Authorization": "Bearer bad"}).status_code for _ in range(3)
+        ]
         assert statuses == [401, 401, 401]
         limited = client.get("/models/", headers=ADMIN_ALL)
         assert limited.status_code == 429
@@ -223,5 +233,3 @@ def test_unknown_fields_are_rejected(client: TestClient) -> None:
     response = client.post("/models/", json={**model_body(), "is_admin": True}, headers=ADMIN_ALL)
     assert response.status_code == 422
     assert response.json()["details"][0]["field"] == "is_admin"
-
-

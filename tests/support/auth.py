@@ -21,11 +21,17 @@ def token(roles: list[str] | None = None, tenants: list[str] | None = None, **kw
     )
 
 
-def bearer(roles: list[str] | None = None, tenants: list[str] | None = None, **kwargs: object) -> dict[str, str]:
+def bearer(
+    roles: list[str] | None = None, tenants: list[str] | None = None, **kwargs: object
+) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(roles, tenants, **kwargs)}"}
 
 
 def verifier() -> JwtVerifier:
     return JwtVerifier(
-        issuer=ISSUER, audience=AUDIENCE, roles_claim="chronos:roles", tenants_claim="chronos:tenants", secret=TEST_SECRET
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        roles_claim="chronos:roles",
+        tenants_claim="chronos:tenants",
+        secret=TEST_SECRET,
     )

@@ -34,4 +34,6 @@ def test_no_secrets_in_deployment_configuration() -> None:
     for name in ("template.yaml", "samconfig.toml"):
         text = (ROOT / name).read_text()
         assert not re.search(r"mongodb(\+srv)?://[^\s\"']*@", text), f"credentials in {name}"
-        assert not re.search(r"(?i)(secret|password|api_?key)\s*[=:]\s*[\"']?[A-Za-z0-9/+_\-]{12,}", text), name
+        assert not re.search(r"(?i)(secret|password|api_?key)\s*[=:]\s*[\"']?[A-Za-z0-9/+_\-]{12,}", text), (
+            name
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.model import (
     ModelChanges,
@@ -72,7 +71,13 @@ def test_explicit_patience_above_epochs_is_rejected() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("entity_id", "bad id"), ("entity_id", "a/b"), ("entity_type", "x?y"), ("feature", "id"), ("fiware_service", "no-dash")],
+    [
+        ("entity_id", "bad id"),
+        ("entity_id", "a/b"),
+        ("entity_type", "x?y"),
+        ("feature", "id"),
+        ("fiware_service", "no-dash"),
+    ],
 )
 def test_fiware_coordinates_are_validated(field: str, value: str) -> None:
     with pytest.raises(ValidationError) as info:
@@ -100,7 +105,9 @@ def test_dropout_must_be_below_one() -> None:
 
 def test_update_regenerates_default_name_and_patience() -> None:
     model = build_model(draft())
-    updated = apply_update(model, ModelChanges(model_type=ModelType.GRU, epochs=200).model_dump(exclude_unset=True))
+    updated = apply_update(
+        model, ModelChanges(model_type=ModelType.GRU, epochs=200).model_dump(exclude_unset=True)
+    )
     assert updated.name == "GRU - temperature"
     assert updated.description == "GRU model for temperature forecasting"
     assert updated.hyperparameters.early_stopping_patience == 20

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     cors_allowed_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # Training pipeline.
+    training_chunk_points: int = Field(default=10_000, ge=100, le=1_000_000)
+
     # Database resilience: attempts before a request answers 503.
     mongodb_attempts: int = Field(default=3, ge=1, le=5)
 

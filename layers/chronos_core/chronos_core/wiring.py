@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pymongo import MongoClient
 from pymongo.database import Database
 
 from chronos_core.adapters import aws, mongo
+from chronos_core.adapters.artifact_store import GridFSArtifactStore
 from chronos_core.adapters.fiware import IotAgentClient, OrionClient, SthCometClient
 from chronos_core.adapters.jwt_verifier import JwtVerifier
+from chronos_core.adapters.s3 import S3ObjectStore
+from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
+from chronos_core.adapters.sth_series import SthSeriesSource
+from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
 from chronos_core.application import fiware_health
 from chronos_core.application.ports import DependencyCheck, HealthProbe, ModelRepository
 from chronos_core.config import Settings, get_settings
+from chronos_core.domain.errors import DependencyUnavailableError
+from chronos_core.domain.training import TrainingJob
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +43,7 @@ def model_repository() -> ModelRepository:
     return mongo.MongoModelRepository(database(), attempts=get_settings().mongodb_attempts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def aws_client(service: str) -> Any:
     settings = get_settings()
     return aws.create_client(service, settings.aws_region, settings.aws_endpoint_url)
@@ -84,7 +91,9 @@ def token_verifier() -> JwtVerifier:
         if settings.auth_jwt_secret_parameter:
             from aws_lambda_powertools.utilities import parameters
 
-            secret = str(parameters.get_parameter(settings.auth_jwt_secret_parameter, decrypt=True, max_age=300))
+            secret = str(
+                parameters.get_parameter(settings.auth_jwt_secret_parameter, decrypt=True, max_age=300)
+            )
         elif settings.auth_jwt_secret is not None:
             secret = settings.auth_jwt_secret.get_secret_value()
         else:
@@ -141,14 +150,63 @@ class FiwareProbe:
 
 @lru_cache(maxsize=1)
 def sth_client() -> SthCometClient:
-    return SthCometClient.from_settings(get_settings())
+    return SthCometClient.from_settings(_require_url(get_settings().sth_url, "STH-Comet", "CHRONOS_STH_URL"))
 
 
 @lru_cache(maxsize=1)
 def orion_client() -> OrionClient:
-    return OrionClient.from_settings(get_settings())
+    return OrionClient.from_settings(_require_url(get_settings().orion_url, "Orion", "CHRONOS_ORION_URL"))
 
 
 @lru_cache(maxsize=1)
 def iot_agent_client() -> IotAgentClient:
-    return IotAgentClient.from_settings(get_settings())
+    return IotAgentClient.from_settings(
+        _require_url(get_settings().iot_agent_url, "The IoT Agent", "CHRONOS_IOT_AGENT_URL")
+    )
+
+
+def _require_url(url: str | None, what: str, variable: str) -> Settings:
+    if not url:
+        raise DependencyUnavailableError(f"{what} is not configured ({variable})")
+    return get_settings()
+
+
+def training_job_repository() -> MongoTrainingJobRepository:
+    return MongoTrainingJobRepository(database(), attempts=get_settings().mongodb_attempts)
+
+
+@lru_cache(maxsize=1)
+def artifact_store() -> GridFSArtifactStore:
+    store = GridFSArtifactStore(database())
+    store.ensure_indexes()
+    return store
+
+
+def object_store() -> S3ObjectStore:
+    settings = get_settings()
+    if not settings.data_bucket:
+        raise DependencyUnavailableError("The pipeline bucket is not configured (CHRONOS_DATA_BUCKET)")
+    return S3ObjectStore(aws_client("s3"), settings.data_bucket)
+
+
+def workflow() -> StepFunctionsWorkflow:
+    settings = get_settings()
+    if not settings.training_state_machine_arn:
+        raise DependencyUnavailableError(
+            "The training workflow is not configured (CHRONOS_TRAINING_STATE_MACHINE_ARN)"
+        )
+    return StepFunctionsWorkflow(
+        aws_client("stepfunctions"),
+        settings.training_state_machine_arn,
+        settings.aws_region,
+        local=settings.aws_endpoint_url is not None,
+    )
+
+
+def series_source() -> SthSeriesSource:
+    return SthSeriesSource(sth_client(), get_settings().sth_page_concurrency)
+
+
+def job_cleaners() -> list[Callable[[TrainingJob], None]]:
+    """Removers of resources a job provisioned outside Chronos; forecasts register theirs here."""
+    return []

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from chronos_core.ml.baselines import (
     autocorrelation,
     detect_season,
@@ -93,7 +92,10 @@ def test_last_value_and_seasonal_naive_forecasts() -> None:
     got = seasonal_naive_forecast(values, starts, 6, 4, seg)
     assert got.tolist() == [[6, 7, 8, 9, 6, 7], [8, 9, 10, 11, 8, 9]]
     # m = 1 is the last value.
-    assert seasonal_naive_forecast(values, starts, 3, 1, seg).tolist() == last_value_forecast(values, starts, 3).tolist()
+    assert (
+        seasonal_naive_forecast(values, starts, 3, 1, seg).tolist()
+        == last_value_forecast(values, starts, 3).tolist()
+    )
 
 
 def test_seasonal_naive_falls_back_to_last_value_without_enough_history() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from chronos_core.ml.artifacts import InferenceSpec
 from chronos_core.ml.config import DenseLayerConfig, RnnLayerConfig, TrainingConfig
 from chronos_core.ml.inference import Forecaster
@@ -19,14 +18,19 @@ TOLERANCE = 1e-4
 _SCALER = ScalerParams(features=["value"], mean=[0.0], scale=[1.0], n_samples=1).model_dump_json().encode()
 
 CASES = {
-    "lstm-single": TrainingConfig(model_type="lstm", rnn_layers=[RnnLayerConfig(units=32)], lookback_window=24,
-                                  forecast_horizon=6),
-    "gru-single": TrainingConfig(model_type="gru", rnn_layers=[RnnLayerConfig(units=32)], lookback_window=24,
-                                 forecast_horizon=6),
+    "lstm-single": TrainingConfig(
+        model_type="lstm", rnn_layers=[RnnLayerConfig(units=32)], lookback_window=24, forecast_horizon=6
+    ),
+    "gru-single": TrainingConfig(
+        model_type="gru", rnn_layers=[RnnLayerConfig(units=32)], lookback_window=24, forecast_horizon=6
+    ),
     "lstm-stacked": TrainingConfig(
         model_type="lstm",
         rnn_layers=[RnnLayerConfig(units=24, recurrent_dropout=0.1), RnnLayerConfig(units=16)],
-        dense_layers=[DenseLayerConfig(units=16, activation="relu"), DenseLayerConfig(units=8, activation="gelu")],
+        dense_layers=[
+            DenseLayerConfig(units=16, activation="relu"),
+            DenseLayerConfig(units=8, activation="gelu"),
+        ],
         lookback_window=48,
         forecast_horizon=12,
     ),

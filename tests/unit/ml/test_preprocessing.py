@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-
 from chronos_core.domain.errors import ValidationError
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import InsufficientDataError
@@ -19,7 +18,13 @@ from chronos_core.ml.preprocessing import (
     split_sizes,
     to_epoch_seconds,
 )
-from chronos_core.ml.transforms import ScalerParams, TransformSpec, decode_outputs, encode_targets, encode_windows
+from chronos_core.ml.transforms import (
+    ScalerParams,
+    TransformSpec,
+    decode_outputs,
+    encode_targets,
+    encode_windows,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

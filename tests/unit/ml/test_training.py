@@ -8,7 +8,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
 from chronos_core.application.ports_ml import EpochProgress
 from chronos_core.ml import inference
@@ -72,8 +71,19 @@ def test_small_real_fit_writes_artifacts_and_truthful_metrics(make_series) -> No
     assert len(store) == 5
     metadata_bytes = store.get(outcome.artifacts.metadata).data
     raw = json.loads(metadata_bytes)
-    for key in ("window_size", "forecast_horizon", "sampling_interval_seconds", "feature", "training_history",
-                "test_metrics", "baselines", "data_quality", "library_versions", "inference", "export"):
+    for key in (
+        "window_size",
+        "forecast_horizon",
+        "sampling_interval_seconds",
+        "feature",
+        "training_history",
+        "test_metrics",
+        "baselines",
+        "data_quality",
+        "library_versions",
+        "inference",
+        "export",
+    ):
         assert key in raw
     assert raw["feature"] == "temperature"
     assert raw["library_versions"]["onnxruntime"]

@@ -71,6 +71,7 @@ def with_retries[**P, R](
 
     return wrapper
 
+
 # (collection, keys, options) — created idempotently by ensure_indexes.
 INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (MODELS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
@@ -197,6 +198,54 @@ class MongoModelRepository:
     @with_retries
     def delete(self, model_id: str) -> bool:
         return self._models.delete_one({"id": model_id}).deleted_count == 1
+
+    @with_retries
+    def claim_for_training(self, model_id: str) -> bool:
+        """Atomically move the model to ``training`` unless it already is; True if moved."""
+        result = self._models.update_one(
+            {"id": model_id, "status": {"$ne": ModelStatus.TRAINING.value}},
+            {"$set": {"status": ModelStatus.TRAINING.value, "updated_at": datetime.now(UTC)}},
+        )
+        return result.matched_count == 1
+
+    @with_retries
+    def release_after_training(self, model_id: str, *, succeeded: bool) -> None:
+        """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``."""
+        now = datetime.now(UTC)
+        if succeeded:
+            self._models.update_one(
+                {"id": model_id},
+                {
+                    "$set": {
+                        "status": ModelStatus.TRAINED.value,
+                        "has_successful_training": True,
+                        "updated_at": now,
+                    }
+                },
+            )
+            return
+        self._models.update_one(
+            {"id": model_id, "status": ModelStatus.TRAINING.value, "has_successful_training": True},
+            {"$set": {"status": ModelStatus.TRAINED.value, "updated_at": now}},
+        )
+        self._models.update_one(
+            {"id": model_id, "status": ModelStatus.TRAINING.value},
+            {"$set": {"status": ModelStatus.DRAFT.value, "updated_at": now}},
+        )
+
+    @with_retries
+    def reset_training_state(self, model_id: str, *, has_success: bool) -> None:
+        """After jobs are deleted: ``trained`` only while a completed job remains."""
+        self._models.update_one(
+            {"id": model_id, "status": {"$ne": ModelStatus.TRAINING.value}},
+            {
+                "$set": {
+                    "status": (ModelStatus.TRAINED if has_success else ModelStatus.DRAFT).value,
+                    "has_successful_training": has_success,
+                    "updated_at": datetime.now(UTC),
+                }
+            },
+        )
 
 
 class MongoAuthFailureCounter:

@@ -52,7 +52,9 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": str(exc.retry_after)}
         elif status == 401:
             headers = {"WWW-Authenticate": 'Bearer realm="chronos", error="invalid_token"'}
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=status, headers=headers)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _schema_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -42,13 +42,20 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(
-            {"error": "payload_too_large", "message": f"Request body exceeds {self.max_bytes} bytes", "details": []}
+            {
+                "error": "payload_too_large",
+                "message": f"Request body exceeds {self.max_bytes} bytes",
+                "details": [],
+            }
         ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,7 @@ the entry point.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from chronos_core.application.ports import ModelFilter, ModelRepository, Page
@@ -89,8 +90,14 @@ def update_model(
     return updated
 
 
-def delete_model(repository: ModelRepository, principal: Principal, model_id: str) -> None:
-    """Delete a model that is not training.
+def delete_model(
+    repository: ModelRepository,
+    principal: Principal,
+    model_id: str,
+    purge_jobs: Callable[[str], None] | None = None,
+) -> None:
+    """Delete a model that is not training, after ``purge_jobs(model_id)`` removed its jobs
+    (artifacts, checkpoints, FIWARE resources).
 
     Raises:
         NotFoundError: no such model (for this caller).
@@ -102,5 +109,7 @@ def delete_model(repository: ModelRepository, principal: Principal, model_id: st
             f"Model {model_id} is training; cancel its training job before deleting it",
             details=[{"field": "status", "message": "is training"}],
         )
+    if purge_jobs is not None:
+        purge_jobs(model_id)
     repository.delete(model_id)
     logger.info("Model deleted", extra={"model_id": model_id})

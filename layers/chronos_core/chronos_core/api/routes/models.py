@@ -6,11 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response
 
-from chronos_core.api.deps import ModelRepositoryDep
-from chronos_core.api.security import Admin, Reader
+from chronos_core.api.deps import (
+    ArtifactStoreDep,
+    JobCleanersDep,
+    ModelRepositoryDep,
+    ObjectStoreDep,
+    TrainingJobsDep,
+)
 from chronos_core.api.schemas import ErrorResponse, ModelPage, ModelResponse, ModelTypeOption
+from chronos_core.api.security import Admin, Reader
 from chronos_core.application import models as use_cases
+from chronos_core.application import training as training_use_cases
 from chronos_core.application.ports import ModelFilter
+from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.model import ModelChanges, ModelDraft, ModelStatus, ModelType
 
 router = APIRouter(prefix="/models", tags=["Models"])
@@ -26,8 +34,8 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 @router.get("/", response_model=ModelPage, responses={422: _ERRORS[422]})
 @router.get("", response_model=ModelPage, include_in_schema=False)
 def list_models(
-    repository: ModelRepositoryDep,
     principal: Reader,
+    repository: ModelRepositoryDep,
     model_type: Annotated[ModelType | None, Query()] = None,
     status: Annotated[ModelStatus | None, Query()] = None,
     entity_id: Annotated[str | None, Query(max_length=256)] = None,
@@ -57,22 +65,22 @@ def list_model_types(_: Reader) -> list[dict[str, str]]:
 @router.post("/", status_code=201, response_model=ModelResponse, responses={422: _ERRORS[422]})
 @router.post("", status_code=201, response_model=ModelResponse, include_in_schema=False)
 def create_model(
-    repository: ModelRepositoryDep, principal: Admin, draft: Annotated[ModelDraft, Body()]
+    principal: Admin, repository: ModelRepositoryDep, draft: Annotated[ModelDraft, Body()]
 ) -> ModelResponse:
     """Create a ``draft`` model; omitted fields take their documented defaults."""
     return ModelResponse.of(use_cases.create_model(repository, principal, draft))
 
 
 @router.get("/{model_id}", response_model=ModelResponse, responses={404: _ERRORS[404]})
-def get_model(repository: ModelRepositoryDep, principal: Reader, model_id: ModelId) -> ModelResponse:
+def get_model(principal: Reader, repository: ModelRepositoryDep, model_id: ModelId) -> ModelResponse:
     """One model by id."""
     return ModelResponse.of(use_cases.get_model(repository, principal, model_id))
 
 
 @router.patch("/{model_id}", response_model=ModelResponse, responses=_ERRORS)
 def update_model(
-    repository: ModelRepositoryDep,
     principal: Admin,
+    repository: ModelRepositoryDep,
     model_id: ModelId,
     changes: Annotated[ModelChanges, Body()],
 ) -> ModelResponse:
@@ -81,7 +89,24 @@ def update_model(
 
 
 @router.delete("/{model_id}", status_code=204, responses={404: _ERRORS[404], 409: _ERRORS[409]})
-def delete_model(repository: ModelRepositoryDep, principal: Admin, model_id: ModelId) -> Response:
-    """Delete a model that is not training."""
-    use_cases.delete_model(repository, principal, model_id)
+def delete_model(
+    principal: Admin,
+    repository: ModelRepositoryDep,
+    jobs: TrainingJobsDep,
+    artifacts: ArtifactStoreDep,
+    objects: ObjectStoreDep,
+    cleaners: JobCleanersDep,
+    model_id: ModelId,
+) -> Response:
+    """Delete a model that is not training, with its training jobs and everything they left."""
+
+    def purge(owner: str) -> None:
+        if jobs.running_for_model(owner) is not None:
+            raise ConflictError(f"Model {owner} has a running training job; cancel it first")
+        for job_id in jobs.ids_for_model(owner):
+            job = jobs.get(job_id)
+            if job is not None:
+                training_use_cases.purge_job(jobs, artifacts, objects, cleaners, job)
+
+    use_cases.delete_model(repository, principal, model_id, purge)
     return Response(status_code=204)

@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse
 
 from chronos_core import __version__
 from chronos_core.api.deps import HealthCacheDep, HealthProbesDep, SettingsDep
+from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse, iso_z
 from chronos_core.api.security import Reader
 from chronos_core.domain.auth import Role
-from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse, iso_z
 
 router = APIRouter(tags=["System"])
 
@@ -38,7 +38,7 @@ def health(probes: HealthProbesDep, cache: HealthCacheDep) -> JSONResponse:
 
 
 @router.get("/info", response_model=InfoResponse)
-def info(settings: SettingsDep, principal: Reader) -> InfoResponse:
+def info(principal: Reader, settings: SettingsDep) -> InfoResponse:
     """Version, uptime and a configuration summary without secrets; internal endpoints only
     for admins."""
     configuration: dict[str, object] = {

@@ -1,0 +1,209 @@
+"""MongoDB repository of training jobs (collection ``training_jobs``).
+
+Writes made by pipeline steps are conditional on the job still running, so they are idempotent
+and never revive a finished job. Chunk progress is stored as a map ``chunks.<offset> = points``
+(re-recording a chunk overwrites the same key), and the counters are derived from it on read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import DESCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from chronos_core.adapters.mongo import TRAINING_JOBS, Document, with_retries
+from chronos_core.application.ports import Page
+from chronos_core.domain.errors import ConflictError
+from chronos_core.domain.model import utcnow
+from chronos_core.domain.training import (
+    RUNNING_STATUSES,
+    EpochRecord,
+    JobError,
+    Phase,
+    TrainingJob,
+    TrainingStatus,
+)
+
+_RUNNING = [s.value for s in RUNNING_STATUSES]
+HISTORY_LIMIT = 1000
+
+
+def job_to_document(job: TrainingJob) -> Document:
+    doc = job.model_dump(mode="python")
+    doc.pop("progress", None)
+    doc["progress"] = job.progress.model_dump()
+    doc["chunks"] = {}
+    return doc
+
+
+def document_to_job(doc: Document) -> TrainingJob:
+    chunks: dict[str, int] = doc.get("chunks") or {}
+    progress = dict(doc.get("progress") or {})
+    progress["chunks_done"] = len(chunks)
+    progress["points_collected"] = int(sum(chunks.values()))
+    return TrainingJob.model_validate({**doc, "progress": progress})
+
+
+class MongoTrainingJobRepository:
+    """Persistence of :class:`TrainingJob` documents."""
+
+    def __init__(self, db: Database[Document], attempts: int = 3) -> None:
+        self._jobs: Collection[Document] = db[TRAINING_JOBS]
+        self._attempts = attempts
+
+    @with_retries
+    def add(self, job: TrainingJob) -> None:
+        try:
+            self._jobs.insert_one(job_to_document(job))
+        except DuplicateKeyError as exc:
+            raise ConflictError(f"Training job {job.id} already exists") from exc
+
+    @with_retries
+    def get(self, job_id: str) -> TrainingJob | None:
+        doc = self._jobs.find_one({"id": job_id}, {"_id": 0})
+        return document_to_job(doc) if doc else None
+
+    @with_retries
+    def list_for_model(self, model_id: str, skip: int, limit: int) -> Page[TrainingJob]:
+        query = {"model_id": model_id}
+        total = self._jobs.count_documents(query)
+        cursor = (
+            self._jobs.find(query, {"_id": 0, "history": 0})
+            .sort("created_at", DESCENDING)
+            .skip(skip)
+            .limit(limit)
+        )
+        return Page(items=[document_to_job(d) for d in cursor], total=total, skip=skip, limit=limit)
+
+    @with_retries
+    def running_for_model(self, model_id: str) -> TrainingJob | None:
+        doc = self._jobs.find_one({"model_id": model_id, "status": {"$in": _RUNNING}}, {"_id": 0})
+        return document_to_job(doc) if doc else None
+
+    @with_retries
+    def ids_for_model(self, model_id: str) -> list[str]:
+        return [d["id"] for d in self._jobs.find({"model_id": model_id}, {"_id": 0, "id": 1})]
+
+    @with_retries
+    def update_running(self, job_id: str, changes: dict[str, Any]) -> TrainingJob | None:
+        """Apply ``$set`` ``changes`` if the job is still running; the updated job, else None."""
+        doc = self._jobs.find_one_and_update(
+            {"id": job_id, "status": {"$in": _RUNNING}},
+            {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return document_to_job(doc) if doc else None
+
+    def enter_phase(
+        self, job_id: str, phase: Phase, status: TrainingStatus | None = None, **changes: Any
+    ) -> TrainingJob | None:
+        """Mark ``phase`` started (first start wins: a retried step keeps the first timestamp)."""
+        now = utcnow()
+        job = self.get(job_id)
+        if job is None or not job.status.running:
+            return None
+        updates: dict[str, Any] = {"phase": phase.value, **changes}
+        if status is not None:
+            updates["status"] = status.value
+        timing = job.phases.get(phase.value)
+        if timing is None or timing.started_at is None:
+            updates[f"phases.{phase.value}.started_at"] = now
+        updates[f"phases.{phase.value}.ended_at"] = None
+        if job.started_at is None:
+            updates["started_at"] = now
+        return self.update_running(job_id, updates)
+
+    def leave_phase(self, job_id: str, phase: Phase, **changes: Any) -> TrainingJob | None:
+        return self.update_running(job_id, {f"phases.{phase.value}.ended_at": utcnow(), **changes})
+
+    @with_retries
+    def record_chunk(self, job_id: str, offset: int, points: int) -> bool:
+        result = self._jobs.update_one(
+            {"id": job_id, "status": {"$in": _RUNNING}},
+            {"$set": {f"chunks.{offset}": points, "updated_at": utcnow()}},
+        )
+        return result.matched_count == 1
+
+    @with_retries
+    def completed_chunks(self, job_id: str) -> dict[int, int]:
+        doc = self._jobs.find_one({"id": job_id}, {"_id": 0, "chunks": 1}) or {}
+        return {int(k): int(v) for k, v in (doc.get("chunks") or {}).items()}
+
+    @with_retries
+    def record_epoch(self, job_id: str, record: EpochRecord, epochs: int) -> bool:
+        result = self._jobs.update_one(
+            {"id": job_id, "status": {"$in": _RUNNING}},
+            {
+                "$set": {
+                    "progress.epoch": record.epoch,
+                    "progress.epochs": epochs,
+                    "progress.loss": record.loss,
+                    "progress.val_loss": record.val_loss,
+                    "updated_at": utcnow(),
+                },
+                "$push": {"history": {"$each": [record.model_dump()], "$slice": -HISTORY_LIMIT}},
+            },
+        )
+        return result.matched_count == 1
+
+    @with_retries
+    def status_of(self, job_id: str) -> TrainingStatus | None:
+        doc = self._jobs.find_one({"id": job_id}, {"_id": 0, "status": 1})
+        return TrainingStatus(doc["status"]) if doc else None
+
+    @with_retries
+    def finish(
+        self,
+        job_id: str,
+        status: TrainingStatus,
+        *,
+        error: JobError | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> TrainingJob | None:
+        """Move a running job to a final status (completed, failed, cancelled); None if it had
+        already finished. Open phase timings are closed."""
+        job = self.get(job_id)
+        if job is None or not job.status.running:
+            return None
+        now = utcnow()
+        updates: dict[str, Any] = {"status": status.value, "ended_at": now, **(changes or {})}
+        if error is not None:
+            updates["error"] = error.model_dump()
+        for name, timing in job.phases.items():
+            if timing.started_at is not None and timing.ended_at is None:
+                updates[f"phases.{name}.ended_at"] = now
+        return self.update_running(job_id, updates)
+
+    @with_retries
+    def reopen_for_retry(self, job_id: str, execution: dict[str, Any]) -> TrainingJob | None:
+        """A failed job becomes pending again under a new execution; error cleared."""
+        doc = self._jobs.find_one_and_update(
+            {"id": job_id, "status": TrainingStatus.FAILED.value},
+            {
+                "$set": {
+                    "status": TrainingStatus.PENDING.value,
+                    "error": None,
+                    "ended_at": None,
+                    "execution": execution,
+                    "updated_at": utcnow(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return document_to_job(doc) if doc else None
+
+    @with_retries
+    def set_fields(self, job_id: str, changes: dict[str, Any]) -> None:
+        """Unconditional ``$set`` (for fields that are not pipeline state, e.g. forecasts)."""
+        self._jobs.update_one({"id": job_id}, {"$set": {**changes, "updated_at": utcnow()}})
+
+    @with_retries
+    def delete(self, job_id: str) -> bool:
+        return self._jobs.delete_one({"id": job_id}).deleted_count == 1
+
+    @with_retries
+    def delete_for_model(self, model_id: str) -> int:
+        return self._jobs.delete_many({"model_id": model_id}).deleted_count
