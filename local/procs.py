@@ -56,6 +56,8 @@ def start(
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
+        log.write(f"--- starting {name}: {' '.join(argv)}\n".encode())
+        log.flush()
         proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,

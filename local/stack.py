@@ -230,6 +230,11 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         "SthUrl": endpoints.sth_url,
         "OrionUrl": endpoints.orion_url,
         "IotAgentUrl": endpoints.iot_agent_url,
+        # LocalStack's free edition has no AWS Batch: the Train state runs the trainer in a Lambda.
+        "TrainingBackend": "lambda",
+        "MapMaxConcurrency": os.environ.get("CHRONOS_MAP_MAX_CONCURRENCY", "4"),
+        "CollectMaxAttempts": os.environ.get("CHRONOS_COLLECT_MAX_ATTEMPTS", "4"),
+        "TrainingChunkPoints": os.environ.get("CHRONOS_TRAINING_CHUNK_POINTS", "10000"),
     }
 
 
@@ -243,6 +248,7 @@ def deploy() -> dict[str, Any]:
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket="chronos-sam-artifacts")
     ensure_jwt_secret(endpoints)
+    discard_broken_stack(endpoints)
     overrides = " ".join(f"{k}={v}" for k, v in deploy_parameters(endpoints).items())
     sam(
         [
@@ -288,6 +294,30 @@ def ensure_jwt_secret(endpoints: Endpoints) -> None:
     local_client("ssm", endpoints).put_parameter(
         Name=JWT_SECRET_PARAMETER, Value=local_jwt_secret(), Type="SecureString", Overwrite=True
     )
+
+
+def discard_broken_stack(endpoints: Endpoints) -> None:
+    """LocalStack cannot update a stack whose last update rolled back: delete it first."""
+    cfn = local_client("cloudformation", endpoints)
+    try:
+        status = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"]
+    except cfn.exceptions.ClientError:
+        return
+    if status.endswith(("ROLLBACK_COMPLETE", "_FAILED")) or status == "REVIEW_IN_PROGRESS":
+        log(f"stack {STACK_NAME} is {status}: deleting it before deploying")
+        cfn.delete_stack(StackName=STACK_NAME)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                status = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"]
+            except cfn.exceptions.ClientError:
+                return  # gone
+            if status == "DELETE_COMPLETE":
+                return
+            if status == "DELETE_FAILED":
+                cfn.delete_stack(StackName=STACK_NAME)
+            time.sleep(2)
+        raise SystemExit(f"stack {STACK_NAME} could not be deleted (status {status})")
 
 
 def local_client(service: str, endpoints: Endpoints) -> Any:

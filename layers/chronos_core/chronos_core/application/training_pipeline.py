@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from chronos_core.application.ports import ModelRepository, ObjectStore, SeriesSource, TrainingJobRepository
 from chronos_core.application.ports_ml import ArtifactStore, EpochProgress
@@ -42,6 +42,37 @@ def chunk_key(job_id: str, offset: int) -> str:
 
 def dataset_key(job_id: str) -> str:
     return f"jobs/{job_id}/dataset.json"
+
+
+class JobEvent(BaseModel):
+    """Input of the plan, prepare and finalize steps."""
+
+    job_id: str = Field(min_length=1, max_length=64)
+
+
+class ChunkEvent(JobEvent):
+    """One Map item."""
+
+    offset: int = Field(ge=0)
+    count: int = Field(gt=0)
+
+
+class TrainEvent(JobEvent):
+    dataset_key: str = Field(min_length=1)
+
+
+class FailureEvent(JobEvent):
+    """The Catch payload: Step Functions' ``Error`` and ``Cause``."""
+
+    failure: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def error(self) -> str:
+        return str(self.failure.get("Error") or "Error")
+
+    @property
+    def cause(self) -> str:
+        return str(self.failure.get("Cause") or "")
 
 
 class PlanResult(BaseModel):
