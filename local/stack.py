@@ -233,8 +233,8 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         # LocalStack's free edition has no AWS Batch: the Train state runs the trainer in a Lambda.
         "TrainingBackend": "lambda",
         "MapMaxConcurrency": os.environ.get("CHRONOS_MAP_MAX_CONCURRENCY", "4"),
-        "CollectMaxAttempts": os.environ.get("CHRONOS_COLLECT_MAX_ATTEMPTS", "4"),
-        "TrainingChunkPoints": os.environ.get("CHRONOS_TRAINING_CHUNK_POINTS", "10000"),
+        "CollectMaxAttempts": os.environ.get("CHRONOS_COLLECT_MAX_ATTEMPTS", "3"),
+        "TrainingChunkPoints": os.environ.get("CHRONOS_TRAINING_CHUNK_POINTS", "1000"),
     }
 
 

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from pydantic import BaseModel, Field
 from pymongo import MongoClient
@@ -49,6 +49,12 @@ class FaultConfig(BaseModel):
     sth_timeout_seconds: float = Field(default=30.0, ge=0, le=600)
     sth_fail_first: int = Field(
         default=0, ge=0, description="each distinct STH data URL fails this many times, then works"
+    )
+    sth_fail_from_offset: int | None = Field(
+        default=None,
+        ge=0,
+        description="STH data requests whose hOffset is at least this answer 5xx every time "
+        "(a permanent failure that spares the earlier part of a series)",
     )
     orion_down: bool = False
     iot_agent_down: bool = False
@@ -120,10 +126,16 @@ class SandboxState:
             self.log.append(record)
             return record
 
-    def pick_sth_fault(self, key: str) -> str | None:
+    def pick_sth_fault(self, key: str, offset: int | None = None) -> str | None:
         """Decide the fault for one STH data request: ``error``, ``timeout`` or ``None``."""
         with self.lock:
             faults = self.faults
+            if (
+                faults.sth_fail_from_offset is not None
+                and offset is not None
+                and offset >= faults.sth_fail_from_offset
+            ):
+                return "error"
             if faults.sth_fail_first:
                 seen = self.fail_counts.get(key, 0)
                 if seen < faults.sth_fail_first:
@@ -236,7 +248,9 @@ class SandboxMiddleware:
         if self.component == "iota" and faults.iot_agent_down:
             return "down"
         if self.component == "sth" and method == "GET" and path.startswith("/STH/"):
-            return self.state.pick_sth_fault(f"{path}?{query}")
+            offsets = parse_qs(query).get("hOffset")
+            offset = int(offsets[0]) if offsets and offsets[0].isdigit() else None
+            return self.state.pick_sth_fault(f"{path}?{query}", offset)
         return None
 
 

@@ -49,3 +49,70 @@ def api(stack: dict[str, Any], local_token: Any) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {local_token()}"}
     with httpx.Client(base_url=stack["ApiUrl"].rstrip("/"), timeout=60, headers=headers) as client:
         yield client
+
+
+class SandboxControl:
+    """Fault injection, request log and seeding of the FIWARE sandbox the stack points at."""
+
+    def __init__(self, sth_url: str) -> None:
+        self._http = httpx.Client(base_url=sth_url, timeout=30)
+
+    def faults(self, **config: Any) -> None:
+        self._http.post("/_sandbox/faults", json=config).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self._http.delete("/_sandbox/faults").raise_for_status()
+
+    def clear_requests(self) -> None:
+        self._http.delete("/_sandbox/requests").raise_for_status()
+
+    def requests(self, component: str = "sth") -> list[dict[str, Any]]:
+        response = self._http.get("/_sandbox/requests", params={"component": component, "limit": 100000})
+        response.raise_for_status()
+        return list(response.json()["requests"])
+
+    def seed(
+        self,
+        *,
+        service: str,
+        servicepath: str,
+        entity_type: str,
+        entity_id: str,
+        attr: str,
+        values: list[float],
+        interval_seconds: float = 1800.0,
+    ) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        start = datetime(2024, 1, 1, tzinfo=UTC)
+        points = [
+            {
+                "recvTime": (start + timedelta(seconds=i * interval_seconds, milliseconds=137))
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "attrValue": str(value),
+            }
+            for i, value in enumerate(values)
+        ]
+        response = self._http.post(
+            "/_sandbox/sth/seed",
+            json={
+                "service": service,
+                "servicepath": servicepath,
+                "entity_id": entity_id,
+                "entity_type": entity_type,
+                "attr_name": attr,
+                "attr_type": "Number",
+                "points": points,
+                "replace": True,
+            },
+        )
+        response.raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def sandbox(stack: dict[str, Any]) -> Iterator[SandboxControl]:
+    control = SandboxControl(stack["SthUrl"])
+    control.clear_faults()
+    yield control
+    control.clear_faults()

@@ -1,0 +1,249 @@
+"""The training pipeline through the deployed state machine in LocalStack, against the sandbox
+seeded with the half-hourly electricity demand series."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from pymongo import MongoClient
+
+from local.fiware_sandbox.seed import load_taylor
+from tests.e2e.conftest import SandboxControl
+
+pytestmark = pytest.mark.e2e
+
+SERVICE = "energy"
+SERVICEPATH = "/e2e"
+FINISHED = {"completed", "failed", "cancelled"}
+
+
+@pytest.fixture(scope="module")
+def taylor() -> list[float]:
+    return load_taylor()
+
+
+@pytest.fixture
+def series(sandbox: SandboxControl, taylor: list[float]) -> str:
+    """A fresh entity holding the 4032-point series; returns its id."""
+    entity_id = f"urn:ngsi-ld:ElectricityMeter:{uuid.uuid4().hex[:8]}"
+    sandbox.seed(
+        service=SERVICE,
+        servicepath=SERVICEPATH,
+        entity_type="ElectricityMeter",
+        entity_id=entity_id,
+        attr="demand",
+        values=taylor,
+    )
+    return entity_id
+
+
+@pytest.fixture(autouse=True)
+def no_faults(sandbox: SandboxControl) -> Any:
+    sandbox.clear_faults()
+    yield
+    sandbox.clear_faults()
+
+
+def create_model(api: httpx.Client, entity_id: str, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "model_type": "gru",
+        "rnn_layers": [{"units": 8, "dropout": 0.0}],
+        "lookback_window": 48,
+        "forecast_horizon": 12,
+        "epochs": 2,
+        "batch_size": 64,
+        "feature": "demand",
+        "entity_type": "ElectricityMeter",
+        "entity_id": entity_id,
+        "fiware_service": SERVICE,
+        "fiware_servicepath": SERVICEPATH,
+        **overrides,
+    }
+    response = api.post("/models/", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def job_url(model_id: str, job_id: str = "") -> str:
+    return f"/models/{model_id}/training-jobs" + (f"/{job_id}" if job_id else "")
+
+
+def wait_for(
+    api: httpx.Client,
+    model_id: str,
+    job_id: str,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 300,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = api.get(job_url(model_id, job_id)).json()
+        if done(job):
+            return job
+        time.sleep(1)
+    raise AssertionError(f"job did not reach the expected state in {timeout} s: {job.get('status')} {job}")
+
+
+def start(api: httpx.Client, model_id: str, **body: Any) -> dict[str, Any]:
+    response = api.post(job_url(model_id), json=body)
+    assert response.status_code == 202, response.text
+    assert response.headers["location"].endswith(response.json()["id"])
+    return dict(response.json())
+
+
+def sfn_client(stack: dict[str, Any]) -> Any:
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=stack["LocalStackUrl"],
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def test_training_goes_through_every_phase(api: httpx.Client, stack: dict[str, Any], series: str) -> None:
+    model = create_model(api, series)
+    job = start(api, model["id"])
+    assert job["status"] == "pending" and job["last_n"] == 4032
+
+    done = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
+    assert done["status"] == "completed", done["error"]
+    assert set(done["phases"]) == {"collect", "prepare", "train", "finalize"}
+    assert all(p["seconds"] is not None and p["seconds"] >= 0 for p in done["phases"].values())
+    progress = done["progress"]
+    assert progress["chunks_done"] == progress["chunks_total"] >= 2
+    assert progress["points_collected"] == 4032
+    assert progress["epoch"] == progress["epochs"] == 2
+    assert len(done["history"]) == 2
+    assert done["data_quality"]["raw_points"] == 4032
+    assert done["sampling_interval_seconds"] == pytest.approx(1800, rel=0.01)
+    assert {"mae", "rmse", "mase"} <= set(done["metrics"]["test"])
+    assert set(done["artifacts"]) >= {"model", "inference", "x_scaler", "y_scaler", "metadata"}
+    assert api.get(f"/models/{model['id']}").json()["status"] == "trained"
+
+    history = sfn_client(stack).get_execution_history(executionArn=done["execution"]["arn"])["events"]
+    types = [e["type"] for e in history]
+    assert types[-1] == "ExecutionSucceeded"
+    assert "MapStateEntered" in types
+
+
+def test_transient_sth_failures_are_retried(api: httpx.Client, sandbox: SandboxControl, series: str) -> None:
+    model = create_model(api, series)
+    sandbox.clear_requests()
+    sandbox.faults(sth_fail_first=2)
+    job = start(api, model["id"])
+    done = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
+    assert done["status"] == "completed", done["error"]
+    statuses = [r["status"] for r in sandbox.requests()]
+    assert 500 in statuses and 200 in statuses
+
+
+def test_permanent_failure_then_retry_skips_collected_chunks(
+    api: httpx.Client, sandbox: SandboxControl, series: str
+) -> None:
+    model = create_model(api, series)
+    sandbox.faults(sth_fail_from_offset=3000)
+    job = start(api, model["id"])
+    failed = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
+    assert failed["status"] == "failed"
+    assert failed["error"]["phase"] == "collect"
+    assert failed["error"]["cause"]
+    assert api.get(f"/models/{model['id']}").json()["status"] == "draft"
+    collected_before = failed["progress"]["chunks_done"]
+    assert collected_before >= 1
+
+    sandbox.clear_faults()
+    sandbox.clear_requests()
+    retried = api.post(job_url(model["id"], job["id"]) + "/retry")
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["execution"]["attempt"] == 2
+    done = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
+    assert done["status"] == "completed", done["error"]
+    offsets = [
+        int(part.split("=", 1)[1])
+        for r in sandbox.requests()
+        for part in r["query"].split("&")
+        if part.startswith("hOffset=")
+    ]
+    assert offsets, "the retry fetched nothing"
+    assert min(offsets) >= 3000, (
+        f"chunks collected before the failure were fetched again: {sorted(set(offsets))}"
+    )
+
+
+def test_cancel_during_collection(api: httpx.Client, sandbox: SandboxControl, series: str) -> None:
+    model = create_model(api, series)
+    sandbox.faults(sth_fail_from_offset=1)  # admission (offset 0) works; collection stalls in retries
+    job = start(api, model["id"])
+    wait_for(api, model["id"], job["id"], lambda j: j["status"] == "collecting_data", timeout=60)
+    cancelled = api.post(job_url(model["id"], job["id"]) + "/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert api.get(f"/models/{model['id']}").json()["status"] == "draft"
+    again = api.post(job_url(model["id"], job["id"]) + "/cancel")
+    assert again.status_code == 409
+
+
+def test_cancel_during_training_and_conflicts(api: httpx.Client, stack: dict[str, Any], series: str) -> None:
+    model = create_model(api, series, epochs=300, early_stopping_patience=300, rnn_layers=[{"units": 32}])
+    job = start(api, model["id"])
+    assert api.post(job_url(model["id"]), json={}).status_code == 409  # one at a time
+    wait_for(api, model["id"], job["id"], lambda j: j["status"] == "training" and j["progress"]["epoch"] >= 1)
+    assert api.delete(f"/models/{model['id']}").status_code == 409  # a job is running
+    assert api.delete(job_url(model["id"], job["id"])).status_code == 409
+    cancelled = api.post(job_url(model["id"], job["id"]) + "/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    epoch_at_cancel = cancelled.json()["progress"]["epoch"]
+
+    time.sleep(8)  # the trainer stops at the end of its current epoch and writes nothing
+    after = api.get(job_url(model["id"], job["id"])).json()
+    assert after["status"] == "cancelled"
+    assert after["artifacts"] is None
+    assert after["progress"]["epoch"] <= epoch_at_cancel + 1
+    assert api.get(f"/models/{model['id']}").json()["status"] == "draft"
+    execution = sfn_client(stack).describe_execution(executionArn=after["execution"]["arn"])
+    assert execution["status"] == "ABORTED"
+
+
+def test_delete_job_removes_artifacts_and_checkpoints(
+    api: httpx.Client, stack: dict[str, Any], series: str
+) -> None:
+    model = create_model(api, series)
+    job = start(api, model["id"])
+    done = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
+    assert done["status"] == "completed", done["error"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack["LocalStackUrl"],
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    prefix = f"jobs/{job['id']}/"
+    assert s3.list_objects_v2(Bucket=stack["DataBucketName"], Prefix=prefix).get("KeyCount", 0) > 0
+
+    assert api.delete(job_url(model["id"], job["id"])).status_code == 204
+    assert api.get(job_url(model["id"], job["id"])).status_code == 404
+    assert s3.list_objects_v2(Bucket=stack["DataBucketName"], Prefix=prefix).get("KeyCount", 0) == 0
+    with MongoClient(stack["MongoDbUri"], serverSelectionTimeoutMS=3000) as client:
+        files = client[stack["MongoDbDatabase"]]["model_artifacts.files"]
+        assert files.count_documents({"metadata.training_job_id": job["id"]}) == 0
+    assert api.get(f"/models/{model['id']}").json()["status"] == "draft"
+
+
+def test_admission_checks(api: httpx.Client, series: str) -> None:
+    model = create_model(api, series)
+    too_many = api.post(job_url(model["id"]), json={"last_n": 5000})
+    assert too_many.status_code == 422 and too_many.json()["details"][0]["field"] == "last_n"
+    too_few = api.post(job_url(model["id"]), json={"last_n": 50})
+    assert too_few.status_code == 422 and too_few.json()["details"][0]["field"] == "last_n"
+    empty = create_model(api, "urn:ngsi-ld:ElectricityMeter:nothing-here")
+    assert api.post(job_url(empty["id"]), json={}).status_code == 422
+    assert api.post(job_url(str(uuid.uuid4())), json={}).status_code == 404

@@ -1,0 +1,114 @@
+"""Structural checks of statemachines/training.asl.json against the template."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.template.test_template import _CfnLoader
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL_TEXT = (ROOT / "statemachines" / "training.asl.json").read_text()
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+
+@pytest.fixture(scope="module")
+def substitutions() -> dict[str, Any]:
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    props = template["Resources"]["TrainingStateMachine"]["Properties"]
+    assert props["DefinitionUri"] == "statemachines/training.asl.json"
+    return dict(props["DefinitionSubstitutions"])
+
+
+def rendered(values: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ASL with every placeholder replaced as CloudFormation would."""
+    defaults = {
+        name: "arn:aws:lambda:us-east-1:000000000000:function:x" for name in PLACEHOLDER.findall(ASL_TEXT)
+    }
+    defaults.update({"MapMaxConcurrency": "4", "CollectMaxAttempts": "3", "TrainingBackend": "lambda"})
+    defaults.update(values or {})
+    return json.loads(PLACEHOLDER.sub(lambda m: defaults[m.group(1)], ASL_TEXT))  # type: ignore[no-any-return]
+
+
+def states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in definition["States"].items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from states(processor)
+
+
+def test_every_placeholder_has_a_substitution_and_back(substitutions: dict[str, Any]) -> None:
+    placeholders = set(PLACEHOLDER.findall(ASL_TEXT))
+    assert placeholders == set(substitutions)
+
+
+def test_renders_to_valid_json_with_numeric_concurrency() -> None:
+    definition = rendered()
+    assert definition["QueryLanguage"] == "JSONPath"
+    assert definition["States"]["CollectChunks"]["MaxConcurrency"] == 4
+
+
+def test_every_task_has_retry_and_catch() -> None:
+    tasks = [(n, s) for n, s in states(rendered()) if s["Type"] == "Task"]
+    assert len(tasks) >= 7
+    for name, state in tasks:
+        assert state.get("Retry"), f"{name} has no Retry"
+        assert state.get("Catch"), f"{name} has no Catch"
+        for retry in state["Retry"]:
+            assert retry.get("JitterStrategy") == "FULL" and retry.get("MaxDelaySeconds"), name
+
+
+def test_failures_are_recorded_on_the_job() -> None:
+    definition = rendered()
+    top = definition["States"]
+    for name, state in top.items():
+        if state["Type"] in ("Task", "Map") and name != "RecordFailure":
+            assert state["Catch"][0]["Next"] == "RecordFailure", name
+            assert state["Catch"][0]["ResultPath"] == "$.failure", name
+    assert top["RecordFailure"]["Parameters"]["Payload"] == {"job_id.$": "$.job_id", "failure.$": "$.failure"}
+    assert top["RecordFailure"]["Next"] == "Failed"
+
+
+def test_only_ids_and_keys_travel_in_the_state() -> None:
+    top = rendered()["States"]
+    assert top["CollectChunks"]["ResultPath"] is None  # chunk results are dropped, data stays in S3
+    assert set(top["CollectChunks"]["ItemSelector"]) == {"job_id.$", "offset.$", "count.$"}
+    assert set(top["Prepare"]["ResultSelector"]) == {"dataset_key.$", "points.$"}
+    assert set(top["Plan"]["ResultSelector"]) == {"chunks.$", "running.$"}
+
+
+def test_batch_task_contract() -> None:
+    batch = rendered({"TrainingBackend": "batch"})["States"]["TrainOnBatch"]
+    assert batch["Resource"] == "arn:aws:states:::batch:submitJob.sync"
+    params = batch["Parameters"]
+    assert {"JobName.$", "JobQueue", "JobDefinition", "Parameters"} <= set(params)
+    assert params["Parameters"] == {"job_id.$": "$.job_id", "dataset_key.$": "$.dataset.dataset_key"}
+    assert batch["ResultSelector"] == {"JobId.$": "$.JobId", "Status.$": "$.Status"}
+
+
+def test_backend_choice_uses_the_substitution() -> None:
+    for backend, target in (("batch", "TrainOnBatch"), ("lambda", "TrainOnLambda")):
+        top = rendered({"TrainingBackend": backend})["States"]
+        assert top["SelectTrainingBackend"]["Result"] == backend
+        choice = top["TrainingBackend"]
+        chosen = next(
+            (c["Next"] for c in choice["Choices"] if c["StringEquals"] == backend), choice["Default"]
+        )
+        assert chosen == target
+
+
+def test_batch_job_definition_matches_the_trainer_entrypoint() -> None:
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    definition = template["Resources"]["TrainingJobDefinition"]
+    container = definition["Properties"]["ContainerProperties"]
+    assert container["Command"][:3] == ["python", "-m", "chronos_trainer"]
+    assert {"Type": "GPU", "Value": "1"} in container["ResourceRequirements"]
+    retry = definition["Properties"]["RetryStrategy"]["EvaluateOnExit"][0]
+    assert retry == {"OnStatusReason": "Host EC2*", "Action": "RETRY"}  # Spot interruption

@@ -1,0 +1,44 @@
+"""Pure rules of the training pipeline."""
+
+from __future__ import annotations
+
+import json
+
+from chronos_core.application.training_pipeline import chunk_key, readable_cause
+from chronos_core.domain.training import ChunkSpec, TrainingStatus, execution_name, plan_chunks
+
+
+def test_chunks_cover_the_window_exactly_once() -> None:
+    chunks = plan_chunks(window_offset=968, count=3064, chunk_points=1000)
+    assert chunks == [
+        ChunkSpec(offset=968, count=1000),
+        ChunkSpec(offset=1968, count=1000),
+        ChunkSpec(offset=2968, count=1000),
+        ChunkSpec(offset=3968, count=64),
+    ]
+    assert sum(c.count for c in chunks) == 3064
+    assert plan_chunks(0, 0, 1000) == []
+
+
+def test_execution_names_make_starts_idempotent_and_retries_distinct() -> None:
+    assert execution_name("job-1", 1) == "job-1"
+    assert execution_name("job-1", 2) == "job-1-r2"
+
+
+def test_running_and_finished_statuses() -> None:
+    assert TrainingStatus.QUEUED.running and TrainingStatus.TRAINING.running
+    assert TrainingStatus.COMPLETED.finished and TrainingStatus.CANCELLED.finished
+
+
+def test_checkpoint_keys_sort_by_offset() -> None:
+    keys = [chunk_key("j", o) for o in (10000, 900, 0)]
+    assert sorted(keys) == [chunk_key("j", 0), chunk_key("j", 900), chunk_key("j", 10000)]
+
+
+def test_lambda_error_causes_are_reduced_to_their_message() -> None:
+    cause = json.dumps(
+        {"errorMessage": "STH-Comet answered HTTP 500", "errorType": "FiwareServerError", "stackTrace": ["x"]}
+    )
+    assert readable_cause(cause) == "STH-Comet answered HTTP 500"
+    assert readable_cause("plain text") == "plain text"
+    assert len(readable_cause("x" * 5000)) == 1000
