@@ -86,11 +86,17 @@ def main() -> None:
     gw50, gw95 = percentiles(gateway)
     ip50, ip95 = percentiles(in_process)
     print(f"services up (FerretDB, FIWARE sandbox, LocalStack), cold: {up_s:.1f} s")
-    print(f"deploy (sam build + sam deploy into LocalStack):      {deploy_s:.1f} s "
-          f"(build {stack['BuildSeconds']} s, deploy {stack['DeploySeconds']} s)")
+    print(
+        f"deploy (sam build + sam deploy into LocalStack):      {deploy_s:.1f} s "
+        f"(build {stack['BuildSeconds']} s, deploy {stack['DeploySeconds']} s)"
+    )
     print(f"first GET /models/{{id}} after deploy (cold worker):   {first_s * 1000:.0f} ms")
-    print(f"GET /models/{{id}} via API Gateway in LocalStack:      p50 {gw50:.1f} ms  p95 {gw95:.1f} ms  (n={REQUESTS})")
-    print(f"GET /models/{{id}} via handler in-process:             p50 {ip50:.2f} ms  p95 {ip95:.2f} ms  (n={REQUESTS})")
+    print(
+        f"GET /models/{{id}} via API Gateway in LocalStack:      p50 {gw50:.1f} ms  p95 {gw95:.1f} ms  (n={REQUESTS})"
+    )
+    print(
+        f"GET /models/{{id}} via handler in-process:             p50 {ip50:.2f} ms  p95 {ip95:.2f} ms  (n={REQUESTS})"
+    )
 
 
 if __name__ == "__main__":

@@ -307,9 +307,7 @@ def _assemble(
         hyper_values = {k: values[k] for k in _HYPERPARAMETER_FIELDS}
         epochs = int(values["epochs"])
         patience = values.get("early_stopping_patience")
-        hyper_values["early_stopping_patience"] = (
-            default_patience(epochs) if patience is None else patience
-        )
+        hyper_values["early_stopping_patience"] = default_patience(epochs) if patience is None else patience
         hyperparameters = Hyperparameters.model_validate(hyper_values)
         now = utcnow()
         return Model(
