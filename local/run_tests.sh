@@ -5,6 +5,11 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 py=.local/venv/bin/python
+# Tests use the servers the stack started (ports may be overridden through the environment).
+if [ -z "${MONGODB_URI:-}" ] && [ -f .local/endpoints.json ]; then
+  MONGODB_URI="$("$py" -c 'import json; print(json.load(open(".local/endpoints.json"))["mongodb_uri"])')"
+  export MONGODB_URI
+fi
 status=0
 "$py" -m ruff check layers functions local tests bench || status=1
 "$py" -m mypy || status=1
