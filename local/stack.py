@@ -234,7 +234,7 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         "TrainingBackend": "lambda",
         "MapMaxConcurrency": os.environ.get("CHRONOS_MAP_MAX_CONCURRENCY", "4"),
         "CollectMaxAttempts": os.environ.get("CHRONOS_COLLECT_MAX_ATTEMPTS", "3"),
-        "TrainingChunkPoints": os.environ.get("CHRONOS_TRAINING_CHUNK_POINTS", "1000"),
+        "TrainingChunkPoints": os.environ.get("CHRONOS_TRAINING_CHUNK_POINTS", "10000"),
     }
 
 

@@ -16,5 +16,11 @@ from chronos_core.observability import logger
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = pipeline.JobEvent.model_validate(event)
     logger.set_correlation_id(request.job_id)
-    result = pipeline.plan(wiring.training_job_repository(), request.job_id, get_settings().training_chunk_points)
+    settings = get_settings()
+    result = pipeline.plan(
+        wiring.training_job_repository(),
+        request.job_id,
+        settings.training_map_concurrency,
+        settings.training_chunk_points,
+    )
     return result.model_dump(mode="json")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 from chronos_core.application.training_pipeline import chunk_key, readable_cause
-from chronos_core.domain.training import ChunkSpec, TrainingStatus, execution_name, plan_chunks
+from chronos_core.domain.training import (
+    ChunkSpec,
+    TrainingStatus,
+    choose_chunk_points,
+    execution_name,
+    plan_chunks,
+)
 
 
 def test_chunks_cover_the_window_exactly_once() -> None:
@@ -42,3 +48,10 @@ def test_lambda_error_causes_are_reduced_to_their_message() -> None:
     assert readable_cause(cause) == "STH-Comet answered HTTP 500"
     assert readable_cause("plain text") == "plain text"
     assert len(readable_cause("x" * 5000)) == 1000
+
+
+def test_chunk_size_keeps_every_collector_busy_within_bounds() -> None:
+    assert choose_chunk_points(4032, concurrency=4, max_points=10_000) == 1000  # floor
+    assert choose_chunk_points(100_000, concurrency=4, max_points=10_000) == 10_000  # ceiling
+    assert choose_chunk_points(40_000, concurrency=4, max_points=10_000) == 5000  # 2 per collector
+    assert choose_chunk_points(10, concurrency=4, max_points=500) == 500

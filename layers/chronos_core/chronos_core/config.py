@@ -71,6 +71,7 @@ class Settings(BaseSettings):
 
     # Training pipeline.
     training_chunk_points: int = Field(default=10_000, ge=100, le=1_000_000)
+    training_map_concurrency: int = Field(default=4, ge=1, le=40)
 
     # Database resilience: attempts before a request answers 503.
     mongodb_attempts: int = Field(default=3, ge=1, le=5)

@@ -26,6 +26,7 @@ from chronos_core.domain.training import (
     Phase,
     TrainingJob,
     TrainingStatus,
+    choose_chunk_points,
     plan_chunks,
 )
 from chronos_core.ml.config import JobIdentity
@@ -106,11 +107,13 @@ def _job_and_model(
     return job, model
 
 
-def plan(jobs: TrainingJobRepository, job_id: str, chunk_points: int) -> PlanResult:
-    """Split the job's window of points into Map items and start the collection phase."""
+def plan(jobs: TrainingJobRepository, job_id: str, concurrency: int, max_chunk_points: int) -> PlanResult:
+    """Split the job's window of points into Map items and start the collection phase. A retried
+    job keeps the chunking of its first plan, so its checkpoints stay valid."""
     job = jobs.get(job_id)
     if job is None:
         raise NotFoundError(f"Training job {job_id} not found")
+    chunk_points = job.chunk_points or choose_chunk_points(job.last_n, concurrency, max_chunk_points)
     chunks = plan_chunks(job.window_offset, job.last_n, chunk_points)
     updated = jobs.enter_phase(
         job_id,

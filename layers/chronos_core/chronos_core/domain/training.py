@@ -164,6 +164,17 @@ def plan_chunks(window_offset: int, count: int, chunk_points: int) -> list[Chunk
     ]
 
 
+MIN_CHUNK_POINTS = 1000
+
+
+def choose_chunk_points(count: int, concurrency: int, max_points: int) -> int:
+    """Chunk size for ``count`` points: about two chunks per concurrent collector, so the Map
+    stays busy, but never below :data:`MIN_CHUNK_POINTS` (per-chunk overhead) nor above
+    ``max_points`` (one chunk must fit a Lambda run and an S3 object comfortably)."""
+    wanted = math.ceil(count / max(1, 2 * concurrency)) if count > 0 else MIN_CHUNK_POINTS
+    return max(min(wanted, max_points), min(MIN_CHUNK_POINTS, max_points))
+
+
 def execution_name(job_id: str, attempt: int) -> str:
     """The first execution is named after the job (so a repeated start is refused by Step
     Functions); retries add ``-r<attempt>``."""
