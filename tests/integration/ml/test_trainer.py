@@ -16,10 +16,13 @@ from pymongo.database import Database
 
 from .conftest import MONGODB_URI
 
-pytestmark = pytest.mark.integration
-pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install -r requirements-ml.txt)")
-
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
+import tensorflow  # noqa: E402,F401  (the suite requires requirements-ml.txt; a missing TensorFlow must fail)
 from chronos_trainer import app  # noqa: E402
+from chronos_trainer.progress import MongoProgressReporter  # noqa: E402
 
 CONFIG = {
     "model_type": "gru",
@@ -120,7 +123,7 @@ def test_trainer_cancellation_exit_code_3(
 ) -> None:
     _use_db(ml_db, monkeypatch)
     ml_db["training_jobs"].insert_one({"id": "job-cancel", "status": "cancel_requested"})
-    monkeypatch.setattr(app.MongoProgressReporter, "__init__", _eager_reporter_init)
+    monkeypatch.setattr(MongoProgressReporter, "__init__", _eager_reporter_init)
     code = app.main(
         [
             "--job-id",
@@ -137,7 +140,7 @@ def test_trainer_cancellation_exit_code_3(
     assert GridFSArtifactStore(ml_db).delete_job("job-cancel") == 0
 
 
-_original_init = app.MongoProgressReporter.__init__
+_original_init = MongoProgressReporter.__init__
 
 
 def _eager_reporter_init(self: Any, collection: Any, training_job_id: str, **_: Any) -> None:

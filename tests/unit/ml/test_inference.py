@@ -38,7 +38,7 @@ def _spec(normalization: str = "global") -> InferenceSpec:
         interval_seconds=60.0,
         max_interpolated_gap=2,
         feature="temperature",
-        transform=TransformSpec(window_normalization=normalization),  # type: ignore[arg-type]
+        transform=TransformSpec.model_validate({"window_normalization": normalization}),
     )
 
 

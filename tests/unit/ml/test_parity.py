@@ -11,7 +11,9 @@ from chronos_core.ml.network import NetworkSpec
 from chronos_core.ml.onnx_export import export_onnx
 from chronos_core.ml.transforms import ScalerParams, TransformSpec
 
-pytest.importorskip("tensorflow", reason="parity needs TensorFlow (pip install -r requirements-ml.txt)")
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+import tensorflow  # noqa: E402,F401  (the suite requires requirements-ml.txt; a missing TensorFlow must fail)
 from chronos_core.ml.training import build_keras_model, keras_predictor  # noqa: E402
 
 TOLERANCE = 1e-4

@@ -1,1 +1,19 @@
-"""Forecasting: preprocessing, metrics, training (TensorFlow only inside the training module)."""
+"""Forecasting: preprocessing, metrics, training (TensorFlow only inside the training module).
+
+Public entry points (import them from their modules; this package imports nothing eagerly so
+that the forecast path stays light):
+
+- Training one job (TensorFlow imported lazily, inside):
+  :func:`chronos_core.ml.pipeline.run_training_job` ``(points, config: TrainingConfig,
+  job: JobIdentity, store: ArtifactStore, progress: ProgressReporter | None) -> TrainingOutcome``.
+- Admission check shared with the API: :func:`chronos_core.ml.preprocessing.minimum_points`.
+- Forecasting without TensorFlow: :func:`chronos_core.ml.inference.load_forecaster`
+  ``(store: ArtifactReader, refs: ArtifactRefs) -> Forecaster``, then
+  ``Forecaster.forecast(last_L_values)`` or ``Forecaster.forecast_points(points)``.
+
+Modules: ``config`` (TrainingConfig), ``preprocessing`` (clean, grid, split, windows),
+``transforms`` (JSON scalers, window encoding), ``baselines`` (naive forecasts, season
+detection), ``metrics``, ``network`` (architecture as data), ``onnx_export``, ``training``
+(Keras; the only TensorFlow importer), ``artifacts`` (schemas, checksums), ``inference``,
+``pipeline``, ``errors``.
+"""
