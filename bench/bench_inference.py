@@ -86,6 +86,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import tensorflow as tf
+
     from chronos_core.ml.training import build_keras_model, keras_model_bytes
 
     config = TrainingConfig(model_type=args.model, lookback_window=L, forecast_horizon=H)

@@ -17,7 +17,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from chronos_core.adapters.fiware import FiwareTenant, SeriesRef, SthCometClient
-
 from local.fiware_sandbox.testing import sandbox_from_env, start_sandbox
 
 

@@ -4,7 +4,7 @@
 
 Signs with the local deployment's secret (.local/jwt-secret, created by `local/stack.py deploy`)
 and the default issuer/audience of template.yaml. Prints the token only, so it composes:
-    curl -H "Authorization: Bearer $(.local/venv/bin/python local/mint_token.py --role reader --tenant '*')" ...
+    TOKEN=$(.local/venv/bin/python local/mint_token.py --role reader --tenant '*')
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "chronos_core"), str(ROOT / "local")]
 
-from chronos_core.adapters.jwt_verifier import mint_token  # noqa: E402
 from stack import local_jwt_secret  # noqa: E402
+
+from chronos_core.adapters.jwt_verifier import mint_token  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

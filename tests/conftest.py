@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from chronos_core.adapters import mongo
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
+
+from chronos_core.adapters import mongo
 
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27118/")
 

@@ -16,5 +16,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = pipeline.FailureEvent.model_validate(event)
     logger.set_correlation_id(request.job_id)
     return pipeline.record_failure(
-        wiring.training_job_repository(), wiring.model_repository(), request.job_id, request.error, request.cause
+        wiring.training_job_repository(),
+        wiring.model_repository(),
+        request.job_id,
+        request.error,
+        request.cause,
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from chronos_core.adapters.jwt_verifier import mint_token
 
 ROOT = Path(__file__).resolve().parents[2]

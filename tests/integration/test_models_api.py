@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from pymongo.database import Database
+
 from chronos_core.adapters.mongo import Document, MongoHealthProbe
 from chronos_core.api import deps
 from chronos_core.api.app import create_app
 from chronos_core.application.health import HealthCache
-from fastapi.testclient import TestClient
-from pymongo.database import Database
-
 from tests.support.app import build_app
 from tests.support.auth import bearer
 

@@ -7,18 +7,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pymongo.database import Database
+
 from chronos_core import wiring
 from chronos_core.adapters.mongo import Document
 from chronos_core.config import get_settings
-from pymongo.database import Database
-
 from tests.support.auth import TEST_SECRET, token
 from tests.support.lambda_runtime import EVENTS, FakeLambdaContext, load_event, load_handler_module
 
 pytestmark = pytest.mark.integration
 
-# event file -> (function folder, expected outcome)
-EXPECTED: dict[str, tuple[str, int]] = {
+# event file -> (function folder, expected outcome): an HTTP status for API events, the exact
+# result for the others.
+EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     "api_health.json": ("api", 200),
     "api_info.json": ("api", 200),
     "api_list_models.json": ("api", 200),
@@ -26,6 +27,14 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "api_create_model.json": ("api", 201),
     "api_create_model_invalid.json": ("api", 422),
     "api_get_model_missing.json": ("api", 404),
+    # An empty database: nothing is due, nothing is claimed or sent (no queue needed).
+    "schedule_forecasts.json": (
+        "schedule_forecasts",
+        {"due": 0, "claimed": 0, "enqueued": 0, "released": 0, "lost": 0},
+    ),
+    # A message for a job that does not exist is acknowledged and skipped (retrying could never
+    # succeed), so it reports no batch item failure.
+    "execute_forecast_missing_job.json": ("execute_forecast", {"batchItemFailures": []}),
 }
 
 
@@ -45,6 +54,7 @@ def _clear_caches() -> None:
     get_settings.cache_clear()
     wiring.database.cache_clear()
     wiring.token_verifier.cache_clear()
+    wiring.forecast_schedule.cache_clear()
 
 
 def with_fresh_token(event: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +75,9 @@ def test_sample_event(event_name: str, configured: None) -> None:
     function, expected = EXPECTED[event_name]
     module = load_handler_module(function)
     result: dict[str, Any] = module.handler(with_fresh_token(load_event(event_name)), FakeLambdaContext())
+    if isinstance(expected, dict):
+        assert result == expected
+        return
     assert result["statusCode"] == expected, result.get("body")
     body = json.loads(result["body"])
     if expected >= 400:

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoModelRepository, create_client
-from chronos_core.api import deps
-from chronos_core.config import Settings, get_settings
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pymongo.database import Database
 
+from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoModelRepository, create_client
+from chronos_core.api import deps
+from chronos_core.config import Settings, get_settings
 from tests.support.app import build_app
 from tests.support.auth import bearer, token
 

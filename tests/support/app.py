@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
+from pymongo.database import Database
+
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
 from chronos_core.adapters.mongo import (
     Document,
@@ -16,9 +19,6 @@ from chronos_core.api import deps, security
 from chronos_core.api.app import create_app
 from chronos_core.application.health import HealthCache
 from chronos_core.config import Settings
-from fastapi import FastAPI
-from pymongo.database import Database
-
 from tests.support.auth import verifier
 
 

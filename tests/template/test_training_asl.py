@@ -28,9 +28,9 @@ def substitutions() -> dict[str, Any]:
 
 def rendered(values: dict[str, str] | None = None) -> dict[str, Any]:
     """The ASL with every placeholder replaced as CloudFormation would."""
-    defaults = {
-        name: "arn:aws:lambda:us-east-1:000000000000:function:x" for name in PLACEHOLDER.findall(ASL_TEXT)
-    }
+    defaults = dict.fromkeys(
+        PLACEHOLDER.findall(ASL_TEXT), "arn:aws:lambda:us-east-1:000000000000:function:x"
+    )
     defaults.update({"MapMaxConcurrency": "4", "CollectMaxAttempts": "3", "TrainingBackend": "lambda"})
     defaults.update(values or {})
     return json.loads(PLACEHOLDER.sub(lambda m: defaults[m.group(1)], ASL_TEXT))  # type: ignore[no-any-return]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.model import (
     ModelChanges,

@@ -27,6 +27,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
 from chronos_core.application.ports_ml import ArtifactStore, NullProgress, ProgressReporter
 from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import ChronosError, ValidationError
@@ -34,9 +37,6 @@ from chronos_core.ml.config import JobIdentity, TrainingConfig
 from chronos_core.ml.errors import TrainingCancelledError
 from chronos_core.ml.pipeline import TrainingOutcome, run_training_job
 from chronos_core.observability import logger
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
-
 from chronos_trainer.dataset import load_points, read_bytes, write_bytes
 from chronos_trainer.progress import LogProgressReporter, MongoProgressReporter
 

@@ -17,9 +17,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo.errors import PyMongoError
+
 from chronos_core.application.ports_ml import EpochProgress
 from chronos_core.observability import logger
-from pymongo.errors import PyMongoError
 
 CANCEL_STATUSES = ("cancel_requested", "cancelled")
 

@@ -12,12 +12,14 @@ from pymongo.database import Database
 from chronos_core.adapters import aws, mongo
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
 from chronos_core.adapters.fiware import IotAgentClient, OrionClient, SthCometClient
+from chronos_core.adapters.forecast_schedule import MongoForecastSchedule, SqsForecastQueue
 from chronos_core.adapters.jwt_verifier import JwtVerifier
 from chronos_core.adapters.s3 import S3ObjectStore
 from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.adapters.sth_series import SthSeriesSource
 from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
 from chronos_core.application import fiware_health
+from chronos_core.application.forecasts import ForecastSettings, job_cleaner
 from chronos_core.application.ports import DependencyCheck, HealthProbe, ModelRepository
 from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import DependencyUnavailableError
@@ -208,5 +210,37 @@ def series_source() -> SthSeriesSource:
 
 
 def job_cleaners() -> list[Callable[[TrainingJob], None]]:
-    """Removers of resources a job provisioned outside Chronos; forecasts register theirs here."""
-    return []
+    """Removers of resources a job provisioned outside Chronos: the forecast subscription, entity
+    and device (FIWARE clients built only when a job has them), then the job's forecast runs."""
+    forecast_resources = job_cleaner(orion_client, iot_agent_client)
+
+    def forecast_runs(job: TrainingJob) -> None:
+        forecast_schedule().delete_runs(job.id)
+
+    return [forecast_resources, forecast_runs]
+
+
+@lru_cache(maxsize=1)
+def forecast_schedule() -> MongoForecastSchedule:
+    schedule = MongoForecastSchedule(database(), attempts=get_settings().mongodb_attempts)
+    schedule.ensure_indexes()
+    return schedule
+
+
+def forecast_queue(correlation_id: str | None = None) -> SqsForecastQueue:
+    settings = get_settings()
+    if not settings.forecast_queue_url:
+        raise DependencyUnavailableError("The forecast queue is not configured (CHRONOS_FORECAST_QUEUE_URL)")
+    return SqsForecastQueue(aws_client("sqs"), settings.forecast_queue_url, correlation_id)
+
+
+def forecast_settings() -> ForecastSettings:
+    settings = get_settings()
+    return ForecastSettings(
+        entity_type=settings.fiware_forecast_entity_type,
+        group_resource=settings.fiware_forecast_group_resource,
+        orion_url=settings.orion_url,
+        sth_url=settings.sth_url,
+        max_receive_count=settings.forecast_max_receive_count,
+        lease_seconds=settings.forecast_lease_seconds,
+    )

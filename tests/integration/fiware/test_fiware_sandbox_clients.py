@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from chronos_core.adapters.fiware import (
     FiwareNotFoundError,
     FiwareServerError,
@@ -33,7 +34,6 @@ from chronos_core.application.fiware_health import HealthStatus, check_fiware
 from chronos_core.config import Settings
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import ngsi_id_problem
-
 from local.fiware_sandbox.testing import ROOT, Sandbox
 
 FAST = RetryPolicy(max_attempts=4, initial_delay=0.01, max_delay=0.05)

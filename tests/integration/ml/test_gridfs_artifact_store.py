@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from pymongo.database import Database
+
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
 from chronos_core.ml.artifacts import ArtifactMeta, ArtifactType
 from chronos_core.ml.errors import ArtifactIntegrityError, ArtifactNotFoundError
-from pymongo.database import Database
 
 pytestmark = pytest.mark.integration
 

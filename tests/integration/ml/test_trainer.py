@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pymongo.database import Database
+
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
 from chronos_core.config import Settings
 from chronos_core.ml import inference
 from chronos_core.ml.artifacts import ArtifactRefs
-from pymongo.database import Database
 
 from .conftest import MONGODB_URI
 
@@ -21,6 +22,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
 ]
 import tensorflow  # noqa: E402,F401  (the suite requires requirements-ml.txt; a missing TensorFlow must fail)
+
 from chronos_trainer import app  # noqa: E402
 from chronos_trainer.progress import MongoProgressReporter  # noqa: E402
 

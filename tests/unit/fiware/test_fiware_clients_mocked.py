@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from chronos_core.adapters.fiware import (
     FiwareConflictError,
     FiwareProtocolError,

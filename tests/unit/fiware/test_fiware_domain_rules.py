@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from chronos_core.adapters.fiware import FiwareTenant
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import (

@@ -6,6 +6,7 @@ import random
 
 import httpx
 import pytest
+
 from chronos_core.adapters.fiware import (
     FiwareBadRequestError,
     FiwareConflictError,

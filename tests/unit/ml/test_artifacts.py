@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
 from chronos_core.ml.artifacts import (
     ArtifactMeta,

@@ -8,9 +8,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import chronos_core
 import numpy as np
 import pytest
+
+import chronos_core
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
 from chronos_core.ml import inference
 from chronos_core.ml.artifacts import (

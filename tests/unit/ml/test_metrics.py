@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from chronos_core.ml.baselines import (
     autocorrelation,
     detect_season,

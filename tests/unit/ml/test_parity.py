@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from chronos_core.ml.artifacts import InferenceSpec
 from chronos_core.ml.config import DenseLayerConfig, RnnLayerConfig, TrainingConfig
 from chronos_core.ml.inference import Forecaster
@@ -14,6 +15,7 @@ from chronos_core.ml.transforms import ScalerParams, TransformSpec
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 import tensorflow  # noqa: E402,F401  (the suite requires requirements-ml.txt; a missing TensorFlow must fail)
+
 from chronos_core.ml.training import build_keras_model, keras_predictor  # noqa: E402
 
 TOLERANCE = 1e-4

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from chronos_core.ml.errors import InsufficientDataError
 
 TRAINER_DIR = Path(__file__).resolve().parents[3] / "functions" / "trainer"

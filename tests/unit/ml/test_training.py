@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
 from chronos_core.application.ports_ml import EpochProgress
 from chronos_core.ml import inference

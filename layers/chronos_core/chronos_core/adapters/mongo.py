@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Concatenate
+from typing import Any, Concatenate, cast
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.collection import Collection
@@ -69,7 +69,7 @@ def with_retries[**P, R](
     def wrapper(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
         return call_with_retries(lambda: method(self, *args, **kwargs), getattr(self, "_attempts", 3))
 
-    return wrapper
+    return cast("Callable[Concatenate[Any, P], R]", wrapper)
 
 
 # (collection, keys, options) — created idempotently by ensure_indexes.

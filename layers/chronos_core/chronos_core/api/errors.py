@@ -35,7 +35,7 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None = N
 def status_for(exc: errors.ChronosError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 500
 
 

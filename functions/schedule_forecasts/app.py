@@ -1,0 +1,41 @@
+"""Scheduler (EventBridge rule, every minute): claim due forecast slots, one SQS message each.
+
+Each tick claims every due job with a compare-and-set on its ``next_prediction_at`` (concurrent
+ticks never claim the same slot), advances it on the job's grid, and sends ``{job_id, slot}``
+messages. It never re-enqueues itself: the rule is the only clock. The correlation id is the
+EventBridge event id (a fresh one when invoked without it).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from chronos_core import wiring
+from chronos_core.application import forecasts
+from chronos_core.config import get_settings
+from chronos_core.domain.model import utcnow
+from chronos_core.observability import logger
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    correlation_id = str(event.get("id") or uuid.uuid4())
+    logger.set_correlation_id(correlation_id)
+    settings = get_settings()
+    started = time.perf_counter()
+    result = forecasts.schedule_due(
+        wiring.forecast_schedule(),
+        lambda: wiring.forecast_queue(correlation_id),
+        utcnow(),
+        limit=settings.forecast_max_claims_per_tick,
+        concurrency=settings.forecast_claim_concurrency,
+    )
+    logger.info(
+        "Scheduler tick",
+        extra={**result.model_dump(), "seconds": round(time.perf_counter() - started, 3)},
+    )
+    return result.model_dump()
