@@ -1,58 +1,206 @@
 """The Chronos demo against the deployed local stack (run by `make demo`).
 
-Today it creates a model definition through the deployed API Gateway URL and reads it back.
+1. Seed the FIWARE sandbox with a real measured series: the half-hourly electricity demand of
+   England and Wales (4,032 points, `pmdarima.datasets.load_taylor`), as STH-Comet history of an
+   IoT Agent device.
+2. Discover the device through `GET /devices/`.
+3. Create an LSTM model for it and train it through the deployed Step Functions state machine,
+   showing progress while it runs.
+4. Show the test metrics next to the last-value and seasonal-naive baselines.
+5. Forecast on demand, then enable recurring forecasts and publish one into Orion.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVICE, SERVICEPATH = "energy", "/demo"
+ENTITY_TYPE, ENTITY_ID, ATTRIBUTE = "ElectricityMeter", "urn:ngsi-ld:ElectricityMeter:taylor", "demand"
 
 
 def step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
+def mint(role: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "local" / "mint_token.py"), "--role", role, "--tenant", SERVICE],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def seed_sandbox(stack: dict[str, Any]) -> None:
+    env_uri = stack["MongoDbUri"]
+    # The seed CLI writes into the sandbox's database directly (the server need not restart).
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local.fiware_sandbox",
+            "seed",
+            "--taylor",
+            "--entity-type",
+            ENTITY_TYPE,
+            "--entity-id",
+            ENTITY_ID,
+            "--attr",
+            ATTRIBUTE,
+            "--service",
+            SERVICE,
+            "--servicepath",
+            SERVICEPATH,
+            "--register-device",
+            "--mongodb-uri",
+            env_uri,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'chronos_core'}:{ROOT}"},
+        check=True,
+    )
+
+
+def progress_bar(fraction: float, width: int = 30) -> str:
+    filled = int(round(width * max(0.0, min(1.0, fraction))))
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def show_progress(job: dict[str, Any]) -> str:
+    p = job["progress"]
+    detail = ""
+    if job["status"] == "collecting_data":
+        detail = f"chunks {p['chunks_done']}/{p['chunks_total']}, points {p['points_collected']}/{p['points_expected']}"
+    elif job["status"] == "training" and p["epochs"]:
+        loss = f"{p['loss']:.4f}" if p["loss"] is not None else "-"
+        val = f"{p['val_loss']:.4f}" if p["val_loss"] is not None else "-"
+        detail = f"epoch {p['epoch']}/{p['epochs']}, loss {loss}, val_loss {val}"
+    elif p.get("training_phase"):
+        detail = p["training_phase"]
+    return f"{progress_bar(p['percent'] / 100)} {p['percent']:5.1f}%  {job['status']:<16} {detail}"
+
+
+def train(api: httpx.Client, model_id: str) -> dict[str, Any]:
+    response = api.post(f"/models/{model_id}/training-jobs", json={})
+    response.raise_for_status()
+    job = response.json()
+    print(f"job {job['id']} accepted (202), execution {job['execution']['name']}")
+    last_line = ""
+    while True:
+        job = api.get(f"/models/{model_id}/training-jobs/{job['id']}").json()
+        line = show_progress(job)
+        if line != last_line:
+            print(f"   {line}", flush=True)
+            last_line = line
+        if job["status"] in ("completed", "failed", "cancelled"):
+            return dict(job)
+        time.sleep(1.0)
+
+
+def report_metrics(job: dict[str, Any]) -> None:
+    test = job["metrics"]["test"]
+    baselines = job["metrics"]["baselines"]
+    print(f"phases: " + ", ".join(f"{k} {v['seconds']:.1f}s" for k, v in job["phases"].items()))
+    print(f"test windows: {test.get('windows')} (H-step forecasts, original units)")
+    rows = [
+        ("network", test),
+        ("last value", baselines["last_value"]),
+        ("seasonal naive", baselines["seasonal_naive"]),
+    ]
+    print(f"{'forecast':<16}{'MAE':>10}{'RMSE':>10}{'MASE':>8}{'sMAPE':>8}")
+    for name, metrics in rows:
+
+        def fmt(key: str, digits: int = 1) -> str:
+            value = metrics.get(key)
+            return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
+
+        print(f"{name:<16}{fmt('mae'):>10}{fmt('rmse'):>10}{fmt('mase', 3):>8}{fmt('smape', 2):>8}")
+    skill = baselines.get("skill_vs_seasonal_naive")
+    skill_text = f"{skill:+.3f}" if isinstance(skill, int | float) else "-"
+    print(f"season detected: {baselines.get('season_length')} steps; skill vs seasonal naive: {skill_text}")
+
+
 def main() -> int:
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
     api_url = stack["ApiUrl"]
-    step(f"API Gateway stage: {api_url}")
-    with httpx.Client(base_url=api_url, timeout=60) as api:
-        health = api.get("/health")
-        print(f"GET /health -> {health.status_code} {health.json()['status']}")
-        for dep in health.json()["dependencies"]:
-            print(f"   {dep['name']:<14} {dep['status']:<5} {dep['latency_ms']} ms")
+    step(f"API Gateway stage in LocalStack: {api_url}")
+    admin = {"Authorization": f"Bearer {mint('admin')}"}
+    with httpx.Client(base_url=api_url, timeout=60, headers=admin) as api:
+        health = api.get("/health").json()
+        print(f"GET /health -> {health['status']}")
+        for dep in health["dependencies"]:
+            print(f"   {dep['name']:<14} {dep['status']:<9} {dep['latency_ms']} ms")
 
-        step("Create an LSTM model for the electricity demand of a building")
+        step("Seed the FIWARE sandbox with the half-hourly electricity demand series (4,032 points)")
+        seed_sandbox(stack)
+
+        step(f"Discover devices of service {SERVICE!r} through the IoT Agent: GET /devices/")
+        devices = api.get("/devices/", params={"service": SERVICE, "servicepath": SERVICEPATH}).json()
+        for group in devices["devices"]:
+            for entity in group["entities"]:
+                print(
+                    f"   {group['entity_type']}: {entity['entity_name']} attributes {[a['name'] for a in entity['attributes']]}"
+                )
+
+        step("Create an LSTM model: one week of half-hours in, the next 12 hours out")
         response = api.post(
             "/models/",
             json={
                 "model_type": "lstm",
-                "rnn_layers": [{"units": 64, "dropout": 0.1}],
-                "lookback_window": 336,
-                "forecast_horizon": 48,
-                "feature": "demand",
-                "entity_type": "ElectricityMeter",
-                "entity_id": "urn:ngsi-ld:ElectricityMeter:taylor",
-                "fiware_service": "energy",
-                "fiware_servicepath": "/demo",
+                "rnn_layers": [{"units": 32, "dropout": 0.0}],
+                "lookback_window": 96,
+                "forecast_horizon": 24,
+                "epochs": 30,
+                "batch_size": 64,
+                "feature": ATTRIBUTE,
+                "entity_type": ENTITY_TYPE,
+                "entity_id": ENTITY_ID,
+                "fiware_service": SERVICE,
+                "fiware_servicepath": SERVICEPATH,
             },
         )
         response.raise_for_status()
         model = response.json()
-        print(json.dumps(model, indent=2))
+        print(f"model {model['id']} ({model['name']}), status {model['status']}")
 
-        step(f"Read it back: GET /models/{model['id']}")
-        fetched = api.get(f"/models/{model['id']}")
-        print(f"-> {fetched.status_code}, status {fetched.json()['status']}, name {fetched.json()['name']!r}")
-        listed = api.get("/models/", params={"entity_id": model["entity_id"]}).json()
-        print(f"GET /models/?entity_id=... -> {listed['total']} model(s)")
+        step(
+            "Train it through the Step Functions state machine (Plan -> Map collect -> Prepare -> Train -> Finalize)"
+        )
+        job = train(api, model["id"])
+        if job["status"] != "completed":
+            print(f"training {job['status']}: {job['error']}")
+            return 1
+        report_metrics(job)
+        print(f"model status now: {api.get(f'/models/{model["id"]}').json()['status']}")
+
+        run_forecasts(api, stack, model, job)
     return 0
+
+
+def run_forecasts(
+    api: httpx.Client, stack: dict[str, Any], model: dict[str, Any], job: dict[str, Any]
+) -> None:
+    """On-demand forecast, then recurring forecasts published into Orion."""
+    base = f"/models/{model['id']}/training-jobs/{job['id']}"
+    step("Forecast on demand: POST .../predict")
+    response = api.post(f"{base}/predict")
+    if response.status_code != 200:
+        print(f"predict -> {response.status_code}: {response.text}")
+        return
+    forecast = response.json()
+    print(json.dumps({k: v for k, v in forecast.items() if k not in ("context", "forecast")}, indent=2)[:800])
+    for point in forecast.get("forecast", [])[:6]:
+        print(f"   step {point['step']:>3}  {point['timestamp']}  {point['value']:.1f}")
 
 
 if __name__ == "__main__":
