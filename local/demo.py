@@ -80,7 +80,9 @@ def show_progress(job: dict[str, Any]) -> str:
     p = job["progress"]
     detail = ""
     if job["status"] == "collecting_data":
-        detail = f"chunks {p['chunks_done']}/{p['chunks_total']}, points {p['points_collected']}/{p['points_expected']}"
+        detail = (
+            f"chunks {p['chunks_done']}/{p['chunks_total']}, points {p['points_collected']}/{p['points_expected']}"
+        )
     elif job["status"] == "training" and p["epochs"]:
         loss = f"{p['loss']:.4f}" if p["loss"] is not None else "-"
         val = f"{p['val_loss']:.4f}" if p["val_loss"] is not None else "-"
@@ -107,10 +109,15 @@ def train(api: httpx.Client, model_id: str) -> dict[str, Any]:
         time.sleep(1.0)
 
 
+def _fmt(metrics: dict[str, Any], key: str, digits: int = 1) -> str:
+    value = metrics.get(key)
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
+
+
 def report_metrics(job: dict[str, Any]) -> None:
     test = job["metrics"]["test"]
     baselines = job["metrics"]["baselines"]
-    print(f"phases: " + ", ".join(f"{k} {v['seconds']:.1f}s" for k, v in job["phases"].items()))
+    print("phases: " + ", ".join(f"{k} {v['seconds']:.1f}s" for k, v in job["phases"].items()))
     print(f"test windows: {test.get('windows')} (H-step forecasts, original units)")
     rows = [
         ("network", test),
@@ -183,7 +190,7 @@ def main() -> int:
         report_metrics(job)
         print(f"model status now: {api.get(f'/models/{model["id"]}').json()['status']}")
 
-        run_forecasts(api, stack, model, job)
+        run_forecasts(api, model, job)
     return 0
 
 
