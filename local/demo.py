@@ -80,9 +80,8 @@ def show_progress(job: dict[str, Any]) -> str:
     p = job["progress"]
     detail = ""
     if job["status"] == "collecting_data":
-        detail = (
-            f"chunks {p['chunks_done']}/{p['chunks_total']}, points {p['points_collected']}/{p['points_expected']}"
-        )
+        chunks = f"{p['chunks_done']}/{p['chunks_total']}"
+        detail = f"chunks {chunks}, points {p['points_collected']}/{p['points_expected']}"
     elif job["status"] == "training" and p["epochs"]:
         loss = f"{p['loss']:.4f}" if p["loss"] is not None else "-"
         val = f"{p['val_loss']:.4f}" if p["val_loss"] is not None else "-"
@@ -114,6 +113,11 @@ def _fmt(metrics: dict[str, Any], key: str, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
 
 
+def _fmt(metrics: dict[str, Any], key: str, digits: int = 1) -> str:
+    value = metrics.get(key)
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
+
+
 def report_metrics(job: dict[str, Any]) -> None:
     test = job["metrics"]["test"]
     baselines = job["metrics"]["baselines"]
@@ -126,12 +130,10 @@ def report_metrics(job: dict[str, Any]) -> None:
     ]
     print(f"{'forecast':<16}{'MAE':>10}{'RMSE':>10}{'MASE':>8}{'sMAPE':>8}")
     for name, metrics in rows:
-
-        def fmt(key: str, digits: int = 1) -> str:
-            value = metrics.get(key)
-            return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
-
-        print(f"{name:<16}{fmt('mae'):>10}{fmt('rmse'):>10}{fmt('mase', 3):>8}{fmt('smape', 2):>8}")
+        print(
+            f"{name:<16}{_fmt(metrics, 'mae'):>10}{_fmt(metrics, 'rmse'):>10}"
+            f"{_fmt(metrics, 'mase', 3):>8}{_fmt(metrics, 'smape', 2):>8}"
+        )
     skill = baselines.get("skill_vs_seasonal_naive")
     skill_text = f"{skill:+.3f}" if isinstance(skill, int | float) else "-"
     print(f"season detected: {baselines.get('season_length')} steps; skill vs seasonal naive: {skill_text}")
@@ -155,9 +157,8 @@ def main() -> int:
         devices = api.get("/devices/", params={"service": SERVICE, "servicepath": SERVICEPATH}).json()
         for group in devices["devices"]:
             for entity in group["entities"]:
-                print(
-                    f"   {group['entity_type']}: {entity['entity_name']} attributes {[a['name'] for a in entity['attributes']]}"
-                )
+                names = [a["name"] for a in entity["attributes"]]
+                print(f"   {group['entity_type']}: {entity['entity_name']} attributes {names}")
 
         step("Create an LSTM model: one week of half-hours in, the next 12 hours out")
         response = api.post(
@@ -180,9 +181,7 @@ def main() -> int:
         model = response.json()
         print(f"model {model['id']} ({model['name']}), status {model['status']}")
 
-        step(
-            "Train it through the Step Functions state machine (Plan -> Map collect -> Prepare -> Train -> Finalize)"
-        )
+        step("Train it through the state machine: Plan -> Map(collect) -> Prepare -> Train -> Finalize")
         job = train(api, model["id"])
         if job["status"] != "completed":
             print(f"training {job['status']}: {job['error']}")
@@ -194,9 +193,7 @@ def main() -> int:
     return 0
 
 
-def run_forecasts(
-    api: httpx.Client, stack: dict[str, Any], model: dict[str, Any], job: dict[str, Any]
-) -> None:
+def run_forecasts(api: httpx.Client, model: dict[str, Any], job: dict[str, Any]) -> None:
     """On-demand forecast, then recurring forecasts published into Orion."""
     base = f"/models/{model['id']}/training-jobs/{job['id']}"
     step("Forecast on demand: POST .../predict")
