@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
 import httpx
@@ -35,6 +35,7 @@ from chronos_core.adapters.fiware.errors import (
     FiwareUnavailableError,
     error_for_status,
 )
+from chronos_core.config import Settings
 from chronos_core.domain.errors import ValidationError
 from chronos_core.observability import logger
 
@@ -273,3 +274,60 @@ class FiwareHttp:
                 "retry_in_s": round(delay, 3),
             },
         )
+
+
+class FiwareClient:
+    """What the three FIWARE clients share: one :class:`FiwareHttp` pool, construction from
+    settings, closing, and reading a JSON object (``/version``, ``/iot/about``)."""
+
+    #: Component name used in errors and logs.
+    component: ClassVar[str]
+    #: Name of the :class:`Settings` field holding the component's base URL.
+    url_setting: ClassVar[str]
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_connections: int = 20,
+    ) -> None:
+        self._http = FiwareHttp(
+            self.component,
+            base_url,
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+            max_connections=max_connections,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
+        """Build from the component's URL setting, ``fiware_timeout_seconds`` and
+        ``fiware_max_attempts``; keyword arguments override them."""
+        url = getattr(settings, cls.url_setting)
+        if not url:
+            raise ValueError(f"CHRONOS_{cls.url_setting.upper()} is not configured")
+        kwargs.setdefault("timeout", settings.fiware_timeout_seconds)
+        kwargs.setdefault("retry", RetryPolicy(max_attempts=settings.fiware_max_attempts))
+        return cls(url, **kwargs)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get_object(self, path: str, operation: str) -> dict[str, Any]:
+        """``GET path`` (no tenant headers) whose body must be a JSON object."""
+        response = self._http.request("GET", path, operation=operation)
+        body = response.json()
+        if not isinstance(body, dict):
+            raise self._http.protocol_error(response, operation, "body is not a JSON object")
+        return body

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
-from typing import Any, Final, Self
+from typing import Any, Final
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from chronos_core.adapters.fiware.http import FiwareHttp, RetryPolicy, build_path
+from chronos_core.adapters.fiware.http import FiwareClient, build_path
 from chronos_core.adapters.fiware.tenant import FiwareTenant
-from chronos_core.config import Settings
 from chronos_core.domain.errors import ValidationError
 
 COMPONENT: Final = "IoT Agent"
@@ -106,45 +104,15 @@ class ServiceGroup(BaseModel):
         return body
 
 
-class IotAgentClient:
+class IotAgentClient(FiwareClient):
     """Synchronous IoT Agent provisioning client. Thread-safe."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._http = FiwareHttp(COMPONENT, base_url, timeout=timeout, retry=retry, transport=transport)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
-        """Build from ``Settings.iot_agent_url`` / ``fiware_timeout_seconds``."""
-        if not settings.iot_agent_url:
-            raise ValueError("CHRONOS_IOT_AGENT_URL is not configured")
-        kwargs.setdefault("timeout", settings.fiware_timeout_seconds)
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=settings.fiware_max_attempts))
-        return cls(settings.iot_agent_url, **kwargs)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    component = COMPONENT
+    url_setting = "iot_agent_url"
 
     def about(self) -> dict[str, Any]:
         """``GET /iot/about`` → ``{"libVersion", "port", "baseRoot", "version"}`` (no tenant headers)."""
-        response = self._http.request("GET", "/iot/about", operation="about")
-        body = response.json()
-        if not isinstance(body, dict):
-            raise self._http.protocol_error(response, "about", "body is not a JSON object")
-        return body
+        return self._get_object("/iot/about", "about")
 
     # ------------------------------------------------------------------ devices
 

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from chronos_core.adapters.fiware.http import FiwareHttp, RetryPolicy, build_path
+from chronos_core.adapters.fiware.http import FiwareClient, build_path
 from chronos_core.adapters.fiware.sth import format_timestamp
 from chronos_core.adapters.fiware.tenant import FiwareTenant
-from chronos_core.config import Settings
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import (
     validate_attribute_name,
@@ -168,47 +166,15 @@ def notification_subscription(
     return subscription
 
 
-class OrionClient:
+class OrionClient(FiwareClient):
     """Synchronous NGSI v2 client for entities, attributes and subscriptions. Thread-safe."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self._http = FiwareHttp(COMPONENT, base_url, timeout=timeout, retry=retry, transport=transport)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
-        """Build from ``Settings.orion_url`` / ``fiware_timeout_seconds``."""
-        if not settings.orion_url:
-            raise ValueError("CHRONOS_ORION_URL is not configured")
-        kwargs.setdefault("timeout", settings.fiware_timeout_seconds)
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=settings.fiware_max_attempts))
-        return cls(settings.orion_url, **kwargs)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------ version
+    component = COMPONENT
+    url_setting = "orion_url"
 
     def version(self) -> dict[str, Any]:
         """``GET /version`` → ``{"orion": {"version": ..., ...}}`` (no tenant headers)."""
-        response = self._http.request("GET", "/version", operation="version")
-        body = response.json()
-        if not isinstance(body, dict):
-            raise self._http.protocol_error(response, "version", "body is not a JSON object")
-        return body
+        return self._get_object("/version", "version")
 
     # ------------------------------------------------------------------ entities
 

@@ -32,7 +32,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from chronos_core.adapters.fiware.http import FiwareHttp, RetryPolicy, build_path
+from chronos_core.adapters.fiware.http import FiwareClient, FiwareHttp, RetryPolicy, build_path
 from chronos_core.adapters.fiware.tenant import FiwareTenant
 from chronos_core.config import Settings
 from chronos_core.domain.errors import ValidationError
@@ -107,12 +107,15 @@ class SthPage(BaseModel):
 _POINTS: Final = TypeAdapter(list[SthPoint])
 
 
-class SthCometClient:
+class SthCometClient(FiwareClient):
     """Synchronous STH-Comet raw-data client with paging, retries and concurrent page fetches.
 
     Thread-safe: one instance may serve several threads (its pool has ``max_concurrency``
     connections at least).
     """
+
+    component = COMPONENT
+    url_setting = "sth_url"
 
     def __init__(
         self,
@@ -133,42 +136,25 @@ class SthCometClient:
         self.page_size = page_size
         self.max_concurrency = max_concurrency
         self.api_version: SthApiVersion = api_version
-        self._http = FiwareHttp(
-            COMPONENT,
+        super().__init__(
             base_url,
             timeout=timeout,
             retry=retry,
-            max_connections=max(max_concurrency, 4),
             transport=transport,
+            max_connections=max(max_concurrency, 4),
         )
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
-        """Build from ``Settings.sth_url`` / ``fiware_timeout_seconds``."""
-        if not settings.sth_url:
-            raise ValueError("CHRONOS_STH_URL is not configured")
-        kwargs.setdefault("timeout", settings.fiware_timeout_seconds)
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=settings.fiware_max_attempts))
+        """As :meth:`FiwareClient.from_settings`, with ``sth_page_concurrency`` pages in flight."""
         kwargs.setdefault("max_concurrency", settings.sth_page_concurrency)
-        return cls(settings.sth_url, **kwargs)
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return super().from_settings(settings, **kwargs)
 
     # ------------------------------------------------------------------ queries
 
     def version(self) -> dict[str, Any]:
         """``GET /version`` → ``{"version": "2.11.0"}`` (no tenant headers)."""
-        response = self._http.request("GET", "/version", operation="version")
-        body = _json_object(self._http, response, "version")
-        return body
+        return self._get_object("/version", "version")
 
     def count(
         self,
