@@ -21,7 +21,9 @@ pytestmark = pytest.mark.e2e
 PID_FILE = ROOT / ".local" / "run" / "ferretdb.pid"
 
 
-def test_database_outage_is_503_then_recovers(api: httpx.Client, stack: dict[str, Any]) -> None:
+def test_database_outage_is_503_then_recovers(
+    api: httpx.Client, stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     if procs.running(PID_FILE) is None:
         pytest.skip("FerretDB is not managed by this stack (MONGODB_URI points elsewhere)")
     model_id = api.post(
@@ -47,6 +49,7 @@ def test_database_outage_is_503_then_recovers(api: httpx.Client, stack: dict[str
         health = api.get("/health")
         assert health.status_code in (200, 503)  # cached up to 5 s, then 503
     finally:
+        monkeypatch.delenv("MONGODB_URI", raising=False)  # the stack's own server: restart it
         local_stack.start_ferretdb(local_stack.Endpoints.from_env())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
