@@ -1,0 +1,188 @@
+"""The training-step handlers invoked in-process with the sample events in events/, as Step
+Functions would call them: against the real MongoDB-compatible server, a FIWARE sandbox seeded
+with a series, and moto's S3."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pymongo.database import Database
+
+from chronos_core import wiring
+from chronos_core.adapters.mongo import Document, MongoModelRepository
+from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
+from chronos_core.config import get_settings
+from chronos_core.domain.model import ModelDraft, build_model
+from chronos_core.domain.training import TrainingJob
+from local.fiware_sandbox.testing import Sandbox, sandbox_from_env, start_sandbox
+from tests.support.lambda_runtime import FakeLambdaContext, load_event, load_handler_module
+
+pytestmark = pytest.mark.integration
+
+#: The sample events these tests cover (tests/integration/test_sample_events.py checks that every
+#: file in events/ is covered by one of the two modules).
+PIPELINE_EVENTS = {
+    "plan_training.json": "plan_training",
+    "collect_chunk.json": "collect_chunk",
+    "prepare_dataset.json": "prepare_dataset",
+    "train_model.json": "train_model",
+    "finalize_training.json": "finalize_training",
+    "record_training_failure.json": "record_training_failure",
+}
+JOB_ID = load_event("plan_training.json")["job_id"]
+POINTS = 1200
+BUCKET = "chronos-test-data"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    existing = sandbox_from_env()
+    if existing is not None:
+        yield existing
+        return
+    started = start_sandbox(os.environ.get("MONGODB_URI"))
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def pipeline_env(
+    mongo_db: Database[Document], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Database[Document]]:
+    """Settings for the handlers; a model and the sample events' job; a seeded series."""
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    sandbox.seed_sth(
+        service="pipeline",
+        servicepath="/",
+        entity_id="urn:ngsi-ld:Sensor:pipeline",
+        entity_type="Sensor",
+        attr_name="level",
+        attr_type="Number",
+        points=[
+            {
+                "recvTime": (start + timedelta(minutes=10 * i, milliseconds=50))
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "attrValue": str(round(10 + 3 * math.sin(2 * math.pi * i / 144), 3)),
+            }
+            for i in range(POINTS)
+        ],
+        replace=True,
+    )
+    for name, value in {
+        "CHRONOS_MONGODB_DATABASE": mongo_db.name,
+        "CHRONOS_DATA_BUCKET": BUCKET,
+        "CHRONOS_STH_URL": sandbox.sth_url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "CHRONOS_AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    model = build_model(
+        ModelDraft.model_validate(
+            {
+                "model_type": "gru",
+                "rnn_layers": [{"units": 4, "dropout": 0.0}],
+                "lookback_window": 24,
+                "forecast_horizon": 6,
+                "epochs": 1,
+                "feature": "level",
+                "entity_type": "Sensor",
+                "entity_id": "urn:ngsi-ld:Sensor:pipeline",
+                "fiware_service": "pipeline",
+            }
+        )
+    )
+    MongoModelRepository(mongo_db).add(model)
+    MongoModelRepository(mongo_db).claim_for_training(model.id)
+    MongoTrainingJobRepository(mongo_db).add(
+        TrainingJob(
+            id=JOB_ID,
+            model_id=model.id,
+            fiware_service="pipeline",
+            last_n=POINTS,
+            points_available=POINTS,
+            window_offset=0,
+        )
+    )
+    _clear_caches()
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        yield mongo_db
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    for cached in (wiring.database, wiring.aws_client, wiring.sth_client, wiring.artifact_store):
+        cached.cache_clear()
+
+
+def invoke(event_name: str, **overrides: Any) -> Any:
+    module = load_handler_module(PIPELINE_EVENTS[event_name])
+    return module.handler({**load_event(event_name), **overrides}, FakeLambdaContext())
+
+
+def test_the_steps_run_the_pipeline_from_the_sample_events(pipeline_env: Database[Document]) -> None:
+    plan = invoke("plan_training.json")
+    assert plan["running"] is True
+    chunks = plan["chunks"]
+    assert sum(c["count"] for c in chunks) == POINTS
+
+    for chunk in chunks:
+        result = invoke("collect_chunk.json", offset=chunk["offset"], count=chunk["count"])
+        assert result == {
+            "job_id": JOB_ID,
+            "offset": chunk["offset"],
+            "points": chunk["count"],
+            "skipped": False,
+        }
+    again = invoke("collect_chunk.json", offset=chunks[0]["offset"], count=chunks[0]["count"])
+    assert again["skipped"] is True  # idempotent: the checkpoint exists
+
+    prepared = invoke("prepare_dataset.json")
+    assert prepared["points"] == POINTS
+    job = pipeline_env.training_jobs.find_one({"id": JOB_ID})
+    assert job is not None and job["status"] == "queued"
+
+    trained = invoke("train_model.json", dataset_key=prepared["dataset_key"])
+    assert trained == {"job_id": JOB_ID, "trained": True}
+
+    final = invoke("finalize_training.json")
+    assert final == {"job_id": JOB_ID, "status": "completed"}
+    model = pipeline_env.models.find_one({"id": job["model_id"]})
+    assert model is not None and model["status"] == "trained" and model["has_successful_training"]
+
+
+def test_failure_is_recorded_and_the_model_restored(pipeline_env: Database[Document]) -> None:
+    invoke("plan_training.json")
+    recorded = invoke("record_training_failure.json")
+    assert recorded == {"job_id": JOB_ID, "recorded": True}
+    job = pipeline_env.training_jobs.find_one({"id": JOB_ID})
+    assert job is not None and job["status"] == "failed"
+    assert job["error"] == {
+        "phase": "collect",
+        "error": "FiwareServerError",
+        "cause": "STH-Comet answered HTTP 500 to raw page (InternalServerError)",
+    }
+    model = pipeline_env.models.find_one({"id": job["model_id"]})
+    assert model is not None and model["status"] == "draft"
+    assert invoke("record_training_failure.json") == {"job_id": JOB_ID, "recorded": False}  # idempotent
+
+
+def test_malformed_events_are_rejected() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        load_handler_module("collect_chunk").handler({"job_id": JOB_ID, "offset": -1}, FakeLambdaContext())
