@@ -52,7 +52,14 @@ def main() -> None:
     deploy_s = timed([PY, "local/stack.py", "deploy"])
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
 
-    with httpx.Client(base_url=stack["ApiUrl"], timeout=60) as api:
+    secret = (ROOT / ".local" / "jwt-secret").read_text().strip()
+    from chronos_core.adapters.jwt_verifier import mint_token
+
+    token = mint_token(
+        secret=secret, subject="bench", roles=["admin"], tenants=["*"], issuer="chronos-local", audience="chronos"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=stack["ApiUrl"], timeout=60, headers=headers) as api:
         model_id = api.post("/models/", json=model_body()).json()["id"]
         cold_started = time.perf_counter()
         api.get(f"/models/{model_id}").raise_for_status()
@@ -68,12 +75,15 @@ def main() -> None:
 
     os.environ["CHRONOS_MONGODB_URI"] = stack["MongoDbUri"]
     os.environ["CHRONOS_MONGODB_DATABASE"] = stack["MongoDbDatabase"]
+    os.environ["CHRONOS_AUTH_JWT_SECRET"] = secret
     from tests.support.lambda_runtime import FakeLambdaContext, load_event, load_handler_module
 
     handler = load_handler_module("api").handler
     event = load_event("api_get_model_missing.json")
     event["path"] = f"/models/{model_id}"
     event["pathParameters"] = {"proxy": f"models/{model_id}"}
+    event["headers"]["Authorization"] = headers["Authorization"]
+    event["multiValueHeaders"]["Authorization"] = [headers["Authorization"]]
     for _ in range(10):
         handler(event, FakeLambdaContext())
     in_process: list[float] = []
