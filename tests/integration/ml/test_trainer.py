@@ -94,7 +94,8 @@ def test_trainer_main_trains_writes_gridfs_artifacts_progress_and_result(
     store = GridFSArtifactStore(ml_db)
     inference.clear_cache()
     forecaster = inference.load_forecaster(store, ArtifactRefs.model_validate(outcome["artifacts"]))
-    assert forecaster.forecast(np.full(12, 20.0)).shape == (3,)
+    assert forecaster.serving == outcome["serving"] == outcome["selection"]["serving"]
+    assert forecaster.forecast(np.full(forecaster.context_length, 20.0)).shape == (3,)
     inference.clear_cache()
 
 

@@ -120,7 +120,7 @@ def test_splits_are_chronological_and_scaler_fits_on_train_only(make_series) -> 
     points = make_series(1000)
     # A huge level shift in the last 10 % must not leak into the scaler.
     points = [(t, v + (1000.0 if i >= 900 else 0.0)) for i, (t, v) in enumerate(points)]
-    config = TrainingConfig(lookback_window=24, forecast_horizon=6)
+    config = TrainingConfig(lookback_window=24, forecast_horizon=6, target_mode="residual_last_value")
     data = prepare_dataset(points, config)
     assert split_sizes(1000, 0.15, 0.15) == (700, 150, 150)
     assert (data.train_end, data.validation_end) == (700, 850)

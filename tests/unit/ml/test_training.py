@@ -97,15 +97,34 @@ def test_small_real_fit_writes_artifacts_and_truthful_metrics(make_series) -> No
     assert keras_zip.meta.artifact_type is ArtifactType.MODEL
     assert zipfile.is_zipfile(io.BytesIO(keras_zip.data))
 
-    # The served forecaster reproduces the evaluated forecasts.
+    # The promotion gate: three candidates scored on validation, the winner recorded everywhere.
+    sel = outcome.selection
+    assert sel.target_mode == "residual_seasonal_naive"  # auto: season 24 found, beats last value
+    assert set(sel.validation_scores) == {"network", "seasonal_naive", "last_value"}
+    assert outcome.serving == sel.serving == metadata.inference.selected
+    maes = {k: v.mae for k, v in sel.validation_scores.items()}
+    assert all(v is not None for v in maes.values())
+    best_baseline = min(maes["seasonal_naive"], maes["last_value"])  # type: ignore[type-var]
+    assert (sel.serving == "network") == (maes["network"] < best_baseline)  # type: ignore[operator]
+    assert metadata.selection is not None and metadata.inference.intervals == sel.intervals
+    assert set(sel.test_coverage) == {"80", "95"} and all(v is not None for v in sel.test_coverage.values())
+    assert raw["selection"]["serving"] == sel.serving
+
+    # The served forecaster (TensorFlow-free) reproduces the evaluated forecasts of the winner.
     inference.clear_cache()
     forecaster = inference.load_forecaster(store, outcome.artifacts)
+    assert forecaster.serving == sel.serving
     data = prepare_dataset(points, SMALL, feature="temperature")
     start = data.test_starts[:1]
+    network = forecaster.network_forecast_windows(data.raw_inputs(start))
+    assert network.shape == (1, 4)
     served = forecaster.forecast(data.raw_inputs(start)[0])
     assert served.shape == (4,)
-    result = forecaster.forecast_points(points)
-    assert len(result.values) == 4
+    result = forecaster.forecast_points(points[-forecaster.context_points :])
+    assert len(result.values) == 4 and result.serving == sel.serving
+    assert set(result.intervals) == {"80", "95"}
+    for band in result.intervals.values():
+        assert all(lo <= v <= hi for lo, v, hi in zip(band.lower, result.values, band.upper, strict=True))
     inference.clear_cache()
 
 

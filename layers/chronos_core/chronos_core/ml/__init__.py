@@ -9,11 +9,14 @@ that the forecast path stays light):
 - Admission check shared with the API: :func:`chronos_core.ml.preprocessing.minimum_points`.
 - Forecasting without TensorFlow: :func:`chronos_core.ml.inference.load_forecaster`
   ``(store: ArtifactReader, refs: ArtifactRefs) -> Forecaster``, then
-  ``Forecaster.forecast(last_L_values)`` or ``Forecaster.forecast_points(points)``.
+  ``Forecaster.forecast(last_values)`` or ``Forecaster.forecast_points(points)`` with the latest
+  ``Forecaster.context_points`` points; it serves the promotion gate's winner
+  (``Forecaster.serving``) with split-conformal intervals.
 
 Modules: ``config`` (TrainingConfig), ``preprocessing`` (clean, grid, split, windows),
 ``transforms`` (JSON scalers, window encoding), ``baselines`` (naive forecasts, season
-detection), ``metrics``, ``network`` (architecture as data), ``onnx_export``, ``training``
-(Keras; the only TensorFlow importer), ``artifacts`` (schemas, checksums), ``inference``,
+detection), ``metrics``, ``conformal`` (split-conformal intervals, coverage), ``network``
+(architecture as data), ``onnx_export``, ``training`` (Keras; the only TensorFlow importer),
+``artifacts`` (schemas, checksums), ``inference``,
 ``pipeline``, ``errors``.
 """

@@ -7,8 +7,9 @@ the two scalers (``x_scaler``, ``y_scaler``; JSON, never pickled) and the metada
 bytes, checked by :func:`verify` whenever it is read.
 
 The metadata document (:class:`TrainingMetadata`) is versioned and has room for what later
-issues add: a promotion gate (``inference.selected``), prediction intervals
-(``inference.intervals``) and new window transforms (``inference.transform``).
+issues add. The promotion gate's winner is ``inference.selected`` (what the forecast path serves),
+its split-conformal intervals ``inference.intervals``, and the whole decision with validation
+scores and test coverage ``selection``; ``inference.transform`` says how windows are encoded.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chronos_core.ml.config import TrainingConfig
+from chronos_core.ml.config import ServingChoice, TrainingConfig
 from chronos_core.ml.errors import ArtifactIntegrityError, UnsupportedArtifactError
 from chronos_core.ml.metrics import BaselineReport, ForecastMetrics
 from chronos_core.ml.network import NetworkSpec
@@ -171,13 +172,22 @@ class ExportReport(BaseModel):
 
 
 class PredictionIntervals(BaseModel):
-    """Split-conformal absolute-residual quantiles per horizon step (reserved; not produced yet)."""
+    """Split-conformal prediction intervals of the served forecaster (see ``ml.conformal``).
+
+    ``half_widths[i][h]`` is the half-width, in original units, of the interval of nominal
+    coverage ``levels[i]`` at horizon step ``h``: the ``ceil((n + 1) * level)``-th smallest
+    absolute validation residual of that step (``n = calibration_counts[h]``), made
+    non-decreasing over the steps.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["split_conformal"] = "split_conformal"
+    split: Literal["validation"] = "validation"
     levels: list[float]
     half_widths: list[list[float]]  # [level][step], in original units
+    calibration_counts: list[int] = Field(default_factory=list)  # residuals per step
+    saturated: list[bool] = Field(default_factory=list)  # per level: too few residuals, max used
 
 
 class InferenceSpec(BaseModel):
@@ -195,8 +205,36 @@ class InferenceSpec(BaseModel):
     max_interpolated_gap: int = Field(ge=0)
     feature: str
     transform: TransformSpec
-    selected: Literal["network"] = "network"
+    #: The promotion gate's winner: what :class:`~chronos_core.ml.inference.Forecaster` serves.
+    selected: ServingChoice = "network"
+    #: Intervals of the ``selected`` forecaster (``None`` in artifacts written before the gate).
     intervals: PredictionIntervals | None = None
+
+
+class Selection(BaseModel):
+    """The promotion gate's decision, the served forecaster's intervals and their test coverage.
+
+    ``validation_scores`` holds the three candidates' H-step metrics on the validation split
+    (original units, interpolated targets masked); ``serving`` is the winner (see ``rule``).
+    ``test_metrics`` are the *served* forecaster's metrics on the test split, and
+    ``test_coverage`` the fraction of observed test targets inside each interval, keyed by level
+    (``"80"``, ``"95"``), with ``test_coverage_per_step`` per horizon step.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    serving: ServingChoice
+    rule: str
+    criterion: Literal["mae"] = "mae"
+    gate_margin: float = 0.0
+    validation_scores: dict[ServingChoice, ForecastMetrics]
+    network_beats_baselines: bool
+    season_length: int
+    target_mode: str
+    intervals: PredictionIntervals
+    test_metrics: ForecastMetrics
+    test_coverage: dict[str, float | None]
+    test_coverage_per_step: dict[str, list[float | None]]
 
 
 class TrainingMetadata(BaseModel):
@@ -224,6 +262,7 @@ class TrainingMetadata(BaseModel):
     export: ExportReport
     durations: dict[str, float]
     library_versions: dict[str, str | None]
+    selection: Selection | None = None
 
     def to_json_bytes(self) -> bytes:
         """Strict JSON (NaN and infinity refused)."""

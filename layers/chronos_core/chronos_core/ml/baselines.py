@@ -17,6 +17,11 @@ IntArray = npt.NDArray[np.int64]
 ACF_MIN_PEAK = 0.2
 ACF_MIN_PROMINENCE = 0.1
 MAX_SEASON = 20_000
+#: A season must fit this many times into the series, and the autocorrelation at twice the lag
+#: must keep this share of the peak: together they reject the slow wiggles of a (detrended) random
+#: walk, which look like one long "season" but do not repeat.
+MIN_CYCLES = 3
+ACF_MIN_REPEAT = 0.5
 
 
 def autocorrelation(values: FloatArray, max_lag: int) -> FloatArray:
@@ -43,27 +48,37 @@ def autocorrelation(values: FloatArray, max_lag: int) -> FloatArray:
 def detect_season(values: FloatArray, max_season: int = MAX_SEASON) -> int:
     """The dominant season of ``values`` in grid steps, or 1 when there is none.
 
-    A candidate lag ``m >= 2`` is a local maximum of the autocorrelation that reaches
-    :data:`ACF_MIN_PEAK` and rises at least :data:`ACF_MIN_PROMINENCE` above the lowest
-    autocorrelation at a shorter lag (so a slowly decaying trend is not taken for a season).
-    Lags up to half the series are considered; the candidate with the highest autocorrelation wins.
+    Works on the regular grid at any resolution (a daily season is 24 steps of hourly data, 288
+    of 5-minute data, 12 of monthly data is a year): the series is first linearly detrended (so a
+    trend, e.g. CO2 growth, does not mask the season), then a candidate lag ``m >= 2`` is a local
+    maximum of the autocorrelation that reaches :data:`ACF_MIN_PEAK`, rises at least
+    :data:`ACF_MIN_PROMINENCE` above the lowest autocorrelation at a shorter lag (so a slowly
+    decaying random walk is not taken for a season) and repeats: the autocorrelation at ``2m``
+    keeps :data:`ACF_MIN_REPEAT` of the peak. Lags up to a third of the series (:data:`MIN_CYCLES`)
+    and ``max_season`` are considered; the candidate with the highest autocorrelation wins.
     """
     x = np.asarray(values, dtype=np.float64)
-    max_lag = min(x.size // 2, max_season)
+    x = x[np.isfinite(x)]
+    max_lag = min(x.size // MIN_CYCLES, max_season + 1)
     if max_lag < 3:
         return 1
-    acf = autocorrelation(x, max_lag)
+    k = np.arange(x.size, dtype=np.float64)
+    slope, intercept = np.polyfit(k, x, 1)
+    acf = autocorrelation(x - (slope * k + intercept), 2 * max_lag)
     lags = np.arange(2, max_lag)
-    if lags.size == 0:
-        return 1
     centre = acf[lags]
     local_max = (centre >= acf[lags - 1]) & (centre > acf[lags + 1])
     running_min = np.minimum.accumulate(acf)
     prominence = centre - running_min[lags - 1]
-    candidates = lags[local_max & (centre >= ACF_MIN_PEAK) & (prominence >= ACF_MIN_PROMINENCE)]
+    repeats = acf[np.minimum(2 * lags, acf.size - 1)] >= ACF_MIN_REPEAT * centre
+    candidates = lags[local_max & (centre >= ACF_MIN_PEAK) & (prominence >= ACF_MIN_PROMINENCE) & repeats]
     if candidates.size == 0:
         return 1
-    return int(candidates[np.argmax(acf[candidates])])
+    best = int(candidates[np.argmax(acf[candidates])])
+    # A long season's peak is flat and noise can move it by a step: refine on the sum of the
+    # autocorrelations at m and 2m, which resolves the lag twice as finely.
+    near = np.arange(max(2, best - 2), min(max_lag, best + 3))
+    return int(near[np.argmax(acf[near] + acf[2 * near])])
 
 
 def seasonal_indices(

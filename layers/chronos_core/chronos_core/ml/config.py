@@ -22,6 +22,16 @@ Activation = Literal["relu", "tanh", "sigmoid", "linear", "elu", "selu", "gelu",
 #: then learns changes relative to the present, which makes level shifts harmless.
 WindowNormalization = Literal["global", "last_value"]
 
+#: What the network learns (see ``transforms.TransformSpec``). ``auto`` (the default) picks, on the
+#: validation split, the better of the two naive forecasts and trains the network on the residual
+#: over it: ``residual_seasonal_naive`` when a season was found, the seasonal-naive forecast beats
+#: the last value and enough training windows remain with the longer context; otherwise
+#: ``residual_last_value``. ``direct`` keeps the plain encoding of ``window_normalization``.
+TargetModeSetting = Literal["auto", "direct", "residual_last_value", "residual_seasonal_naive"]
+
+#: Forecasters the promotion gate chooses from.
+ServingChoice = Literal["network", "seasonal_naive", "last_value"]
+
 _Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
 _Window = Annotated[int, Field(ge=1, le=8760)]
 _Ratio = Annotated[float, Field(gt=0.0, lt=1.0)]
@@ -90,7 +100,12 @@ class TrainingConfig(BaseModel):
         description="Longest run of missing grid points filled by linear interpolation; a longer "
         "gap splits the series into segments and no window crosses it.",
     )
-    window_normalization: WindowNormalization = "global"
+    window_normalization: WindowNormalization = Field(
+        default="last_value",
+        description="Input normalisation in 'direct' target mode: 'last_value' (default) makes "
+        "the inputs relative to the latest value so unseen levels and trends stay in range.",
+    )
+    target_mode: TargetModeSetting = "auto"
 
     # Evaluation.
     season_length: int | None = Field(
@@ -99,6 +114,28 @@ class TrainingConfig(BaseModel):
         le=100_000,
         description="Season of the seasonal-naive baseline and of MASE, in grid steps; None "
         "detects it from the training split's autocorrelation (1 when none is found).",
+    )
+
+    max_season_length: int = Field(
+        default=20_000,
+        ge=2,
+        le=100_000,
+        description="Longest season the detector considers, in grid steps.",
+    )
+
+    # Promotion gate and prediction intervals.
+    gate_margin: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="The network is served only when its validation MAE is below "
+        "(1 - gate_margin) x the best baseline's.",
+    )
+    interval_levels: list[float] = Field(
+        default_factory=lambda: [0.8, 0.95],
+        min_length=1,
+        max_length=5,
+        description="Nominal coverages of the split-conformal prediction intervals.",
     )
 
     # Execution.
@@ -117,6 +154,8 @@ class TrainingConfig(BaseModel):
             raise ValueError("validation_ratio + test_ratio must be less than 1.0")
         if self.early_stopping_patience is not None and self.early_stopping_patience > self.epochs:
             raise ValueError("early_stopping_patience cannot be greater than epochs")
+        if any(not 0.5 <= level < 1.0 for level in self.interval_levels):
+            raise ValueError("interval_levels must lie in [0.5, 1.0)")
         return self
 
     @property

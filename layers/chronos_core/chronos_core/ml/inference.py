@@ -6,10 +6,14 @@ when the first model is loaded). :func:`load_forecaster` reads a job's artifacts
 up to :data:`MAX_CACHED_MODELS` loaded forecasters per warm container (LRU, keyed by artifact ids,
 which are immutable).
 
-A forecast takes the last ``L`` values on the training grid and returns ``H`` values in original
-units in one network call. :meth:`Forecaster.forecast_points` does the context preparation for raw
-``(timestamp, value)`` points with the training job's own interval and gap rule, and dates each
-step ``last_timestamp + k * interval``.
+A forecast takes the last :attr:`Forecaster.context_length` values on the training grid and returns
+``H`` values in original units. What is served is the promotion gate's winner recorded in the
+metadata (``inference.selected``): the network (one ONNX Runtime call), or the seasonal-naive or
+last-value forecast (pure numpy; the network is not run). Every forecast carries the served
+forecaster's split-conformal intervals (``inference.intervals``). :meth:`Forecaster.forecast_points`
+does the context preparation for raw ``(timestamp, value)`` points with the training job's own
+interval and gap rule, and dates each step ``last_timestamp + k * interval``; callers fetch the
+latest :attr:`Forecaster.context_points` points for it.
 """
 
 from __future__ import annotations
@@ -33,15 +37,41 @@ from chronos_core.ml.artifacts import (
     scaler_from_bytes,
     verify,
 )
+from chronos_core.ml.config import ServingChoice
+from chronos_core.ml.conformal import bands
 from chronos_core.ml.errors import InsufficientDataError, UnsupportedArtifactError
 from chronos_core.ml.preprocessing import Point, clean_points, regularize
-from chronos_core.ml.transforms import F32Array, FloatArray, ScalerParams, decode_outputs, encode_windows
+from chronos_core.ml.transforms import (
+    F32Array,
+    FloatArray,
+    ScalerParams,
+    decode_outputs,
+    encode_windows,
+    seasonal_naive_from_context,
+)
 
 MAX_CACHED_MODELS = 8
 
 
+class IntervalBand(BaseModel):
+    """Lower and upper bounds, one per horizon step (original units)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    lower: list[float]
+    upper: list[float]
+
+
 class ForecastResult(BaseModel):
-    """``H`` forecast values (original units) and the instants they are for."""
+    """``H`` forecast values (original units), the instants they are for, and their intervals.
+
+    ``serving`` says which forecaster produced ``values``: ``network`` (the trained model),
+    ``seasonal_naive`` or ``last_value`` (the promotion gate found the network no better than
+    that baseline on the validation split). ``intervals`` maps a nominal coverage in percent
+    (``"80"``, ``"95"``) to ``{"lower": [...], "upper": [...]}``, one bound per step:
+    split-conformal intervals from the served forecaster's validation residuals. Empty for
+    models trained before intervals existed.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -49,6 +79,8 @@ class ForecastResult(BaseModel):
     timestamps: list[datetime]
     last_observation: datetime
     interval_seconds: float
+    serving: ServingChoice = "network"
+    intervals: dict[str, IntervalBand] = {}
 
 
 class Forecaster:
@@ -87,6 +119,37 @@ class Forecaster:
     def horizon(self) -> int:
         return self.spec.horizon
 
+    @property
+    def serving(self) -> ServingChoice:
+        """The forecaster served: the promotion gate's winner."""
+        return self.spec.selected
+
+    @property
+    def season_length(self) -> int:
+        return self.spec.transform.season
+
+    @property
+    def network_context_length(self) -> int:
+        """Raw values one network input needs (``L``, or ``L + m`` in seasonal residual mode)."""
+        return self.spec.transform.context_length(self.lookback)
+
+    @property
+    def context_length(self) -> int:
+        """Grid values the *served* forecaster needs: the network's context, ``m`` for the
+        seasonal-naive forecast, 1 for the last value."""
+        if self.serving == "seasonal_naive":
+            return self.season_length
+        if self.serving == "last_value":
+            return 1
+        return self.network_context_length
+
+    @property
+    def context_points(self) -> int:
+        """How many of the most recent raw points a caller should pass to :meth:`forecast_points`:
+        :attr:`context_length` plus slack for duplicates and jitter (short gaps are interpolated)."""
+        need = self.context_length
+        return need + max(2, -(-need // 10))
+
     def predict_encoded(self, x: F32Array) -> F32Array:
         """Raw network call: ``(N, L, 1)`` encoded inputs -> ``(N, H)`` encoded outputs."""
         out = self._session.run(
@@ -94,11 +157,14 @@ class Forecaster:
         )
         return np.asarray(out[0], dtype=np.float32)
 
-    def forecast_windows(self, windows: FloatArray, batch_size: int = 4096) -> FloatArray:
-        """``(N, L)`` raw windows -> ``(N, H)`` forecasts in original units."""
-        raw = np.asarray(windows, dtype=np.float64)
-        if raw.ndim != 2 or raw.shape[1] != self.lookback:
-            raise ValueError(f"windows must have shape (N, {self.lookback}), got {raw.shape}")
+    def network_forecast_windows(self, contexts: FloatArray, batch_size: int = 4096) -> FloatArray:
+        """The network's forecasts: ``(N, C)`` raw contexts (``C >= network_context_length``; the
+        last columns are used) -> ``(N, H)`` in original units."""
+        raw = np.asarray(contexts, dtype=np.float64)
+        need = self.network_context_length
+        if raw.ndim != 2 or raw.shape[1] < need:
+            raise ValueError(f"contexts must have shape (N, >= {need}), got {raw.shape}")
+        raw = raw[:, raw.shape[1] - need :]
         outputs = [
             self.predict_encoded(encode_windows(raw[i : i + batch_size], self.x_scaler, self.spec.transform))
             for i in range(0, raw.shape[0], batch_size)
@@ -106,39 +172,64 @@ class Forecaster:
         encoded = np.concatenate(outputs) if outputs else np.empty((0, self.horizon), np.float32)
         return decode_outputs(encoded, raw, self.y_scaler, self.spec.transform)
 
-    def forecast(self, values: Sequence[float] | FloatArray) -> FloatArray:
-        """``H`` forecasts from the last ``L`` grid values (at least ``L`` must be given)."""
-        arr = np.asarray(values, dtype=np.float64).reshape(-1)
-        if arr.size < self.lookback:
-            raise InsufficientDataError(
-                f"The forecast needs the last {self.lookback} values; got {arr.size}.",
-                details=[{"field": "values", "required": self.lookback, "got": int(arr.size)}],
+    def forecast_windows(self, windows: FloatArray, batch_size: int = 4096) -> FloatArray:
+        """The *served* forecasts: ``(N, C)`` raw contexts (``C >= context_length``; the last
+        columns are used) -> ``(N, H)`` in original units."""
+        raw = np.asarray(windows, dtype=np.float64)
+        need = self.context_length
+        if raw.ndim != 2 or raw.shape[1] < need:
+            raise ValueError(f"windows must have shape (N, >= {need}), got {raw.shape}")
+        if self.serving == "seasonal_naive":
+            return seasonal_naive_from_context(
+                raw[:, raw.shape[1] - need :], self.horizon, self.season_length
             )
-        if not np.all(np.isfinite(arr[-self.lookback :])):
+        if self.serving == "last_value":
+            return np.repeat(raw[:, -1:], self.horizon, axis=1)
+        return self.network_forecast_windows(raw, batch_size)
+
+    def forecast(self, values: Sequence[float] | FloatArray) -> FloatArray:
+        """``H`` served forecasts from the last :attr:`context_length` grid values."""
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        need = self.context_length
+        if arr.size < need:
+            raise InsufficientDataError(
+                f"The forecast needs the last {need} values; got {arr.size}.",
+                details=[{"field": "values", "required": need, "got": int(arr.size)}],
+            )
+        if not np.all(np.isfinite(arr[-need:])):
             raise InsufficientDataError("The context window contains non-finite values.")
-        result: FloatArray = self.forecast_windows(arr[None, -self.lookback :])[0]
+        result: FloatArray = self.forecast_windows(arr[None, -need:])[0]
         return result
+
+    def intervals_for(self, forecast: FloatArray) -> dict[str, IntervalBand]:
+        """The served forecaster's intervals around ``forecast`` (``(H,)``), by level key."""
+        return {
+            key: IntervalBand(lower=[float(v) for v in lo], upper=[float(v) for v in hi])
+            for key, (lo, hi) in bands(forecast, self.spec.intervals).items()
+        }
 
     def forecast_points(self, points: Iterable[Point]) -> ForecastResult:
         """Forecast from raw ``(timestamp, value)`` points (e.g. the latest STH history).
 
         The points are cleaned and put on a grid with the *training* interval, short gaps are
-        interpolated, and the last gap-free run must hold ``L`` points.
+        interpolated, and the last gap-free run must hold :attr:`context_length` points (pass the
+        latest :attr:`context_points`).
         """
         clean = clean_points(points)
         interval = self.spec.interval_seconds
+        need = self.context_length
         if clean.times.size == 0:
             raise InsufficientDataError(
-                "No valid points to forecast from.", details=[{"field": "points", "required": self.lookback}]
+                "No valid points to forecast from.", details=[{"field": "points", "required": need}]
             )
         series = regularize(clean, interval, self.spec.max_interpolated_gap)
         start = int(series.segment_starts[-1])
         tail = series.values[start:]
-        if tail.size < self.lookback:
+        if tail.size < need:
             raise InsufficientDataError(
                 f"The latest gap-free run has {tail.size} points on the {interval:g} s grid; "
-                f"the model needs {self.lookback}.",
-                details=[{"field": "points", "required": self.lookback, "got": int(tail.size)}],
+                f"the model needs {need}.",
+                details=[{"field": "points", "required": need, "got": int(tail.size)}],
             )
         values = self.forecast(tail)
         last = float(series.times[-1])
@@ -148,6 +239,8 @@ class Forecaster:
             timestamps=stamps,
             last_observation=datetime.fromtimestamp(last, tz=UTC),
             interval_seconds=interval,
+            serving=self.serving,
+            intervals=self.intervals_for(values),
         )
 
 

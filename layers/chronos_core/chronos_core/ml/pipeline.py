@@ -9,9 +9,21 @@ local runs and tests) calls. Steps:
 3. ``exporting``: ONNX export, loaded into ONNX Runtime exactly as the forecast Lambdas will, and
    checked against Keras on the test windows (max |diff| in scaled units <= tolerance, else
    ExportParityError).
-4. ``evaluating``: test-split metrics of the *exported* model's H-step forecasts in original units,
-   with interpolated targets masked; the same for the last-value and seasonal-naive baselines.
-5. ``saving``: five artifacts, metadata last (its presence means the set is complete).
+4. ``evaluating``: the promotion gate and the metrics, all on H-step forecasts in original units
+   with interpolated targets masked.
+
+   - Gate (validation split): MAE of the *exported* network, the seasonal-naive and the
+     last-value forecasts. The best baseline is the one with the lower MAE (a tie goes to the
+     last value, the simpler one); the network is served only when its MAE is strictly below
+     ``(1 - gate_margin)`` x the best baseline's, otherwise that baseline is served.
+   - Intervals: split-conformal, per horizon step, from the served forecaster's validation
+     residuals (:mod:`chronos_core.ml.conformal`); their empirical coverage is measured on the
+     test split.
+   - Test split: the network's metrics (``test_metrics``), the two baselines', and the served
+     forecaster's (``selection.test_metrics``).
+5. ``saving``: five artifacts, metadata last (its presence means the set is complete). The
+   metadata's ``inference.selected`` / ``inference.intervals`` make the forecast path serve the
+   winner with its intervals.
 """
 
 from __future__ import annotations
@@ -33,12 +45,14 @@ from chronos_core.ml.artifacts import (
     ArtifactType,
     ExportReport,
     InferenceSpec,
+    Selection,
     TrainingHistory,
     TrainingMetadata,
     scaler_to_bytes,
 )
 from chronos_core.ml.baselines import last_value_forecast, mase_scale, seasonal_naive_forecast
-from chronos_core.ml.config import JobIdentity, TrainingConfig
+from chronos_core.ml.config import JobIdentity, ServingChoice, TrainingConfig
+from chronos_core.ml.conformal import calibrate, coverage
 from chronos_core.ml.errors import ExportParityError, TrainingCancelledError
 from chronos_core.ml.inference import Forecaster
 from chronos_core.ml.metrics import BaselineReport, ForecastMetrics, forecast_metrics, skill_score
@@ -66,6 +80,12 @@ class TrainingOutcome(BaseModel):
     training_history: TrainingHistory
     parity_max_abs_diff: float
     durations: dict[str, float]
+    #: The promotion gate's winner (also ``selection.serving``): what ``predict`` and the
+    #: recurring forecasts serve.
+    serving: ServingChoice
+    #: Gate decision, validation scores of the three candidates, the served forecaster's
+    #: intervals, test metrics and test coverage. ``test_metrics`` above stay the network's.
+    selection: Selection
 
 
 class Evaluation(BaseModel):
@@ -73,30 +93,89 @@ class Evaluation(BaseModel):
 
     metrics: ForecastMetrics
     baselines: BaselineReport
+    selection: Selection
+
+
+_CANDIDATES: tuple[ServingChoice, ...] = ("network", "seasonal_naive", "last_value")
+
+
+def gate(scores: dict[ServingChoice, ForecastMetrics], margin: float = 0.0) -> tuple[ServingChoice, str]:
+    """The promotion gate: which forecaster to serve, and the rule that decided, in words.
+
+    Validation MAE decides (``None`` counts as infinitely bad). The best baseline is the one
+    with the lower MAE, a tie going to ``last_value``; the network wins only with an MAE
+    strictly below ``(1 - margin)`` x the best baseline's.
+    """
+
+    def mae(name: ServingChoice) -> float:
+        value = scores[name].mae
+        return float("inf") if value is None else value
+
+    best: ServingChoice = "seasonal_naive" if mae("seasonal_naive") < mae("last_value") else "last_value"
+    threshold = (1.0 - margin) * mae(best)
+    if mae("network") < threshold:
+        return "network", (
+            f"network validation MAE {mae('network'):.6g} < {1.0 - margin:g} x {best} "
+            f"{mae(best):.6g}: network served"
+        )
+    return best, (
+        f"network validation MAE {mae('network'):.6g} is not below {1.0 - margin:g} x {best} "
+        f"{mae(best):.6g}: {best} served"
+    )
+
+
+def candidate_forecasts(
+    prepared: PreparedDataset, forecaster: Forecaster, starts: np.ndarray[Any, Any]
+) -> dict[ServingChoice, np.ndarray[Any, Any]]:
+    """``(N, H)`` forecasts of the three candidates for the windows starting at ``starts``."""
+    series = prepared.series
+    horizon = prepared.config.forecast_horizon
+    return {
+        "network": forecaster.network_forecast_windows(prepared.raw_inputs(starts)),
+        "seasonal_naive": seasonal_naive_forecast(
+            series.values, starts, horizon, prepared.season_length, series.segment_start_of(starts)
+        ),
+        "last_value": last_value_forecast(series.values, starts, horizon),
+    }
 
 
 def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
-    """Test-split metrics of ``forecaster`` and of the two baselines (original units)."""
+    """Gate on the validation split, calibrate intervals, and score everything on the test split."""
     series = prepared.series
-    starts = prepared.test_starts
-    horizon = prepared.config.forecast_horizon
-    y_true = prepared.raw_targets(starts)
-    mask = prepared.target_observed(starts)
-    y_pred = forecaster.forecast_windows(prepared.raw_inputs(starts))
-    origin_segments = series.segment_start_of(starts)
-    naive = last_value_forecast(series.values, starts, horizon)
-    seasonal = seasonal_naive_forecast(
-        series.values, starts, horizon, prepared.season_length, origin_segments
-    )
-
+    config = prepared.config
     train = slice(0, prepared.train_end)
     segment_of = np.searchsorted(series.segment_starts, np.arange(len(series)), side="right")
     scale = mase_scale(series.values[train], segment_of[train], prepared.season_length)
 
-    def score(pred: np.ndarray[Any, Any]) -> ForecastMetrics:
-        return forecast_metrics(y_true, pred, naive_pred=naive, mase_scale=scale, mask=mask)
+    def scores(
+        starts: np.ndarray[Any, Any],
+    ) -> tuple[
+        dict[ServingChoice, np.ndarray[Any, Any]],
+        dict[ServingChoice, ForecastMetrics],
+        np.ndarray[Any, Any],
+        np.ndarray[Any, Any],
+    ]:
+        y_true = prepared.raw_targets(starts)
+        mask = prepared.target_observed(starts)
+        preds = candidate_forecasts(prepared, forecaster, starts)
+        naive = preds["last_value"]
+        metrics = {
+            name: forecast_metrics(y_true, preds[name], naive_pred=naive, mase_scale=scale, mask=mask)
+            for name in _CANDIDATES
+        }
+        return preds, metrics, y_true, mask
 
-    model_m, naive_m, seasonal_m = score(y_pred), score(naive), score(seasonal)
+    val_preds, val_scores, y_val, val_mask = scores(prepared.validation_starts)
+    serving, rule = gate(val_scores, config.gate_margin)
+    intervals = calibrate(y_val, val_preds[serving], config.interval_levels, val_mask)
+
+    test_preds, test_scores, y_test, test_mask = scores(prepared.test_starts)
+    cover, cover_steps = coverage(y_test, test_preds[serving], intervals, test_mask)
+    model_m, seasonal_m, naive_m = (
+        test_scores["network"],
+        test_scores["seasonal_naive"],
+        test_scores["last_value"],
+    )
     return Evaluation(
         metrics=model_m,
         baselines=BaselineReport(
@@ -106,6 +185,19 @@ def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
             seasonal_naive=seasonal_m,
             skill_vs_seasonal_naive=skill_score(model_m.mse, seasonal_m.mse),
             skill_vs_last_value=skill_score(model_m.mse, naive_m.mse),
+        ),
+        selection=Selection(
+            serving=serving,
+            rule=rule,
+            gate_margin=config.gate_margin,
+            validation_scores=val_scores,
+            network_beats_baselines=serving == "network",
+            season_length=prepared.season_length,
+            target_mode=prepared.transform.target_mode,
+            intervals=intervals,
+            test_metrics=test_scores[serving],
+            test_coverage=cover,
+            test_coverage_per_step=cover_steps,
         ),
     )
 
@@ -182,6 +274,9 @@ def run_training_job(
     reporter.phase("evaluating")
     t = time.perf_counter()
     evaluation = evaluate(prepared, forecaster)
+    spec = spec.model_copy(
+        update={"selected": evaluation.selection.serving, "intervals": evaluation.selection.intervals}
+    )
     durations["evaluation_seconds"] = time.perf_counter() - t
 
     reporter.phase("saving")
@@ -221,6 +316,7 @@ def run_training_job(
         ),
         durations=durations,
         library_versions=_versions(),
+        selection=evaluation.selection,
     )
     ids["metadata"] = put(metadata.to_json_bytes(), ArtifactType.METADATA)
     durations["saving_seconds"] = time.perf_counter() - t
@@ -232,6 +328,8 @@ def run_training_job(
             "test_mae": evaluation.metrics.mae,
             "mase": evaluation.metrics.mase,
             "skill_vs_seasonal_naive": evaluation.baselines.skill_vs_seasonal_naive,
+            "serving": evaluation.selection.serving,
+            "target_mode": evaluation.selection.target_mode,
         },
     )
     return TrainingOutcome(
@@ -247,4 +345,6 @@ def run_training_job(
         training_history=trained.history,
         parity_max_abs_diff=diff,
         durations=durations,
+        serving=evaluation.selection.serving,
+        selection=evaluation.selection,
     )

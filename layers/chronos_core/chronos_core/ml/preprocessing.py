@@ -18,6 +18,7 @@ Quality figures for the job's metadata are collected on the way in :class:`DataQ
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from chronos_core.ml.baselines import detect_season
+from chronos_core.ml.baselines import detect_season, last_value_forecast, seasonal_naive_forecast
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import InsufficientDataError
 from chronos_core.ml.transforms import (
@@ -351,9 +352,15 @@ class PreparedDataset:
     def quality(self) -> DataQuality:
         return self.series.quality
 
+    @property
+    def context_length(self) -> int:
+        """Raw values before the origin that one network input needs (``L``, or ``L + m``)."""
+        return self.transform.context_length(self.config.lookback_window)
+
     def raw_inputs(self, starts: IntArray) -> FloatArray:
-        """``(N, L)`` raw input windows."""
-        return gather(self.series.values, starts, -self.config.lookback_window, self.config.lookback_window)
+        """``(N, C)`` raw contexts (``C`` = :attr:`context_length`), the most recent value last."""
+        c = self.context_length
+        return gather(self.series.values, starts, -c, c)
 
     def raw_targets(self, starts: IntArray) -> FloatArray:
         """``(N, H)`` raw targets."""
@@ -443,12 +450,39 @@ def prepare_dataset(
         )
 
     train_values = series.values[:train_end]
-    scaler = ScalerParams.fit(train_values, feature)
     if config.season_length is not None:
         season, detected = config.season_length, False
     else:
-        season, detected = detect_season(train_values), True
-    transform = TransformSpec(window_normalization=config.window_normalization, season_length=season)
+        season, detected = detect_season(train_values, config.max_season_length), True
+
+    transform = _resolve_transform(series, config, season, train_end, val)
+    if transform.target_mode == "residual_seasonal_naive":
+        context = transform.context_length(lookback)
+        train = window_starts(series, context, horizon, 0, train_end)
+        val = window_starts(series, context, horizon, train_end, validation_end)
+        test = window_starts(series, context, horizon, validation_end, n)
+        if train.size == 0 or val.size == 0 or test.size == 0:
+            raise InsufficientDataError(
+                f"Too little data for target_mode=residual_seasonal_naive with season {season}: "
+                f"windows per split train={train.size}, validation={val.size}, test={test.size}.",
+                details=[{"field": "points", "grid_points": n, "season_length": season}],
+            )
+        series = dataclasses.replace(
+            series,
+            quality=series.quality.model_copy(
+                update={
+                    "train_windows": int(train.size),
+                    "validation_windows": int(val.size),
+                    "test_windows": int(test.size),
+                }
+            ),
+        )
+        diffs = seasonal_differences(series, season, train_end)
+        if diffs.size == 0:
+            raise InsufficientDataError("No seasonal difference in the training split.")
+        scaler = ScalerParams.fit(diffs, feature, applies_to="seasonal_differences")
+    else:
+        scaler = ScalerParams.fit(train_values, feature)
     return PreparedDataset(
         series=series,
         config=config,
@@ -462,4 +496,80 @@ def prepare_dataset(
         transform=transform,
         season_length=season,
         season_detected=detected,
+    )
+
+
+def segment_ids(series: RegularSeries) -> IntArray:
+    """The segment number of every grid index."""
+    ids: IntArray = np.searchsorted(series.segment_starts, np.arange(len(series)), side="right").astype(
+        np.int64
+    )
+    return ids
+
+
+def seasonal_differences(series: RegularSeries, season: int, end: int) -> FloatArray:
+    """``x_i - x_{i-m}`` for ``i < end`` where both lie in one segment."""
+    m = max(1, int(season))
+    values = series.values[:end]
+    if values.size <= m:
+        return np.empty(0)
+    seg = segment_ids(series)[:end]
+    same = seg[m:] == seg[:-m]
+    out: FloatArray = (values[m:] - values[:-m])[same]
+    return out
+
+
+def baseline_validation_mae(
+    series: RegularSeries, starts: IntArray, horizon: int, season: int
+) -> tuple[float, float]:
+    """Validation MAE (observed targets only) of the seasonal-naive and last-value forecasts."""
+    y = gather(series.values, starts, 0, horizon)
+    observed = gather(series.observed, starts, 0, horizon)
+    sn = seasonal_naive_forecast(series.values, starts, horizon, season, series.segment_start_of(starts))
+    lv = last_value_forecast(series.values, starts, horizon)
+    keep = observed if np.any(observed) else np.ones_like(observed)
+    return float(np.mean(np.abs(y - sn)[keep])), float(np.mean(np.abs(y - lv)[keep]))
+
+
+#: In ``auto`` mode the seasonal residual transform needs at least this share of the training
+#: windows the plain lookback gives (its context is one season longer).
+MIN_SEASONAL_WINDOW_SHARE = 0.5
+
+
+def _resolve_transform(
+    series: RegularSeries, config: TrainingConfig, season: int, train_end: int, val_starts: IntArray
+) -> TransformSpec:
+    """The concrete :class:`TransformSpec` for ``config.target_mode`` (``auto`` decided here)."""
+    mode = config.target_mode
+    if mode == "direct":
+        return TransformSpec(
+            window_normalization=config.window_normalization, target_mode="direct", season_length=season
+        )
+    if mode == "residual_last_value":
+        return TransformSpec(window_normalization="last_value", target_mode=mode, season_length=season)
+    if mode == "residual_seasonal_naive":
+        return TransformSpec(window_normalization="last_value", target_mode=mode, season_length=season)
+    # auto
+    lookback, horizon = config.lookback_window, config.forecast_horizon
+    fallback = TransformSpec(
+        window_normalization="last_value", target_mode="residual_last_value", season_length=season
+    )
+    if season < 2:
+        return fallback
+    mae_sn, mae_lv = baseline_validation_mae(series, val_starts, horizon, season)
+    if not mae_sn < mae_lv:
+        return fallback
+    context = lookback + season
+    plain = window_starts(series, lookback, horizon, 0, train_end).size
+    seasonal = window_starts(series, context, horizon, 0, train_end).size
+    n = len(series)
+    n_train, n_val, _ = split_sizes(n, config.validation_ratio, config.test_ratio)
+    enough_eval = (
+        window_starts(series, context, horizon, n_train, n_train + n_val).size > 0
+        and window_starts(series, context, horizon, n_train + n_val, n).size > 0
+    )
+    if seasonal < max(1, int(MIN_SEASONAL_WINDOW_SHARE * plain)) or not enough_eval:
+        return fallback
+    return TransformSpec(
+        window_normalization="last_value", target_mode="residual_seasonal_naive", season_length=season
     )
