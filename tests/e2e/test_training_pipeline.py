@@ -126,7 +126,11 @@ def test_training_goes_through_every_phase(api: httpx.Client, stack: dict[str, A
     assert done["sampling_interval_seconds"] == pytest.approx(1800, rel=0.01)
     assert {"mae", "rmse", "mase"} <= set(done["metrics"]["test"])
     assert set(done["artifacts"]) >= {"model", "inference", "x_scaler", "y_scaler", "metadata"}
-    assert api.get(f"/models/{model['id']}").json()["status"] == "trained"
+    trained = api.get(f"/models/{model['id']}").json()
+    assert trained["status"] == "trained"
+    assert trained["serving"]["serving"] == done["serving"] in ("network", "seasonal_naive", "last_value")
+    assert set(trained["serving"]["validation_scores"]) == {"network", "seasonal_naive", "last_value"}
+    assert done["metrics"]["test_coverage"]["95"] is not None
 
     history = sfn_client(stack).get_execution_history(executionArn=done["execution"]["arn"])["events"]
     types = [e["type"] for e in history]

@@ -163,6 +163,13 @@ def test_the_steps_run_the_pipeline_from_the_sample_events(pipeline_env: Databas
     assert final == {"job_id": JOB_ID, "status": "completed"}
     model = pipeline_env.models.find_one({"id": job["model_id"]})
     assert model is not None and model["status"] == "trained" and model["has_successful_training"]
+    # The promotion gate's decision is on the job and the model.
+    job = pipeline_env.training_jobs.find_one({"id": JOB_ID})
+    assert job is not None
+    assert job["serving"] in ("network", "seasonal_naive", "last_value")
+    assert set(job["selection"]["validation_scores"]) == {"network", "seasonal_naive", "last_value"}
+    assert model["serving"]["serving"] == job["serving"]
+    assert model["serving"]["training_job_id"] == JOB_ID
 
 
 def test_failure_is_recorded_and_the_model_restored(pipeline_env: Database[Document]) -> None:

@@ -141,6 +141,7 @@ def document_to_model(doc: Document) -> Model:
             "patience_is_derived": doc.get("patience_is_derived", True),
             "source": source,
             "has_successful_training": doc.get("has_successful_training", False),
+            "serving": doc.get("serving"),
             "created_at": doc["created_at"],
             "updated_at": doc["updated_at"],
         }
@@ -209,8 +210,11 @@ class MongoModelRepository:
         return result.matched_count == 1
 
     @with_retries
-    def release_after_training(self, model_id: str, *, succeeded: bool) -> None:
-        """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``."""
+    def release_after_training(
+        self, model_id: str, *, succeeded: bool, serving: dict[str, Any] | None = None
+    ) -> None:
+        """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``.
+        A success also records what the model now serves (``serving``)."""
         now = datetime.now(UTC)
         if succeeded:
             self._models.update_one(
@@ -219,6 +223,7 @@ class MongoModelRepository:
                     "$set": {
                         "status": ModelStatus.TRAINED.value,
                         "has_successful_training": True,
+                        "serving": serving,
                         "updated_at": now,
                     }
                 },
@@ -242,6 +247,7 @@ class MongoModelRepository:
                 "$set": {
                     "status": (ModelStatus.TRAINED if has_success else ModelStatus.DRAFT).value,
                     "has_successful_training": has_success,
+                    **({} if has_success else {"serving": None}),
                     "updated_at": datetime.now(UTC),
                 }
             },

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from chronos_core.domain.model import DenseLayer, Model, ModelStatus, ModelType, RnnLayer, flatten
 
@@ -41,6 +41,11 @@ class ModelResponse(BaseModel):
     fiware_service: str
     fiware_servicepath: str
     has_successful_training: bool
+    serving: dict[str, Any] | None = Field(
+        default=None,
+        description="What predictions serve (network, seasonal_naive or last_value), chosen on the "
+        "validation split of the latest successful training, with the scores behind the choice.",
+    )
     created_at: datetime
     updated_at: datetime
 

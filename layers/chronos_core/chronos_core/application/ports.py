@@ -53,8 +53,11 @@ class ModelRepository(Protocol):
     def claim_for_training(self, model_id: str) -> bool:
         """Atomically move the model to ``training`` unless it already is; True if moved."""
 
-    def release_after_training(self, model_id: str, *, succeeded: bool) -> None:
-        """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``."""
+    def release_after_training(
+        self, model_id: str, *, succeeded: bool, serving: dict[str, Any] | None = None
+    ) -> None:
+        """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``;
+        a success records what the model serves."""
 
     def reset_training_state(self, model_id: str, *, has_success: bool) -> None:
         """After jobs are deleted: ``trained`` only while a completed job remains."""

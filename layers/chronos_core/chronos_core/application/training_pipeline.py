@@ -252,11 +252,22 @@ def train(
         logger.info("Training stopped: the job was cancelled", extra={"job_id": job_id})
         return {"job_id": job_id, "trained": False, "reason": "cancelled"}
     summary = json.loads(outcome.model_dump_json())
+    # The interval half-widths (a matrix) stay in the metadata artifact: the job keeps the
+    # decision, its scores and the coverage (nested arrays are not portable across MongoDB
+    # implementations, FerretDB v1 rejects them).
+    selection = {k: v for k, v in summary["selection"].items() if k != "intervals"}
     jobs.leave_phase(
         job_id,
         Phase.TRAIN,
         artifacts=summary["artifacts"],
-        metrics={"test": summary["test_metrics"], "baselines": summary["baselines"]},
+        serving=summary["serving"],
+        selection=selection,
+        metrics={
+            "test": summary["test_metrics"],
+            "served": selection.get("test_metrics"),
+            "test_coverage": selection.get("test_coverage"),
+            "baselines": summary["baselines"],
+        },
         result={
             "parity_max_abs_diff": summary["parity_max_abs_diff"],
             "durations": summary["durations"],
@@ -281,10 +292,24 @@ def finalize(jobs: TrainingJobRepository, models: ModelRepository, job_id: str) 
     jobs.enter_phase(job_id, Phase.FINALIZE)
     finished = jobs.finish(job_id, TrainingStatus.COMPLETED)
     if finished is not None:
-        models.release_after_training(job.model_id, succeeded=True)
+        models.release_after_training(job.model_id, succeeded=True, serving=serving_summary(finished))
         logger.info("Training completed", extra={"job_id": job_id, "model_id": job.model_id})
     current = jobs.get(job_id)
     return {"job_id": job_id, "status": current.status.value if current else "deleted"}
+
+
+def serving_summary(job: TrainingJob) -> dict[str, Any] | None:
+    """What the model shows about its latest trained job: which forecast is served and why."""
+    if job.serving is None:
+        return None
+    selection = job.selection or {}
+    return {
+        "training_job_id": job.id,
+        "serving": job.serving,
+        "rule": selection.get("rule"),
+        "validation_scores": selection.get("validation_scores"),
+        "test_coverage": selection.get("test_coverage"),
+    }
 
 
 def record_failure(

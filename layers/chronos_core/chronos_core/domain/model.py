@@ -181,6 +181,7 @@ class Model(BaseModel):
     patience_is_derived: bool = True
     source: FiwareSource
     has_successful_training: bool = False
+    serving: dict[str, Any] | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -285,6 +286,7 @@ def flatten(model: Model) -> dict[str, Any]:
         **model.hyperparameters.model_dump(),
         **model.source.model_dump(),
         "has_successful_training": model.has_successful_training,
+        "serving": model.serving,
         "created_at": model.created_at,
         "updated_at": model.updated_at,
     }

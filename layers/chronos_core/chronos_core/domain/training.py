@@ -136,6 +136,8 @@ class TrainingJob(BaseModel):
     data_quality: dict[str, Any] | None = None
     sampling_interval_seconds: float | None = None
     metrics: dict[str, Any] | None = None
+    serving: str | None = None
+    selection: dict[str, Any] | None = None
     artifacts: dict[str, str] | None = None
     result: dict[str, Any] | None = None
     error: JobError | None = None

@@ -71,6 +71,8 @@ class TrainingJobResponse(BaseModel):
     data_quality: dict[str, Any] | None
     sampling_interval_seconds: float | None
     metrics: dict[str, Any] | None
+    serving: str | None = None
+    selection: dict[str, Any] | None = None
     artifacts: dict[str, str] | None
     error: JobError | None
     execution: ExecutionResponse | None
@@ -126,6 +128,8 @@ class TrainingJobResponse(BaseModel):
             data_quality=job.data_quality,
             sampling_interval_seconds=job.sampling_interval_seconds,
             metrics=job.metrics,
+            serving=job.serving,
+            selection=job.selection,
             artifacts=job.artifacts,
             error=job.error,
             execution=execution,
