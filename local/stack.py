@@ -235,6 +235,9 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         "MapMaxConcurrency": os.environ.get("CHRONOS_MAP_MAX_CONCURRENCY", "4"),
         "CollectMaxAttempts": os.environ.get("CHRONOS_COLLECT_MAX_ATTEMPTS", "3"),
         "TrainingChunkPoints": os.environ.get("CHRONOS_TRAINING_CHUNK_POINTS", "10000"),
+        # Failing forecasts reach the DLQ after 2 receives, retried 1 s (then 2 s...) apart.
+        "ForecastMaxReceiveCount": os.environ.get("CHRONOS_FORECAST_MAX_RECEIVE_COUNT", "2"),
+        "ForecastRetryDelaySeconds": os.environ.get("CHRONOS_FORECAST_RETRY_DELAY_SECONDS", "1"),
     }
 
 

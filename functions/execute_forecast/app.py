@@ -37,8 +37,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             wiring.training_job_repository(),
             wiring.forecast_schedule(),
             wiring.artifact_store(),
-            wiring.series_source(),
-            wiring.orion_client(),
+            wiring.series_source,
+            wiring.orion_client,
             load_forecaster,
             wiring.forecast_settings(),
             message,
@@ -66,6 +66,8 @@ def _back_off(record: SQSRecord, attempt: int) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
     )

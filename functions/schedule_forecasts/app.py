@@ -32,7 +32,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         lambda: wiring.forecast_queue(correlation_id),
         utcnow(),
         limit=settings.forecast_max_claims_per_tick,
-        concurrency=settings.forecast_claim_concurrency,
     )
     logger.info(
         "Scheduler tick",

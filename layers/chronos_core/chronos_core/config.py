@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     fiware_forecast_entity_type: str = "Prediction"
     fiware_forecast_group_resource: str = "/chronos/forecast"
 
+    # Recurring forecasts (scheduler and forecast Lambdas).
+    forecast_max_claims_per_tick: int = Field(default=5000, ge=1, le=100_000)
+    forecast_send_concurrency: int = Field(default=8, ge=1, le=64, description="SQS batches in flight.")
+    forecast_max_receive_count: int = Field(
+        default=3, ge=1, le=1000, description="The queue's maxReceiveCount (marks the final attempt)."
+    )
+    forecast_retry_delay_seconds: int = Field(
+        default=30, ge=0, le=43_200, description="Backoff before a failed forecast is received again."
+    )
+    forecast_lease_seconds: float = Field(default=120.0, gt=0, description="Run lease per (job, slot).")
+
     # Health checks.
     health_timeout_seconds: float = Field(default=2.0, gt=0)
 

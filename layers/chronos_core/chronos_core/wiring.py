@@ -231,7 +231,9 @@ def forecast_queue(correlation_id: str | None = None) -> SqsForecastQueue:
     settings = get_settings()
     if not settings.forecast_queue_url:
         raise DependencyUnavailableError("The forecast queue is not configured (CHRONOS_FORECAST_QUEUE_URL)")
-    return SqsForecastQueue(aws_client("sqs"), settings.forecast_queue_url, correlation_id)
+    return SqsForecastQueue(
+        aws_client("sqs"), settings.forecast_queue_url, correlation_id, settings.forecast_send_concurrency
+    )
 
 
 def forecast_settings() -> ForecastSettings:

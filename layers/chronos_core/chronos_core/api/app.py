@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from chronos_core import __version__
 from chronos_core.api.errors import install_error_handlers
 from chronos_core.api.middleware import BodySizeLimit
-from chronos_core.api.routes import devices, models, system, training
+from chronos_core.api.routes import devices, models, predictions, system, training
 from chronos_core.config import Settings, get_settings
 
 
@@ -36,4 +36,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(training.router)
     app.include_router(devices.router)
+    app.include_router(predictions.router)
     return app

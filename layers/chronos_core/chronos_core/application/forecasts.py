@@ -9,7 +9,8 @@ Contracts this module guarantees (the adapters implement the atomic parts):
 
 * **Claim.** A job is due when ``prediction_config.enabled`` and ``next_prediction_at <= now``.
   The scheduler claims it with a compare-and-set on the exact ``next_prediction_at`` it read, so
-  of several concurrent schedulers exactly one wins each slot.
+  of several concurrent schedulers exactly one wins each slot (the Mongo adapter makes the CAS
+  atomic with a unique claim ticket per slot; see :mod:`chronos_core.adapters.forecast_schedule`).
 * **Drift-free grid and catch-up.** Slots live on the grid ``anchor + k * interval`` fixed when
   recurring forecasts are enabled. A claim of stored slot ``s`` forecasts for the *latest* due
   slot ``s + (k - 1) * interval`` and stores ``s + k * interval``, the first grid slot after now
@@ -27,9 +28,9 @@ Contracts this module guarantees (the adapters implement the atomic parts):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
@@ -65,6 +66,7 @@ from chronos_core.observability import logger
 MIN_INTERVAL_SECONDS: Final = 60
 MAX_INTERVAL_SECONDS: Final = 30 * 24 * 3600
 MAX_ERROR_LENGTH: Final = 500
+CLAIM_BATCH: Final = 500
 _ARTIFACT_KEYS: Final = ("model", "inference", "x_scaler", "y_scaler", "metadata")
 
 # ---------------------------------------------------------------------------------------- values
@@ -165,8 +167,15 @@ class ForecastSchedule(Protocol):
         """Atomically replace ``next_prediction_at == expected`` (and enabled) by ``next_slot``;
         True for exactly one of any number of concurrent callers."""
 
+    def claim_many(self, items: Sequence[tuple[str, datetime, datetime]]) -> list[bool]:
+        """:meth:`claim` for each ``(job_id, expected, next_slot)``, in as few round trips as the
+        store allows; one result per item, same guarantee."""
+
     def release(self, claim: Claim) -> bool:
         """Undo a claim whose message could not be sent (reverse CAS); True if undone."""
+
+    def prune(self, before: datetime) -> int:
+        """Forget claim bookkeeping older than ``before`` (no TTL indexes on FerretDB v1)."""
 
     def enable(self, job_id: str, config: dict[str, Any], first_slot: datetime | None) -> None:
         """Store ``prediction_config``; set ``next_prediction_at`` when ``first_slot`` is given."""
@@ -220,7 +229,9 @@ class OrionPort(Protocol):
         extra_attributes: Any = None,
     ) -> None: ...
     def create_subscription(self, tenant: FiwareTenant, subscription: Any) -> str: ...
-    def delete_subscription(self, tenant: FiwareTenant, subscription_id: str, *, missing_ok: bool = True) -> bool: ...
+    def delete_subscription(
+        self, tenant: FiwareTenant, subscription_id: str, *, missing_ok: bool = True
+    ) -> bool: ...
 
 
 class IotAgentPort(Protocol):
@@ -310,16 +321,18 @@ def run_forecast(
     series: SeriesSource,
     loader: Callable[[ArtifactReader, ArtifactRefs], Any],
 ) -> tuple[Any, list[tuple[datetime, float | None]]]:
-    """Load the job's forecaster (cached per container by ``loader``), read the last
-    ``lookback`` points of the model's series from STH and forecast.
+    """Load the job's forecaster (cached per container by ``loader``), read the most recent
+    points of the model's series from STH (the forecaster's ``context_points``: the lookback
+    window, or the season it needs, plus slack for jitter) and forecast.
 
     Returns ``(ForecastResult, context points)``. Raises ConflictError (no trained model) and
     UpstreamError (STH failed, or returned too few points for the window).
     """
     forecaster = loader(artifacts, artifact_refs(job))
-    lookback = int(forecaster.lookback)
+    lookback = int(getattr(forecaster, "context_length", forecaster.lookback))
+    wanted = int(getattr(forecaster, "context_points", lookback))
     try:
-        points = series.last_n(model.source, lookback)
+        points = series.last_n(model.source, wanted)
     except UpstreamError as exc:
         raise UpstreamError(
             f"STH-Comet could not provide the context window: {exc.message}", details=exc.details
@@ -363,7 +376,7 @@ def predict(
         training_job_id=job_id,
         generated_at=utcnow(),
         interval_seconds=result.interval_seconds,
-        lookback_window=len(points),
+        lookback_window=model.hyperparameters.lookback_window,
         forecast_horizon=len(result.values),
         last_observation=result.last_observation,
         context=[ContextPoint(timestamp=t, value=v) for t, v in points],
@@ -380,6 +393,8 @@ def predict(
             "training_job_id": job_id,
             "artifacts": dict(job.artifacts or {}),
             "metrics": (job.metrics or {}).get("test"),
+            "serving": getattr(result, "serving", "network"),
+            "intervals": {k: v.model_dump() for k, v in (getattr(result, "intervals", None) or {}).items()},
         },
     )
 
@@ -496,7 +511,7 @@ def toggle(
         exist_ok=True,
     )
     if orion.find_entity(tenant, entity_id, entity_type=settings.entity_type) is None:
-        try:
+        with contextlib.suppress(FiwareConflictError):  # created concurrently
             orion.create_entity(
                 tenant,
                 {
@@ -506,8 +521,6 @@ def toggle(
                     "feature": {"type": "Text", "value": source.feature},
                 },
             )
-        except FiwareConflictError:
-            pass  # created concurrently
     already = bool(config.get("enabled")) and config.get("interval_seconds") == interval
     stored = {
         **config,
@@ -570,30 +583,28 @@ def schedule_due(
     now: datetime,
     *,
     limit: int = 5000,
-    concurrency: int = 8,
 ) -> TickResult:
     """One scheduler tick: claim every due job (CAS on the slot read), then send one message per
     won claim. Claims whose message could not be sent are released (the next tick retries them).
 
     ``queue`` is called only when there is something to send. Never re-enqueues itself.
     """
+    schedule.prune(now - timedelta(days=1))
     due = schedule.due(now, limit)
     result = TickResult(due=len(due))
     if not due:
         return result
 
-    def try_claim(item: DueJob) -> Claim | None:
-        slot, next_slot = advance(item.slot, item.interval_seconds, now)
-        if schedule.claim(item.job_id, item.slot, next_slot):
-            return Claim(job_id=item.job_id, stored=item.slot, slot=slot, next_slot=next_slot)
-        return None
-
-    workers = max(1, min(concurrency, len(due)))
-    if workers == 1:
-        claims = [c for c in map(try_claim, due) if c is not None]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="claim") as pool:
-            claims = [c for c in pool.map(try_claim, due) if c is not None]
+    planned = [(item, *advance(item.slot, item.interval_seconds, now)) for item in due]
+    won: list[bool] = []
+    for start in range(0, len(planned), CLAIM_BATCH):
+        chunk = planned[start : start + CLAIM_BATCH]
+        won.extend(schedule.claim_many([(item.job_id, item.slot, nxt) for item, _, nxt in chunk]))
+    claims = [
+        Claim(job_id=item.job_id, stored=item.slot, slot=slot, next_slot=nxt)
+        for (item, slot, nxt), ok in zip(planned, won, strict=True)
+        if ok
+    ]
     result.claimed = len(claims)
     if not claims:
         return result
@@ -631,14 +642,16 @@ def execute_forecast(
     jobs: TrainingJobRepository,
     schedule: ForecastSchedule,
     artifacts: ArtifactReader,
-    series: SeriesSource,
-    orion: OrionPort,
+    series: Callable[[], SeriesSource],
+    orion: Callable[[], OrionPort],
     loader: Callable[[ArtifactReader, ArtifactRefs], Any],
     settings: ForecastSettings,
     message: ForecastMessage,
     attempt: int = 1,
 ) -> ExecutionOutcome:
     """Run the forecast of one ``(job, slot)`` and upsert it into Orion.
+
+    ``series`` and ``orion`` are factories, called only when a forecast actually runs.
 
     Skipped (acknowledged, nothing written) when the job or model no longer exists, recurring
     forecasts are disabled, or this slot already succeeded. A run in progress elsewhere raises
@@ -671,7 +684,7 @@ def execute_forecast(
     }
     schedule.record_last(job.id, record)
     try:
-        result, _ = run_forecast(model, job, artifacts, series, loader)
+        result, _ = run_forecast(model, job, artifacts, series(), loader)
         generated = utcnow()
         forecast = ForecastSeries(
             generated_at=generated,
@@ -682,7 +695,7 @@ def execute_forecast(
             ],
         )
         tenant = FiwareTenant(model.source.fiware_service, model.source.fiware_servicepath)
-        orion.upsert_forecast(
+        orion().upsert_forecast(
             tenant,
             str(config.get("entity_id") or forecast_entity_id(job.id)),
             str(config.get("entity_type") or settings.entity_type),
@@ -701,7 +714,12 @@ def execute_forecast(
         )
         logger.warning(
             "Forecast failed",
-            extra={"job_id": job.id, "slot": format_timestamp(message.slot), "attempt": attempt, "final": final},
+            extra={
+                "job_id": job.id,
+                "slot": format_timestamp(message.slot),
+                "attempt": attempt,
+                "final": final,
+            },
         )
         raise
     schedule.finish_run(job.id, message.slot, status="succeeded", error=None)
@@ -786,7 +804,9 @@ def history(
 # ------------------------------------------------------------------------------------- cleanup
 
 
-def job_cleaner(orion: Callable[[], OrionPort], iot_agent: Callable[[], IotAgentPort]) -> Callable[[TrainingJob], None]:
+def job_cleaner(
+    orion: Callable[[], OrionPort], iot_agent: Callable[[], IotAgentPort]
+) -> Callable[[TrainingJob], None]:
     """A :data:`~chronos_core.application.training.JobResourceCleaner` removing the forecast
     subscription, entity and device of a job (each missing one is fine). No-op for jobs that
     never enabled recurring forecasts."""
@@ -808,4 +828,3 @@ def job_cleaner(orion: Callable[[], OrionPort], iot_agent: Callable[[], IotAgent
         logger.info("Forecast resources removed", extra={"job_id": job.id})
 
     return clean
-

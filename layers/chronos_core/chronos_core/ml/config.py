@@ -11,6 +11,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chronos_core.domain.model import default_patience
+
 ModelKind = Literal["lstm", "gru"]
 
 #: Dense activations the exporter and the inference runtime both implement.
@@ -60,11 +62,6 @@ class DenseLayerConfig(BaseModel):
     units: int = Field(gt=0, le=2048)
     dropout: _Dropout = 0.1
     activation: Activation = "relu"
-
-
-def default_patience(epochs: int) -> int:
-    """The reference's rule: 10 % of ``epochs`` clamped to [5, 20], never above ``epochs``."""
-    return min(max(int(epochs * 0.1), 5), 20, epochs)
 
 
 class TrainingConfig(BaseModel):
