@@ -42,6 +42,9 @@ Document = dict[str, Any]
 MODELS = "models"
 TRAINING_JOBS = "training_jobs"
 AUTH_FAILURES = "auth_failures"
+#: One document per model while it trains (``_id`` = model id). Inserting a unique ``_id`` is
+#: atomic on every MongoDB implementation; a conditional update is not on FerretDB v1.
+TRAINING_LOCKS = "training_locks"
 
 #: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
 TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
@@ -153,6 +156,7 @@ class MongoModelRepository:
 
     def __init__(self, db: Database[Document], attempts: int = 3) -> None:
         self._models: Collection[Document] = db[MODELS]
+        self._locks: Collection[Document] = db[TRAINING_LOCKS]
         self._attempts = attempts
 
     @with_retries
@@ -198,16 +202,38 @@ class MongoModelRepository:
 
     @with_retries
     def delete(self, model_id: str) -> bool:
+        self._locks.delete_one({"_id": model_id})
         return self._models.delete_one({"id": model_id}).deleted_count == 1
 
     @with_retries
     def claim_for_training(self, model_id: str) -> bool:
-        """Atomically move the model to ``training`` unless it already is; True if moved."""
+        """Move the model to ``training`` unless it already is; True for exactly one of any number
+        of concurrent callers (a unique lock document decides)."""
+        if not self._take_lock(model_id):
+            model = self._models.find_one({"id": model_id}, {"_id": 0, "status": 1})
+            if model is None or model.get("status") == ModelStatus.TRAINING.value:
+                return False
+            # A lock without a training model was left by an interrupted claim: replace it.
+            self._locks.delete_one(
+                {"_id": model_id, "taken_at": {"$lt": datetime.now(UTC) - timedelta(seconds=60)}}
+            )
+            if not self._take_lock(model_id):
+                return False
         result = self._models.update_one(
-            {"id": model_id, "status": {"$ne": ModelStatus.TRAINING.value}},
+            {"id": model_id},
             {"$set": {"status": ModelStatus.TRAINING.value, "updated_at": datetime.now(UTC)}},
         )
-        return result.matched_count == 1
+        if result.matched_count != 1:
+            self._locks.delete_one({"_id": model_id})
+            return False
+        return True
+
+    def _take_lock(self, model_id: str) -> bool:
+        try:
+            self._locks.insert_one({"_id": model_id, "taken_at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            return False
+        return True
 
     @with_retries
     def release_after_training(
@@ -228,6 +254,7 @@ class MongoModelRepository:
                     }
                 },
             )
+            self._locks.delete_one({"_id": model_id})  # after the status: no claim can slip in
             return
         self._models.update_one(
             {"id": model_id, "status": ModelStatus.TRAINING.value, "has_successful_training": True},
@@ -237,6 +264,7 @@ class MongoModelRepository:
             {"id": model_id, "status": ModelStatus.TRAINING.value},
             {"$set": {"status": ModelStatus.DRAFT.value, "updated_at": now}},
         )
+        self._locks.delete_one({"_id": model_id})
 
     @with_retries
     def reset_training_state(self, model_id: str, *, has_success: bool) -> None:

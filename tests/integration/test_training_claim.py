@@ -1,0 +1,66 @@
+"""Starting a training is claimed by exactly one caller, even under concurrency (FerretDB v1's
+conditional updates are not atomic, so the claim uses a unique lock document)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.database import Database
+
+from chronos_core.adapters.mongo import TRAINING_LOCKS, Document, MongoModelRepository
+from chronos_core.domain.model import ModelDraft, build_model
+
+pytestmark = pytest.mark.integration
+
+
+def new_model(repository: MongoModelRepository) -> str:
+    model = build_model(
+        ModelDraft.model_validate(
+            {
+                "model_type": "lstm",
+                "rnn_layers": [{"units": 4}],
+                "feature": "level",
+                "entity_type": "Tank",
+                "entity_id": "urn:ngsi-ld:Tank:1",
+                "fiware_service": "claims",
+            }
+        )
+    )
+    repository.add(model)
+    return model.id
+
+
+def test_exactly_one_concurrent_claim_wins(mongo_db: Database[Document]) -> None:
+    repository = MongoModelRepository(mongo_db)
+    model_id = new_model(repository)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: repository.claim_for_training(model_id), range(32)))
+    assert results.count(True) == 1
+    assert repository.get(model_id).status.value == "training"  # type: ignore[union-attr]
+
+
+def test_release_allows_the_next_claim_and_restores_status(mongo_db: Database[Document]) -> None:
+    repository = MongoModelRepository(mongo_db)
+    model_id = new_model(repository)
+    assert repository.claim_for_training(model_id)
+    assert not repository.claim_for_training(model_id)
+    repository.release_after_training(model_id, succeeded=False)
+    assert repository.get(model_id).status.value == "draft"  # type: ignore[union-attr]
+    assert repository.claim_for_training(model_id)
+    repository.release_after_training(model_id, succeeded=True, serving={"serving": "network"})
+    model = repository.get(model_id)
+    assert model is not None and model.status.value == "trained" and model.serving == {"serving": "network"}
+    assert repository.claim_for_training(model_id)
+    repository.release_after_training(model_id, succeeded=False)
+    assert repository.get(model_id).status.value == "trained"  # type: ignore[union-attr]  # earlier success
+
+
+def test_a_stale_lock_from_an_interrupted_claim_is_replaced(mongo_db: Database[Document]) -> None:
+    repository = MongoModelRepository(mongo_db)
+    model_id = new_model(repository)
+    mongo_db[TRAINING_LOCKS].insert_one(
+        {"_id": model_id, "taken_at": datetime.now(UTC) - timedelta(minutes=5)}
+    )
+    assert repository.claim_for_training(model_id)
