@@ -143,6 +143,10 @@ def test_predict_through_api_gateway(api: httpx.Client, trained: dict[str, Any])
         target = datetime.fromisoformat(point["target_timestamp"])
         assert target == last + timedelta(seconds=point["step"] * body["interval_seconds"])
         assert isinstance(point["value"], float)
+        # split-conformal intervals around every point, the 95 % band containing the 80 % one
+        assert point["lower"]["95"] <= point["lower"]["80"] <= point["value"] <= point["upper"]["80"]
+        assert point["upper"]["80"] <= point["upper"]["95"]
+    assert body["serving"] in ("network", "seasonal_naive", "last_value")
     assert body["generated_at"].endswith("Z")
     assert body["metadata"]["artifacts"]["inference"] == job["artifacts"]["inference"]
 
@@ -228,6 +232,8 @@ def test_recurring_forecasts_end_to_end(
     value = series["value"]
     assert value["horizon"] == HORIZON and len(value["points"]) == HORIZON
     assert [p["step"] for p in value["points"]] == list(range(1, HORIZON + 1))
+    assert all(p["lower"]["95"] <= p["value"] <= p["upper"]["95"] for p in value["points"])
+    assert value["serving"] in ("network", "seasonal_naive", "last_value")
     assert entity["sourceEntity"] == {"type": "Relationship", "value": trained["entity_id"], "metadata": {}}
     assert entity["feature"]["value"] == "demand"
 

@@ -272,9 +272,21 @@ class ContextPoint(BaseModel):
 
 
 class PredictedPoint(BaseModel):
+    """One forecast step with its prediction-interval bounds by nominal coverage ("80", "95")."""
+
     step: int
     value: float
     target_timestamp: datetime
+    lower: dict[str, float] = Field(default_factory=dict)
+    upper: dict[str, float] = Field(default_factory=dict)
+
+
+def interval_bounds(result: Any, index: int) -> tuple[dict[str, float], dict[str, float]]:
+    """The bounds of step ``index`` (0-based) of a ForecastResult, by level."""
+    intervals = getattr(result, "intervals", None) or {}
+    lower = {level: float(band.lower[index]) for level, band in intervals.items()}
+    upper = {level: float(band.upper[index]) for level, band in intervals.items()}
+    return lower, upper
 
 
 class Prediction(BaseModel):
@@ -287,6 +299,7 @@ class Prediction(BaseModel):
     lookback_window: int
     forecast_horizon: int
     last_observation: datetime
+    serving: str = Field(description="network, seasonal_naive or last_value (the promotion gate's choice)")
     context: list[ContextPoint]
     forecast: list[PredictedPoint]
     metadata: dict[str, Any]
@@ -380,9 +393,11 @@ def predict(
         forecast_horizon=len(result.values),
         last_observation=result.last_observation,
         context=[ContextPoint(timestamp=t, value=v) for t, v in points],
+        serving=str(getattr(result, "serving", "network")),
         forecast=[
-            PredictedPoint(step=i, value=v, target_timestamp=t)
-            for i, (v, t) in enumerate(zip(result.values, result.timestamps, strict=True), start=1)
+            PredictedPoint(step=i + 1, value=v, target_timestamp=t, lower=lower, upper=upper)
+            for i, (v, t) in enumerate(zip(result.values, result.timestamps, strict=True))
+            for lower, upper in [interval_bounds(result, i)]
         ],
         metadata={
             "model_name": model.name,
@@ -690,9 +705,11 @@ def execute_forecast(
             generated_at=generated,
             horizon=len(result.values),
             points=[
-                ForecastPoint(step=i, value=v, target_timestamp=t)
-                for i, (v, t) in enumerate(zip(result.values, result.timestamps, strict=True), start=1)
+                ForecastPoint(step=i + 1, value=v, target_timestamp=t, lower=lower, upper=upper)
+                for i, (v, t) in enumerate(zip(result.values, result.timestamps, strict=True))
+                for lower, upper in [interval_bounds(result, i)]
             ],
+            serving=str(getattr(result, "serving", "network")),
         )
         tenant = FiwareTenant(model.source.fiware_service, model.source.fiware_servicepath)
         orion().upsert_forecast(

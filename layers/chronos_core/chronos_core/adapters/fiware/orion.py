@@ -54,6 +54,9 @@ class ForecastPoint(BaseModel):
     step: int = Field(ge=1)
     value: float
     target_timestamp: datetime
+    #: Prediction-interval bounds by nominal coverage in percent, e.g. ``{"80": 1.2, "95": 0.9}``.
+    lower: dict[str, float] = Field(default_factory=dict)
+    upper: dict[str, float] = Field(default_factory=dict)
 
 
 class ForecastSeries(BaseModel):
@@ -64,6 +67,8 @@ class ForecastSeries(BaseModel):
     generated_at: datetime
     horizon: int = Field(ge=1)
     points: list[ForecastPoint]
+    #: Which forecaster produced the values: ``network``, ``seasonal_naive`` or ``last_value``.
+    serving: str | None = None
 
     def to_attribute(self) -> dict[str, Any]:
         """``{"type": "StructuredValue", "value": {generatedAt, horizon, points[step, value,
@@ -79,9 +84,11 @@ class ForecastSeries(BaseModel):
                         "step": point.step,
                         "value": point.value,
                         "targetTimestamp": format_timestamp(point.target_timestamp),
+                        **({"lower": point.lower, "upper": point.upper} if point.lower else {}),
                     }
                     for point in self.points
                 ],
+                **({"serving": self.serving} if self.serving else {}),
             },
             "metadata": {"TimeInstant": {"type": "DateTime", "value": generated}},
         }

@@ -79,9 +79,13 @@ class ContextPointResponse(_UtcModel):
 
 
 class ForecastPointResponse(_UtcModel):
+    """One step; ``lower``/``upper`` are split-conformal bounds by nominal coverage (``"80"``, ``"95"``)."""
+
     step: int
     value: float
     target_timestamp: datetime
+    lower: dict[str, float]
+    upper: dict[str, float]
 
     @field_serializer("target_timestamp")
     def _ts(self, value: datetime) -> str | None:
@@ -98,6 +102,7 @@ class PredictionResponse(_UtcModel):
     lookback_window: int
     forecast_horizon: int
     last_observation: datetime
+    serving: str
     context: list[ContextPointResponse]
     forecast: list[ForecastPointResponse]
     metadata: dict[str, Any]
