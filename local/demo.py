@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,22 +190,79 @@ def main() -> int:
         report_metrics(job)
         print(f"model status now: {api.get(f'/models/{model["id"]}').json()['status']}")
 
-        run_forecasts(api, model, job)
+        run_forecasts(api, stack, model, job)
     return 0
 
 
-def run_forecasts(api: httpx.Client, model: dict[str, Any], job: dict[str, Any]) -> None:
+def run_forecasts(
+    api: httpx.Client, stack: dict[str, Any], model: dict[str, Any], job: dict[str, Any]
+) -> None:
     """On-demand forecast, then recurring forecasts published into Orion."""
     base = f"/models/{model['id']}/training-jobs/{job['id']}"
-    step("Forecast on demand: POST .../predict")
+    step("Forecast on demand: POST .../predict (ONNX Runtime, no TensorFlow)")
     response = api.post(f"{base}/predict")
-    if response.status_code != 200:
-        print(f"predict -> {response.status_code}: {response.text}")
-        return
+    response.raise_for_status()
     forecast = response.json()
-    print(json.dumps({k: v for k, v in forecast.items() if k not in ("context", "forecast")}, indent=2)[:800])
-    for point in forecast.get("forecast", [])[:6]:
-        print(f"   step {point['step']:>3}  {point['timestamp']}  {point['value']:.1f}")
+    print(f"served forecaster: {forecast['serving']} (chosen on the validation split)")
+    print(f"context: {len(forecast['context'])} points up to {forecast['last_observation']}")
+    print(f"{'step':>4}  {'target time':<24}{'value':>10}   80 % interval          95 % interval")
+    for point in forecast["forecast"][:8]:
+        lo80, hi80 = point["lower"].get("80"), point["upper"].get("80")
+        lo95, hi95 = point["lower"].get("95"), point["upper"].get("95")
+        print(
+            f"{point['step']:>4}  {point['target_timestamp']:<24}{point['value']:>10.1f}   "
+            f"[{lo80:>8.1f}, {hi80:>8.1f}]   [{lo95:>8.1f}, {hi95:>8.1f}]"
+        )
+    print(f"   ... {len(forecast['forecast'])} steps in all")
+
+    step("Enable recurring forecasts: POST .../prediction-toggle")
+    toggle = api.post(f"{base}/prediction-toggle", json={"enabled": True, "interval_seconds": 1800})
+    toggle.raise_for_status()
+    config = toggle.json()
+    print(
+        f"forecast entity {config['entity_id']} ({config['entity_type']}), subscription "
+        f"{config['subscription_id']}, next run {config['next_prediction_at']}"
+    )
+
+    step("The EventBridge rule runs the scheduler every minute; invoke it now instead of waiting")
+    event = json.loads((ROOT / "events" / "schedule_forecasts.json").read_text())
+    lambda_client = boto3.client(
+        "lambda",
+        endpoint_url=stack["LocalStackUrl"],
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    tick = lambda_client.invoke(
+        FunctionName=stack["ScheduleForecastsFunctionName"], Payload=json.dumps(event)
+    )
+    print(f"scheduler tick: {json.loads(tick['Payload'].read())}")
+
+    step("The forecast Lambda (SQS) publishes forecastSeries into Orion")
+    headers = {"fiware-service": SERVICE, "fiware-servicepath": SERVICEPATH}
+    entity: dict[str, Any] | None = None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = httpx.get(
+            f"{stack['OrionUrl']}/v2/entities/{config['entity_id']}", headers=headers, timeout=10
+        )
+        if found.status_code == 200 and "forecastSeries" in found.json():
+            entity = found.json()
+            break
+        time.sleep(1)
+    if entity is None:
+        print("no forecast was published within 2 minutes")
+        return
+    value = entity["forecastSeries"]["value"]
+    print(f"GET {stack['OrionUrl']}/v2/entities/{config['entity_id']}")
+    print(
+        f"   generatedAt {value['generatedAt']}, horizon {value['horizon']}, serving {value.get('serving')}"
+    )
+    for point in value["points"][:3]:
+        print(f"   {json.dumps(point)}")
+    print(f"   sourceEntity {entity['sourceEntity']['value']}, feature {entity['feature']['value']}")
+    last = api.get(base).json().get("last_forecast") or {}
+    print(f"job's last forecast run: status {last.get('status')}, points {last.get('points')}")
 
 
 if __name__ == "__main__":
