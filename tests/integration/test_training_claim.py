@@ -64,3 +64,22 @@ def test_a_stale_lock_from_an_interrupted_claim_is_replaced(mongo_db: Database[D
         {"_id": model_id, "taken_at": datetime.now(UTC) - timedelta(minutes=5)}
     )
     assert repository.claim_for_training(model_id)
+
+
+def test_concurrent_chunk_records_are_all_counted(mongo_db: Database[Document]) -> None:
+    from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
+    from chronos_core.domain.training import TrainingJob
+
+    jobs = MongoTrainingJobRepository(mongo_db)
+    job = TrainingJob(
+        model_id="m", fiware_service="claims", last_n=20_000, points_available=20_000, window_offset=0
+    )
+    jobs.add(job)
+    offsets = list(range(0, 20_000, 1000))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda offset: jobs.record_chunk(job.id, offset, 1000), offsets * 2))  # twice: retries
+    stored = jobs.get(job.id)
+    assert stored is not None
+    assert stored.progress.chunks_done == len(offsets)
+    assert stored.progress.points_collected == 20_000
+    assert jobs.delete(job.id) and jobs.completed_chunks(job.id) == {}

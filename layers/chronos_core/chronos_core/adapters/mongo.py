@@ -90,6 +90,7 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (TRAINING_JOBS, [("prediction_config.enabled", ASCENDING)], {"name": "prediction_enabled"}),
     (TRAINING_JOBS, [("next_prediction_at", ASCENDING)], {"name": "next_prediction_at"}),
     (AUTH_FAILURES, [("client", ASCENDING)], {"name": "client"}),
+    ("training_chunks", [("job_id", ASCENDING)], {"name": "job_id"}),
 ]
 
 # Expiry indexes: FerretDB v1 does not implement them, so expired documents are also deleted

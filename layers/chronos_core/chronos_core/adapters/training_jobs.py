@@ -1,8 +1,10 @@
 """MongoDB repository of training jobs (collection ``training_jobs``).
 
 Writes made by pipeline steps are conditional on the job still running, so they are idempotent
-and never revive a finished job. Chunk progress is stored as a map ``chunks.<offset> = points``
-(re-recording a chunk overwrites the same key), and the counters are derived from it on read.
+and never revive a finished job. Collected chunks are recorded in ``training_chunks``, one document
+per (job, offset): concurrent collectors never write the same document (FerretDB v1 rewrites whole
+documents, so concurrent updates of one job could lose each other), re-recording a chunk replaces
+its own document, and the job's counters are derived from them on read.
 """
 
 from __future__ import annotations
@@ -28,19 +30,18 @@ from chronos_core.domain.training import (
 )
 
 _RUNNING = [s.value for s in RUNNING_STATUSES]
+TRAINING_CHUNKS = "training_chunks"
 HISTORY_LIMIT = 1000
 
 
 def job_to_document(job: TrainingJob) -> Document:
     doc = job.model_dump(mode="python")
-    doc.pop("progress", None)
     doc["progress"] = job.progress.model_dump()
-    doc["chunks"] = {}
     return doc
 
 
-def document_to_job(doc: Document) -> TrainingJob:
-    chunks: dict[str, int] = doc.get("chunks") or {}
+def document_to_job(doc: Document, chunks: dict[int, int]) -> TrainingJob:
+    """The job, with ``chunks_done`` / ``points_collected`` from its chunk records."""
     progress = dict(doc.get("progress") or {})
     progress["chunks_done"] = len(chunks)
     progress["points_collected"] = int(sum(chunks.values()))
@@ -52,7 +53,17 @@ class MongoTrainingJobRepository:
 
     def __init__(self, db: Database[Document], attempts: int = 3) -> None:
         self._jobs: Collection[Document] = db[TRAINING_JOBS]
+        self._chunks: Collection[Document] = db[TRAINING_CHUNKS]
         self._attempts = attempts
+
+    def _job(self, doc: Document | None) -> TrainingJob | None:
+        return document_to_job(doc, self._chunk_points([doc["id"]]).get(doc["id"], {})) if doc else None
+
+    def _chunk_points(self, job_ids: list[str]) -> dict[str, dict[int, int]]:
+        found: dict[str, dict[int, int]] = {job_id: {} for job_id in job_ids}
+        for chunk in self._chunks.find({"job_id": {"$in": job_ids}}):
+            found[chunk["job_id"]][int(chunk["offset"])] = int(chunk["points"])
+        return found
 
     @with_retries
     def add(self, job: TrainingJob) -> None:
@@ -63,8 +74,7 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def get(self, job_id: str) -> TrainingJob | None:
-        doc = self._jobs.find_one({"id": job_id}, {"_id": 0})
-        return document_to_job(doc) if doc else None
+        return self._job(self._jobs.find_one({"id": job_id}, {"_id": 0}))
 
     @with_retries
     def list_for_model(self, model_id: str, skip: int, limit: int) -> Page[TrainingJob]:
@@ -76,12 +86,15 @@ class MongoTrainingJobRepository:
             .skip(skip)
             .limit(limit)
         )
-        return Page(items=[document_to_job(d) for d in cursor], total=total, skip=skip, limit=limit)
+        docs = list(cursor)
+        chunks = self._chunk_points([d["id"] for d in docs])
+        return Page(
+            items=[document_to_job(d, chunks[d["id"]]) for d in docs], total=total, skip=skip, limit=limit
+        )
 
     @with_retries
     def running_for_model(self, model_id: str) -> TrainingJob | None:
-        doc = self._jobs.find_one({"model_id": model_id, "status": {"$in": _RUNNING}}, {"_id": 0})
-        return document_to_job(doc) if doc else None
+        return self._job(self._jobs.find_one({"model_id": model_id, "status": {"$in": _RUNNING}}, {"_id": 0}))
 
     @with_retries
     def ids_for_model(self, model_id: str) -> list[str]:
@@ -95,7 +108,7 @@ class MongoTrainingJobRepository:
             {"$set": {**changes, "updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
-        return document_to_job(doc) if doc else None
+        return self._job(doc)
 
     def enter_phase(
         self, job_id: str, phase: Phase, status: TrainingStatus | None = None, **changes: Any
@@ -121,16 +134,19 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def record_chunk(self, job_id: str, offset: int, points: int) -> bool:
-        result = self._jobs.update_one(
-            {"id": job_id, "status": {"$in": _RUNNING}},
-            {"$set": {f"chunks.{offset}": points, "updated_at": utcnow()}},
-        )
-        return result.matched_count == 1
+        """Record a collected chunk while the job runs (replacing an earlier record of it)."""
+        if self._jobs.count_documents({"id": job_id, "status": {"$in": _RUNNING}}, limit=1) == 0:
+            return False
+        record = {"job_id": job_id, "offset": offset, "points": points, "recorded_at": utcnow()}
+        try:
+            self._chunks.replace_one({"_id": f"{job_id}|{offset}"}, record, upsert=True)
+        except DuplicateKeyError:  # a concurrent retry of the same chunk inserted it first
+            self._chunks.replace_one({"_id": f"{job_id}|{offset}"}, record)
+        return True
 
     @with_retries
     def completed_chunks(self, job_id: str) -> dict[int, int]:
-        doc = self._jobs.find_one({"id": job_id}, {"_id": 0, "chunks": 1}) or {}
-        return {int(k): int(v) for k, v in (doc.get("chunks") or {}).items()}
+        return self._chunk_points([job_id])[job_id]
 
     @with_retries
     def record_epoch(self, job_id: str, record: EpochRecord, epochs: int) -> bool:
@@ -193,7 +209,7 @@ class MongoTrainingJobRepository:
             },
             return_document=ReturnDocument.AFTER,
         )
-        return document_to_job(doc) if doc else None
+        return self._job(doc)
 
     @with_retries
     def set_fields(self, job_id: str, changes: dict[str, Any]) -> None:
@@ -202,8 +218,5 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def delete(self, job_id: str) -> bool:
+        self._chunks.delete_many({"job_id": job_id})
         return self._jobs.delete_one({"id": job_id}).deleted_count == 1
-
-    @with_retries
-    def delete_for_model(self, model_id: str) -> int:
-        return self._jobs.delete_many({"model_id": model_id}).deleted_count
