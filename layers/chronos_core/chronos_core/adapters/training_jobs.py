@@ -31,6 +31,9 @@ from chronos_core.domain.training import (
 
 _RUNNING = [s.value for s in RUNNING_STATUSES]
 TRAINING_CHUNKS = "training_chunks"
+#: Live training progress (epochs, losses, history), one document per job, written only by the
+#: trainer; the job document itself changes only on state transitions.
+TRAINING_PROGRESS = "training_progress"
 HISTORY_LIMIT = 1000
 
 
@@ -40,12 +43,19 @@ def job_to_document(job: TrainingJob) -> Document:
     return doc
 
 
-def document_to_job(doc: Document, chunks: dict[int, int]) -> TrainingJob:
-    """The job, with ``chunks_done`` / ``points_collected`` from its chunk records."""
+def document_to_job(doc: Document, chunks: dict[int, int], live: Document | None = None) -> TrainingJob:
+    """The job, with ``chunks_done`` / ``points_collected`` from its chunk records and the epoch
+    counters and history from its live-progress document."""
     progress = dict(doc.get("progress") or {})
     progress["chunks_done"] = len(chunks)
     progress["points_collected"] = int(sum(chunks.values()))
-    return TrainingJob.model_validate({**doc, "progress": progress})
+    history = doc.get("history") or []
+    if live:
+        for key in ("epoch", "epochs", "loss", "val_loss", "training_phase"):
+            if key in live:
+                progress[key] = live[key]
+        history = live.get("history") or history
+    return TrainingJob.model_validate({**doc, "progress": progress, "history": history})
 
 
 class MongoTrainingJobRepository:
@@ -54,10 +64,15 @@ class MongoTrainingJobRepository:
     def __init__(self, db: Database[Document], attempts: int = 3) -> None:
         self._jobs: Collection[Document] = db[TRAINING_JOBS]
         self._chunks: Collection[Document] = db[TRAINING_CHUNKS]
+        self._live: Collection[Document] = db[TRAINING_PROGRESS]
         self._attempts = attempts
 
     def _job(self, doc: Document | None) -> TrainingJob | None:
-        return document_to_job(doc, self._chunk_points([doc["id"]]).get(doc["id"], {})) if doc else None
+        if doc is None:
+            return None
+        return document_to_job(
+            doc, self._chunk_points([doc["id"]])[doc["id"]], self._live.find_one({"_id": doc["id"]})
+        )
 
     def _chunk_points(self, job_ids: list[str]) -> dict[str, dict[int, int]]:
         found: dict[str, dict[int, int]] = {job_id: {} for job_id in job_ids}
@@ -87,9 +102,14 @@ class MongoTrainingJobRepository:
             .limit(limit)
         )
         docs = list(cursor)
-        chunks = self._chunk_points([d["id"] for d in docs])
+        ids = [d["id"] for d in docs]
+        chunks = self._chunk_points(ids)
+        live = {d["_id"]: d for d in self._live.find({"_id": {"$in": ids}}, {"history": 0})}
         return Page(
-            items=[document_to_job(d, chunks[d["id"]]) for d in docs], total=total, skip=skip, limit=limit
+            items=[document_to_job(d, chunks[d["id"]], live.get(d["id"])) for d in docs],
+            total=total,
+            skip=skip,
+            limit=limit,
         )
 
     @with_retries
@@ -150,20 +170,29 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def record_epoch(self, job_id: str, record: EpochRecord, epochs: int) -> bool:
-        result = self._jobs.update_one(
-            {"id": job_id, "status": {"$in": _RUNNING}},
+        """Record a finished epoch while the job runs (the trainer is the only writer)."""
+        if self.status_of(job_id) not in RUNNING_STATUSES:
+            return False
+        self._live.update_one(
+            {"_id": job_id},
             {
                 "$set": {
-                    "progress.epoch": record.epoch,
-                    "progress.epochs": epochs,
-                    "progress.loss": record.loss,
-                    "progress.val_loss": record.val_loss,
+                    "epoch": record.epoch,
+                    "epochs": epochs,
+                    "loss": record.loss,
+                    "val_loss": record.val_loss,
                     "updated_at": utcnow(),
                 },
                 "$push": {"history": {"$each": [record.model_dump()], "$slice": -HISTORY_LIMIT}},
             },
+            upsert=True,
         )
-        return result.matched_count == 1
+        return True
+
+    @with_retries
+    def record_training_phase(self, job_id: str, name: str) -> None:
+        """The trainer's current sub-phase (preprocessing, training, exporting...)."""
+        self._live.update_one({"_id": job_id}, {"$set": {"training_phase": name}}, upsert=True)
 
     @with_retries
     def status_of(self, job_id: str) -> TrainingStatus | None:
@@ -219,4 +248,5 @@ class MongoTrainingJobRepository:
     @with_retries
     def delete(self, job_id: str) -> bool:
         self._chunks.delete_many({"job_id": job_id})
+        self._live.delete_one({"_id": job_id})
         return self._jobs.delete_one({"id": job_id}).deleted_count == 1

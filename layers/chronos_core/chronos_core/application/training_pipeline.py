@@ -202,7 +202,7 @@ class JobProgress:
         self._job_id = job_id
 
     def phase(self, name: str) -> None:
-        self._jobs.update_running(self._job_id, {"progress.training_phase": name})
+        self._jobs.record_training_phase(self._job_id, name)
 
     def epoch(self, progress: EpochProgress) -> None:
         self._jobs.record_epoch(
