@@ -7,12 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from chronos_core.domain.model import DenseLayer, Model, ModelStatus, ModelType, RnnLayer, flatten
-
-
-def iso_z(value: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z`` suffix and millisecond precision."""
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from chronos_core.domain.model import DenseLayer, Model, ModelStatus, ModelType, RnnLayer, flatten, iso_z
 
 
 class ModelResponse(BaseModel):

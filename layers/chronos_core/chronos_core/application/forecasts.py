@@ -57,7 +57,7 @@ from chronos_core.domain.errors import (
     UpstreamError,
     ValidationError,
 )
-from chronos_core.domain.model import Model, utcnow
+from chronos_core.domain.model import Model, UtcDateTime, utcnow
 from chronos_core.domain.training import TrainingJob, TrainingStatus
 from chronos_core.ml.artifacts import ArtifactRefs
 from chronos_core.ml.errors import InsufficientDataError
@@ -267,7 +267,7 @@ class ForecastSettings(BaseModel):
 
 
 class ContextPoint(BaseModel):
-    timestamp: datetime
+    timestamp: UtcDateTime
     value: float | None
 
 
@@ -276,7 +276,7 @@ class PredictedPoint(BaseModel):
 
     step: int
     value: float
-    target_timestamp: datetime
+    target_timestamp: UtcDateTime
     lower: dict[str, float] = Field(default_factory=dict)
     upper: dict[str, float] = Field(default_factory=dict)
 
@@ -290,15 +290,16 @@ def interval_bounds(result: Any, index: int) -> tuple[dict[str, float], dict[str
 
 
 class Prediction(BaseModel):
-    """An on-demand forecast: the context it used and the ``H`` forecast points."""
+    """An on-demand forecast: the context it used and the ``H`` forecast points, with
+    ``forecast[k].target_timestamp = last_observation + step × interval``."""
 
     model_id: str
     training_job_id: str
-    generated_at: datetime
+    generated_at: UtcDateTime
     interval_seconds: float
     lookback_window: int
     forecast_horizon: int
-    last_observation: datetime
+    last_observation: UtcDateTime
     serving: str = Field(description="network, seasonal_naive or last_value (the promotion gate's choice)")
     context: list[ContextPoint]
     forecast: list[PredictedPoint]
@@ -433,6 +434,8 @@ class ToggleRequest(BaseModel):
 
 
 class ToggleResult(BaseModel):
+    """Recurring forecasts of a job: the forecast entity and the next run."""
+
     model_id: str
     training_job_id: str
     enabled: bool
@@ -440,7 +443,7 @@ class ToggleResult(BaseModel):
     entity_id: str
     entity_type: str
     subscription_id: str | None
-    next_prediction_at: datetime | None
+    next_prediction_at: UtcDateTime | None
 
 
 def default_interval(job: TrainingJob) -> int:

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from chronos_core.domain.errors import ValidationError
@@ -90,6 +98,15 @@ def default_name(model_type: ModelType, feature: str) -> str:
 
 def default_description(model_type: ModelType, feature: str) -> str:
     return f"{model_type.label} model for {feature} forecasting"
+
+
+def iso_z(value: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z`` suffix and millisecond precision (the wire format)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+#: A datetime that serialises to JSON as :func:`iso_z`.
+UtcDateTime = Annotated[datetime, PlainSerializer(iso_z, return_type=str, when_used="json")]
 
 
 def utcnow() -> datetime:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, field_serializer
 from chronos_core import wiring
 from chronos_core.adapters.fiware.iot_agent import generate_api_key
 from chronos_core.api.deps import ArtifactStoreDep, ModelRepositoryDep, SeriesSourceDep, TrainingJobsDep
-from chronos_core.api.schemas import ErrorResponse, iso_z
+from chronos_core.api.schemas import ErrorResponse
 from chronos_core.api.security import Operator, Reader
 from chronos_core.application import forecasts as use_cases
 from chronos_core.application.forecasts import (
@@ -22,6 +22,7 @@ from chronos_core.application.forecasts import (
     OrionPort,
     ToggleRequest,
 )
+from chronos_core.domain.model import iso_z
 from chronos_core.ml.inference import load_forecaster
 
 router = APIRouter(prefix="/models/{model_id}/training-jobs/{job_id}", tags=["Predictions"])
@@ -69,64 +70,6 @@ class _UtcModel(BaseModel):
         return iso_z(value) if value else None
 
 
-class ContextPointResponse(_UtcModel):
-    timestamp: datetime
-    value: float | None
-
-    @field_serializer("timestamp")
-    def _ts(self, value: datetime) -> str | None:
-        return self._z(value)
-
-
-class ForecastPointResponse(_UtcModel):
-    """One step; ``lower``/``upper`` are split-conformal bounds by nominal coverage (``"80"``, ``"95"``)."""
-
-    step: int
-    value: float
-    target_timestamp: datetime
-    lower: dict[str, float]
-    upper: dict[str, float]
-
-    @field_serializer("target_timestamp")
-    def _ts(self, value: datetime) -> str | None:
-        return self._z(value)
-
-
-class PredictionResponse(_UtcModel):
-    """An on-demand forecast: ``forecast[k].target_timestamp = last_observation + step × interval``."""
-
-    model_id: str
-    training_job_id: str
-    generated_at: datetime
-    interval_seconds: float
-    lookback_window: int
-    forecast_horizon: int
-    last_observation: datetime
-    serving: str
-    context: list[ContextPointResponse]
-    forecast: list[ForecastPointResponse]
-    metadata: dict[str, Any]
-
-    @field_serializer("generated_at", "last_observation")
-    def _ts(self, value: datetime) -> str | None:
-        return self._z(value)
-
-
-class ToggleResponse(_UtcModel):
-    model_id: str
-    training_job_id: str
-    enabled: bool
-    interval_seconds: float | None
-    entity_id: str
-    entity_type: str
-    subscription_id: str | None
-    next_prediction_at: datetime | None
-
-    @field_serializer("next_prediction_at")
-    def _ts(self, value: datetime | None) -> str | None:
-        return self._z(value)
-
-
 class HistoryItem(_UtcModel):
     generated_at: datetime
     horizon: int | None
@@ -148,7 +91,7 @@ class HistoryResponse(BaseModel):
     limit: int
 
 
-@router.post("/predict", response_model=PredictionResponse, responses=_ERRORS)
+@router.post("/predict", response_model=use_cases.Prediction, responses=_ERRORS)
 def predict(
     principal: Operator,
     models: ModelRepositoryDep,
@@ -157,13 +100,13 @@ def predict(
     series: SeriesSourceDep,
     model_id: ModelId,
     job_id: JobId,
-) -> PredictionResponse:
+) -> use_cases.Prediction:
     """Forecast now with the job's model from the latest ``lookback_window`` STH points."""
     result = use_cases.predict(models, jobs, artifacts, series, load_forecaster, principal, model_id, job_id)
-    return PredictionResponse.model_validate(result.model_dump())
+    return result
 
 
-@router.post("/prediction-toggle", response_model=ToggleResponse, responses=_ERRORS)
+@router.post("/prediction-toggle", response_model=use_cases.ToggleResult, responses=_ERRORS)
 def toggle(
     principal: Operator,
     models: ModelRepositoryDep,
@@ -175,7 +118,7 @@ def toggle(
     model_id: ModelId,
     job_id: JobId,
     request: ToggleRequest,
-) -> ToggleResponse:
+) -> use_cases.ToggleResult:
     """Enable (provisioning FIWARE resources idempotently) or disable recurring forecasts."""
     result = use_cases.toggle(
         models,
@@ -190,7 +133,7 @@ def toggle(
         job_id,
         request,
     )
-    return ToggleResponse.model_validate(result.model_dump())
+    return result
 
 
 @router.get("/predictions/history", response_model=HistoryResponse, responses=_ERRORS)

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 from chronos_core import __version__
 from chronos_core.api.deps import HealthCacheDep, HealthProbesDep, SettingsDep
-from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse, iso_z
+from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse
 from chronos_core.api.security import Reader
 from chronos_core.domain.auth import Role
+from chronos_core.domain.model import iso_z
 
 router = APIRouter(tags=["System"])
 

@@ -17,10 +17,11 @@ from chronos_core.api.deps import (
     TrainingJobsDep,
     WorkflowDep,
 )
-from chronos_core.api.schemas import ErrorResponse, iso_z
+from chronos_core.api.schemas import ErrorResponse
 from chronos_core.api.security import Operator, Reader
 from chronos_core.application import training as use_cases
 from chronos_core.application.training import TrainingRequest
+from chronos_core.domain.model import iso_z
 from chronos_core.domain.training import EpochRecord, JobError, Progress, TrainingJob, TrainingStatus
 
 router = APIRouter(prefix="/models/{model_id}/training-jobs", tags=["Training"])
