@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     orion_url: str | None = None
     iot_agent_url: str | None = None
     fiware_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Access token for FIWARE behind a PEP proxy (sent as X-Auth-Token). In AWS it comes from an
+    # SSM SecureString named by ``fiware_auth_token_parameter``.
+    fiware_auth_token: SecretStr | None = None
+    fiware_auth_token_parameter: str | None = None
     fiware_max_attempts: int = Field(default=4, ge=1, le=10, description="Per FIWARE request.")
     sth_page_concurrency: int = Field(default=4, ge=1, le=32, description="STH pages in flight.")
     # Chronos's own forecast devices (hidden from GET /devices/).

@@ -151,20 +151,32 @@ class FiwareProbe:
 
 
 @lru_cache(maxsize=1)
+def fiware_auth_token() -> str | None:
+    """The FIWARE access token, if configured: from SSM (decrypted, cached) or the environment."""
+    settings = get_settings()
+    if settings.fiware_auth_token_parameter:
+        from aws_lambda_powertools.utilities import parameters
+
+        return str(parameters.get_parameter(settings.fiware_auth_token_parameter, decrypt=True, max_age=300))
+    return settings.fiware_auth_token.get_secret_value() if settings.fiware_auth_token else None
+
+
+@lru_cache(maxsize=1)
 def sth_client() -> SthCometClient:
-    return SthCometClient.from_settings(_require_url(get_settings().sth_url, "STH-Comet", "CHRONOS_STH_URL"))
+    settings = _require_url(get_settings().sth_url, "STH-Comet", "CHRONOS_STH_URL")
+    return SthCometClient.from_settings(settings, auth_token=fiware_auth_token())
 
 
 @lru_cache(maxsize=1)
 def orion_client() -> OrionClient:
-    return OrionClient.from_settings(_require_url(get_settings().orion_url, "Orion", "CHRONOS_ORION_URL"))
+    settings = _require_url(get_settings().orion_url, "Orion", "CHRONOS_ORION_URL")
+    return OrionClient.from_settings(settings, auth_token=fiware_auth_token())
 
 
 @lru_cache(maxsize=1)
 def iot_agent_client() -> IotAgentClient:
-    return IotAgentClient.from_settings(
-        _require_url(get_settings().iot_agent_url, "The IoT Agent", "CHRONOS_IOT_AGENT_URL")
-    )
+    settings = _require_url(get_settings().iot_agent_url, "The IoT Agent", "CHRONOS_IOT_AGENT_URL")
+    return IotAgentClient.from_settings(settings, auth_token=fiware_auth_token())
 
 
 def _require_url(url: str | None, what: str, variable: str) -> Settings:

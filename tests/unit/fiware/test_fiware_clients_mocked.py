@@ -385,3 +385,36 @@ def test_health_probes_classify_statuses() -> None:
     degraded = probe_orion("http://orion", transport=httpx.MockTransport(lambda r: httpx.Response(404)))
     assert degraded.status == HealthStatus.DEGRADED
     assert probe_orion(None).status == HealthStatus.UNKNOWN
+
+
+def test_access_token_is_sent_to_every_component() -> None:
+    """A FIWARE deployment behind a PEP proxy gets the configured token as X-Auth-Token."""
+    import httpx
+
+    from chronos_core.adapters.fiware import (
+        FiwareTenant,
+        IotAgentClient,
+        OrionClient,
+        SeriesRef,
+        SthCometClient,
+    )
+
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("x-auth-token"))
+        if request.url.path.startswith("/STH/"):
+            return httpx.Response(
+                200, json={"type": "StructuredValue", "value": []}, headers={"fiware-total-count": "0"}
+            )
+        return httpx.Response(200, json={"count": 0, "devices": [], "orion": {"version": "3.12.0"}})
+
+    transport = httpx.MockTransport(handler)
+    tenant = FiwareTenant("smart", "/")
+    SthCometClient("http://sth", transport=transport, auth_token="secret-1").count(
+        tenant, SeriesRef(entity_type="T", entity_id="e", attribute="a")
+    )
+    OrionClient("http://orion", transport=transport, auth_token="secret-1").version()
+    IotAgentClient("http://iota", transport=transport, auth_token="secret-1").list_devices(tenant)
+    OrionClient("http://orion", transport=transport).version()
+    assert seen == ["secret-1", "secret-1", "secret-1", None]

@@ -155,8 +155,10 @@ class FiwareHttp:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        auth_token: str | None = None,
     ) -> None:
-        """Create the pool. ``transport`` is for tests (``httpx.MockTransport``)."""
+        """Create the pool. ``transport`` is for tests (``httpx.MockTransport``). ``auth_token``
+        is sent as ``X-Auth-Token`` (a FIWARE PEP proxy / Keyrock access token) when given."""
         if not base_url:
             raise ValueError(f"{component}: base URL is not configured")
         self.component = component
@@ -170,7 +172,7 @@ class FiwareHttp:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             transport=transport,
             follow_redirects=False,
-            headers={"Accept": "application/json"},
+            headers={"Accept": "application/json", **({"X-Auth-Token": auth_token} if auth_token else {})},
         )
 
     def close(self) -> None:
@@ -293,6 +295,7 @@ class FiwareClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 20,
+        auth_token: str | None = None,
     ) -> None:
         self._http = FiwareHttp(
             self.component,
@@ -301,6 +304,7 @@ class FiwareClient:
             retry=retry,
             transport=transport,
             max_connections=max_connections,
+            auth_token=auth_token,
         )
 
     @classmethod

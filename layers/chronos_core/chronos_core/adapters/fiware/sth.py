@@ -127,6 +127,7 @@ class SthCometClient(FiwareClient):
         max_concurrency: int = 4,
         api_version: SthApiVersion = "v2",
         transport: httpx.BaseTransport | None = None,
+        auth_token: str | None = None,
     ) -> None:
         """``page_size`` is 1..100; ``max_concurrency`` is the default number of pages in flight."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -142,6 +143,7 @@ class SthCometClient(FiwareClient):
             retry=retry,
             transport=transport,
             max_connections=max(max_concurrency, 4),
+            auth_token=auth_token,
         )
 
     @classmethod
