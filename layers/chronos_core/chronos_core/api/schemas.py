@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from chronos_core.domain.model import DenseLayer, Model, ModelStatus, ModelType, RnnLayer, flatten, iso_z
+
+#: Path parameters shared by the routes.
+ModelId = Annotated[str, Path(description="Model id (UUID).", min_length=1, max_length=64)]
+JobId = Annotated[str, Path(description="Training job id (UUID).", min_length=1, max_length=64)]
 
 
 class ModelResponse(BaseModel):

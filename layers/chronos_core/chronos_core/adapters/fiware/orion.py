@@ -173,6 +173,12 @@ def notification_subscription(
     return subscription
 
 
+def _entity_params(entity_id: str, entity_type: str | None) -> dict[str, str | int]:
+    """Validate an entity id (and optional type); the ``type`` query parameter when given."""
+    validate_ngsi_id("entity_id", entity_id)
+    return {} if entity_type is None else {"type": validate_ngsi_id("entity_type", entity_type)}
+
+
 class OrionClient(FiwareClient):
     """Synchronous NGSI v2 client for entities, attributes and subscriptions. Thread-safe."""
 
@@ -195,10 +201,7 @@ class OrionClient(FiwareClient):
     ) -> dict[str, Any]:
         """The normalized entity. Raises :class:`FiwareNotFoundError` (404) or
         :class:`FiwareConflictError` (409, same id with several types and no ``entity_type``)."""
-        validate_ngsi_id("entity_id", entity_id)
-        params: dict[str, str | int] = {}
-        if entity_type is not None:
-            params["type"] = validate_ngsi_id("entity_type", entity_type)
+        params = _entity_params(entity_id, entity_type)
         if attrs:
             params["attrs"] = ",".join(validate_attribute_name("attrs", a) for a in attrs)
         response = self._http.request(
@@ -217,10 +220,7 @@ class OrionClient(FiwareClient):
         self, tenant: FiwareTenant, entity_id: str, *, entity_type: str | None = None
     ) -> dict[str, Any] | None:
         """Like :meth:`get_entity`, but ``None`` when the entity does not exist."""
-        validate_ngsi_id("entity_id", entity_id)
-        params: dict[str, str | int] = {}
-        if entity_type is not None:
-            params["type"] = validate_ngsi_id("entity_type", entity_type)
+        params = _entity_params(entity_id, entity_type)
         response = self._http.request(
             "GET",
             build_path("/v2/entities/{}", ("entity_id", entity_id)),
@@ -322,10 +322,7 @@ class OrionClient(FiwareClient):
         missing_ok: bool = True,
     ) -> bool:
         """Delete an entity: ``True`` if deleted, ``False`` if it was missing and ``missing_ok``."""
-        validate_ngsi_id("entity_id", entity_id)
-        params: dict[str, str | int] = {}
-        if entity_type is not None:
-            params["type"] = validate_ngsi_id("entity_type", entity_type)
+        params = _entity_params(entity_id, entity_type)
         response = self._http.request(
             "DELETE",
             build_path("/v2/entities/{}", ("entity_id", entity_id)),

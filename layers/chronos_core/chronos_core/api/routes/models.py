@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from chronos_core.api.deps import (
     ArtifactStoreDep,
@@ -13,7 +13,7 @@ from chronos_core.api.deps import (
     ObjectStoreDep,
     TrainingJobsDep,
 )
-from chronos_core.api.schemas import ErrorResponse, ModelPage, ModelResponse, ModelTypeOption
+from chronos_core.api.schemas import ErrorResponse, ModelId, ModelPage, ModelResponse, ModelTypeOption
 from chronos_core.api.security import Admin, Reader
 from chronos_core.application import models as use_cases
 from chronos_core.application import training as training_use_cases
@@ -23,7 +23,6 @@ from chronos_core.domain.model import ModelChanges, ModelDraft, ModelStatus, Mod
 
 router = APIRouter(prefix="/models", tags=["Models"])
 
-ModelId = Annotated[str, Path(description="Model id (UUID).", min_length=1, max_length=64)]
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse, "description": "No such model."},
     409: {"model": ErrorResponse, "description": "The model's state forbids this."},

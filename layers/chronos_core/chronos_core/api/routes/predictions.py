@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, field_serializer
 
 from chronos_core import wiring
 from chronos_core.adapters.fiware.iot_agent import generate_api_key
 from chronos_core.api.deps import ArtifactStoreDep, ModelRepositoryDep, SeriesSourceDep, TrainingJobsDep
-from chronos_core.api.schemas import ErrorResponse
+from chronos_core.api.schemas import ErrorResponse, JobId, ModelId
 from chronos_core.api.security import Operator, Reader
 from chronos_core.application import forecasts as use_cases
 from chronos_core.application.forecasts import (
@@ -27,8 +27,6 @@ from chronos_core.ml.inference import load_forecaster
 
 router = APIRouter(prefix="/models/{model_id}/training-jobs/{job_id}", tags=["Predictions"])
 
-ModelId = Annotated[str, Path(min_length=1, max_length=64)]
-JobId = Annotated[str, Path(min_length=1, max_length=64)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such model or job (for this caller)."},
     409: {"model": ErrorResponse, "description": "The job has no trained model."},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, field_serializer
 
 from chronos_core.api.deps import (
@@ -17,7 +17,7 @@ from chronos_core.api.deps import (
     TrainingJobsDep,
     WorkflowDep,
 )
-from chronos_core.api.schemas import ErrorResponse
+from chronos_core.api.schemas import ErrorResponse, JobId, ModelId
 from chronos_core.api.security import Operator, Reader
 from chronos_core.application import training as use_cases
 from chronos_core.application.training import TrainingRequest
@@ -26,8 +26,6 @@ from chronos_core.domain.training import EpochRecord, JobError, Progress, Traini
 
 router = APIRouter(prefix="/models/{model_id}/training-jobs", tags=["Training"])
 
-ModelId = Annotated[str, Path(min_length=1, max_length=64)]
-JobId = Annotated[str, Path(min_length=1, max_length=64)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such model or job (for this caller)."},
     409: {"model": ErrorResponse, "description": "The job's or model's state forbids this."},
