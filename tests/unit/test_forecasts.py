@@ -1,6 +1,6 @@
 """Forecast use cases with in-memory ports: grid advancement (drift-free, catch-up), scheduler
 ticks (claims, enqueue failures), execution (idempotency, failures, skips) and the Orion payload
-shape of /work/shared/research/fiware-contract.md §2.4-2.5."""
+shape of shared/research/fiware-contract.md §2.4-2.5."""
 
 from __future__ import annotations
 
