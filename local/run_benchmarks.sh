@@ -4,6 +4,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 py=.local/venv/bin/python
+export PYTHONPATH="$root/layers/chronos_core:$root${PYTHONPATH:+:$PYTHONPATH}"
 trap '"$py" local/stack.py down || true' EXIT
 status=0
 "$py" bench/bench_api.py || status=1
