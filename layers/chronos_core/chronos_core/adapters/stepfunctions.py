@@ -50,9 +50,3 @@ class StepFunctionsWorkflow:
             f"https://{self._region}.console.aws.amazon.com/states/home?region={self._region}"
             f"#/v2/executions/details/{execution_arn}"
         )
-
-    def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        for page in self._sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-            events.extend(page["events"])
-        return events

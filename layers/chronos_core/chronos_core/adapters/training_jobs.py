@@ -241,11 +241,6 @@ class MongoTrainingJobRepository:
         return self._job(doc)
 
     @with_retries
-    def set_fields(self, job_id: str, changes: dict[str, Any]) -> None:
-        """Unconditional ``$set`` (for fields that are not pipeline state, e.g. forecasts)."""
-        self._jobs.update_one({"id": job_id}, {"$set": {**changes, "updated_at": utcnow()}})
-
-    @with_retries
     def delete(self, job_id: str) -> bool:
         self._chunks.delete_many({"job_id": job_id})
         self._live.delete_one({"_id": job_id})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,7 +29,6 @@ class Page[T]:
     total: int
     skip: int
     limit: int
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class ModelRepository(Protocol):
@@ -111,7 +110,6 @@ class TrainingJobRepository(Protocol):
         changes: dict[str, Any] | None = None,
     ) -> TrainingJob | None: ...
     def reopen_for_retry(self, job_id: str, execution: dict[str, Any]) -> TrainingJob | None: ...
-    def set_fields(self, job_id: str, changes: dict[str, Any]) -> None: ...
     def delete(self, job_id: str) -> bool: ...
 
 

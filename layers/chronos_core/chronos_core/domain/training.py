@@ -151,10 +151,6 @@ class TrainingJob(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
 
-    @property
-    def execution_name(self) -> str:
-        return self.execution.name if self.execution else self.id
-
 
 def plan_chunks(window_offset: int, count: int, chunk_points: int) -> list[ChunkSpec]:
     """Split ``count`` points starting at ``window_offset`` into Map items of ``chunk_points``."""
@@ -181,7 +177,3 @@ def execution_name(job_id: str, attempt: int) -> str:
     """The first execution is named after the job (so a repeated start is refused by Step
     Functions); retries add ``-r<attempt>``."""
     return job_id if attempt <= 1 else f"{job_id}-r{attempt}"
-
-
-def chunk_count(count: int, chunk_points: int) -> int:
-    return math.ceil(count / chunk_points) if count > 0 else 0

@@ -298,11 +298,8 @@ class OrionClient(FiwareClient):
         entity_type: str | None = None,
     ) -> None:
         """Update-or-append attributes of an existing entity (204; 404 if the entity is missing)."""
-        validate_ngsi_id("entity_id", entity_id)
+        params = _entity_params(entity_id, entity_type)
         validate_attributes(attributes)
-        params: dict[str, str | int] = {}
-        if entity_type is not None:
-            params["type"] = validate_ngsi_id("entity_type", entity_type)
         self._http.request(
             "POST",
             build_path("/v2/entities/{}/attrs", ("entity_id", entity_id)),
