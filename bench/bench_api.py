@@ -56,7 +56,12 @@ def main() -> None:
     from chronos_core.adapters.jwt_verifier import mint_token
 
     token = mint_token(
-        secret=secret, subject="bench", roles=["admin"], tenants=["*"], issuer="chronos-local", audience="chronos"
+        secret=secret,
+        subject="bench",
+        roles=["admin"],
+        tenants=["*"],
+        issuer="chronos-local",
+        audience="chronos",
     )
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=stack["ApiUrl"], timeout=60, headers=headers) as api:

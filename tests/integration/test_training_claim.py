@@ -83,3 +83,59 @@ def test_concurrent_chunk_records_are_all_counted(mongo_db: Database[Document]) 
     assert stored.progress.chunks_done == len(offsets)
     assert stored.progress.points_collected == 20_000
     assert jobs.delete(job.id) and jobs.completed_chunks(job.id) == {}
+
+
+class ModelStatusAtFinish:
+    """Wraps a job repository: records the model's status at the moment a job turns terminal."""
+
+    def __init__(self, jobs: object, models: MongoModelRepository, model_id: str) -> None:
+        self._jobs = jobs
+        self._models = models
+        self._model_id = model_id
+        self.seen: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._jobs, name)
+
+    def finish(self, job_id: str, status: object, **kwargs: object) -> object:
+        model = self._models.get(self._model_id)
+        self.seen.append(model.status.value if model else "gone")
+        return self._jobs.finish(job_id, status, **kwargs)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("outcome", ["failed", "completed"])
+def test_a_terminal_job_is_never_visible_before_its_model_is_released(
+    mongo_db: Database[Document], outcome: str
+) -> None:
+    from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
+    from chronos_core.application.training_pipeline import finalize, record_failure
+    from chronos_core.domain.training import TrainingJob, TrainingStatus
+
+    models = MongoModelRepository(mongo_db)
+    model_id = new_model(models)
+    assert models.claim_for_training(model_id)
+    real_jobs = MongoTrainingJobRepository(mongo_db)
+    job = TrainingJob(
+        model_id=model_id, fiware_service="claims", last_n=100, points_available=100, window_offset=0
+    )
+    real_jobs.add(job)
+    real_jobs.update_running(
+        job.id, {"status": TrainingStatus.TRAINING.value, "artifacts": {"model": "k"}, "serving": "network"}
+    )
+    jobs = ModelStatusAtFinish(real_jobs, models, model_id)
+    if outcome == "failed":
+        record_failure(jobs, models, job.id, "States.TaskFailed", "boom")  # type: ignore[arg-type]
+        expected = "draft"
+    else:
+        finalize(jobs, models, job.id)  # type: ignore[arg-type]
+        expected = "trained"
+    assert jobs.seen == [expected]
+    stored = real_jobs.get(job.id)
+    assert stored is not None and stored.status.value == outcome
+    assert models.get(model_id).status.value == expected  # type: ignore[union-attr]
+    # Recording the same outcome again (a retried step) changes nothing.
+    if outcome == "failed":
+        assert record_failure(jobs, models, job.id, "x", "y")["recorded"] is False  # type: ignore[arg-type]
+    else:
+        assert finalize(jobs, models, job.id)["status"] == "completed"  # type: ignore[arg-type]
+    assert jobs.seen == [expected]

@@ -316,6 +316,7 @@ def test_seed_cli_csv_and_taylor(sandbox: Sandbox, service: str, tmp_path: Path)
         for m, p in enumerate(points)
     )
     import pmdarima  # noqa: F401  (installed by requirements-dev.txt; must not be skipped)
+
     done = subprocess.run(
         [
             sys.executable,

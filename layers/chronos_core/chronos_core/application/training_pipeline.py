@@ -289,11 +289,13 @@ def finalize(jobs: TrainingJobRepository, models: ModelRepository, job_id: str) 
         return {"job_id": job_id, "status": job.status.value}
     if not job.artifacts:
         raise NotFoundError(f"Training job {job_id} has no artifacts; training did not finish")
-    jobs.enter_phase(job_id, Phase.FINALIZE)
-    finished = jobs.finish(job_id, TrainingStatus.COMPLETED)
-    if finished is not None:
-        models.release_after_training(job.model_id, succeeded=True, serving=serving_summary(finished))
-        logger.info("Training completed", extra={"job_id": job_id, "model_id": job.model_id})
+    if job.status.running:
+        jobs.enter_phase(job_id, Phase.FINALIZE)
+        # The model is released before the job turns terminal: whoever sees a completed job also
+        # sees a trained model. A second start meanwhile is refused (the job is still running).
+        models.release_after_training(job.model_id, succeeded=True, serving=serving_summary(job))
+        if jobs.finish(job_id, TrainingStatus.COMPLETED) is not None:
+            logger.info("Training completed", extra={"job_id": job_id, "model_id": job.model_id})
     current = jobs.get(job_id)
     return {"job_id": job_id, "status": current.status.value if current else "deleted"}
 
@@ -317,8 +319,11 @@ def record_failure(
 ) -> dict[str, Any]:
     """The Catch target of every state: record phase, error and cause, and restore the model."""
     job = jobs.get(job_id)
-    if job is None:
+    if job is None or not job.status.running:
         return {"job_id": job_id, "recorded": False}
+    # Released before the job turns terminal: whoever sees a failed job also sees the model back
+    # in draft (or trained). A second start meanwhile is refused (the job is still running).
+    models.release_after_training(job.model_id, succeeded=False)
     failed = jobs.finish(
         job_id,
         TrainingStatus.FAILED,
@@ -327,7 +332,6 @@ def record_failure(
         ),
     )
     if failed is not None:
-        models.release_after_training(job.model_id, succeeded=False)
         logger.warning(
             "Training failed",
             extra={"job_id": job_id, "error": error, "phase": failed.error and failed.error.phase},
