@@ -132,7 +132,12 @@ def test_training_goes_through_every_phase(api: httpx.Client, stack: dict[str, A
     assert set(trained["serving"]["validation_scores"]) == {"network", "seasonal_naive", "last_value"}
     assert done["metrics"]["test_coverage"]["95"] is not None
 
-    history = sfn_client(stack).get_execution_history(executionArn=done["execution"]["arn"])["events"]
+    sfn = sfn_client(stack)
+    arn = done["execution"]["arn"]
+    deadline = time.monotonic() + 30  # the finalize step returns just after it marks the job completed
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    history = sfn.get_execution_history(executionArn=arn)["events"]
     types = [e["type"] for e in history]
     assert types[-1] == "ExecutionSucceeded"
     assert "MapStateEntered" in types
