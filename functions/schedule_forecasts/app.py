@@ -1,8 +1,8 @@
 """Scheduler (EventBridge rule, every minute): claim due forecast slots, one SQS message each.
 
-Each tick claims every due job with a compare-and-set on its ``next_prediction_at`` (concurrent
-ticks never claim the same slot), advances it on the job's grid, and sends ``{job_id, slot}``
-messages. It never re-enqueues itself: the rule is the only clock. The correlation id is the
+Each tick claims the latest due slot on every due job's grid with a ticket unique per
+``(job, slot)`` (concurrent ticks never claim the same slot) and sends ``{job_id, slot}``
+messages; the forecast run moves the job past its slot. It never re-enqueues itself: the rule is the only clock. The correlation id is the
 EventBridge event id (a fresh one when invoked without it).
 """
 

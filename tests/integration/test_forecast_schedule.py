@@ -1,8 +1,9 @@
-"""The Mongo forecast schedule against the real FerretDB: compare-and-set claims under
-concurrency, drift-free advancement, run idempotency, API keys, conditional writes."""
+"""The Mongo forecast schedule against the real FerretDB: insert-once claims under concurrency,
+drift-free advancement, run idempotency, API keys, conditional writes."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections import Counter
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from pymongo.database import Database
+from pymongo.errors import AutoReconnect, BulkWriteError
 
 from chronos_core.adapters.forecast_schedule import MongoForecastSchedule, SqsForecastQueue
 from chronos_core.adapters.mongo import Document
@@ -75,12 +77,12 @@ def test_concurrent_claims_of_one_slot_have_exactly_one_winner(
 
     def contend(_: int) -> bool:
         barrier.wait()
-        return schedule.claim(job_id, slot, slot + timedelta(seconds=60))
+        return schedule.claim_slots([(job_id, slot)])[0]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(contend, range(16)))
     assert results.count(True) == 1
-    assert job_doc(mongo_db, job_id)["next_prediction_at"] == slot + timedelta(seconds=60)
+    assert job_doc(mongo_db, job_id)["next_prediction_at"] == slot  # a claim writes no job
 
 
 def test_many_concurrent_schedulers_claim_each_slot_exactly_once(
@@ -114,27 +116,44 @@ def test_slots_advance_on_the_grid_without_drift(
     queue = RecordingQueue()
     for minute, late in [(0, 3.2), (1, 45.9), (2, 0.001), (7, 12.0)]:  # late ticks; 4 missed slots
         forecasts.schedule_due(schedule, lambda: queue, anchor + timedelta(seconds=minute * 60 + late))
+        slot = queue.sent[-1].slot
+        assert schedule.advance_after(job_id, slot, slot + timedelta(seconds=60))  # as the run does
     assert [m.slot for m in queue.sent] == [anchor + timedelta(minutes=m) for m in (0, 1, 2, 7)]
     stored = job_doc(mongo_db, job_id)["next_prediction_at"]
     assert stored == anchor + timedelta(minutes=8)
     assert isinstance(stored, datetime)
 
 
-def test_disabled_jobs_are_not_claimed_and_release_undoes_a_claim(
+def test_disabled_jobs_are_not_due_and_release_undoes_a_claim(
     mongo_db: Database[Document], schedule: MongoForecastSchedule
 ) -> None:
     now = utcnow()
-    on, off = seed_jobs(mongo_db, 2, now - timedelta(seconds=1))
+    slot = now - timedelta(seconds=1)
+    on, off = seed_jobs(mongo_db, 2, slot)
     schedule.disable(off)
     assert [d.job_id for d in schedule.due(now, 10)] == [on]
-    assert not schedule.claim(off, now - timedelta(seconds=1), now)
-    claim = forecasts.Claim(
-        job_id=on, stored=now - timedelta(seconds=1), slot=now, next_slot=now + timedelta(seconds=59)
-    )
-    assert schedule.claim(on, claim.stored, claim.next_slot)
-    assert schedule.release(claim)
-    assert schedule.due(now, 10)[0].slot == claim.stored
-    assert schedule.claim(on, claim.stored, claim.next_slot)  # the released slot can be claimed again
+    assert schedule.claim_slots([(on, slot)]) == [True]
+    assert schedule.claim_slots([(on, slot)]) == [False]
+    assert schedule.release(on, slot)
+    assert not schedule.release(on, slot)
+    assert schedule.claim_slots([(on, slot)]) == [True]  # the released slot can be claimed again
+
+
+def test_the_run_moves_the_job_forward_only(
+    mongo_db: Database[Document], schedule: MongoForecastSchedule
+) -> None:
+    slot = datetime(2026, 1, 1, tzinfo=UTC)
+    step = timedelta(seconds=60)
+    job_id, off = seed_jobs(mongo_db, 2, slot)
+    assert schedule.advance_after(job_id, slot, slot + step)
+    assert not schedule.advance_after(job_id, slot, slot + step)  # a redelivery: already past it
+    assert not schedule.advance_after(job_id, slot - step, slot)  # a late run of an older slot
+    assert job_doc(mongo_db, job_id)["next_prediction_at"] == slot + step
+    mongo_db["training_jobs"].update_one({"id": job_id}, {"$set": {"next_prediction_at": slot + 10 * step}})
+    assert not schedule.advance_after(job_id, slot + step, slot + 2 * step)  # re-anchored since
+    schedule.disable(off)
+    assert not schedule.advance_after(off, slot, slot + step)
+    assert job_doc(mongo_db, off)["next_prediction_at"] is None
 
 
 def test_runs_are_idempotent_per_job_and_slot(schedule: MongoForecastSchedule) -> None:
@@ -228,16 +247,38 @@ def test_sqs_queue_sends_batches_of_ten_and_reports_failures() -> None:
     assert run_key("j0", messages[0].slot) == "j0|2026-01-01T00:00:00.000Z"
 
 
-def test_claim_many_reports_each_item_and_skips_disabled_jobs(
-    mongo_db: Database[Document], schedule: MongoForecastSchedule
-) -> None:
-    now = utcnow()
-    stored = now - timedelta(seconds=5)
-    ids = seed_jobs(mongo_db, 6, stored)
-    schedule.disable(ids[5])
-    mongo_db["training_jobs"].update_one({"id": ids[5]}, {"$set": {"next_prediction_at": stored}})
-    assert schedule.claim(ids[0], stored, now + timedelta(seconds=55))  # claimed by another tick
-    items = [(job_id, stored, now + timedelta(seconds=55)) for job_id in ids]
-    assert schedule.claim_many(items) == [False, True, True, True, True, False]
-    assert schedule.claim_many(items) == [False] * 6
-    assert job_doc(mongo_db, ids[1])["next_prediction_at"] == now + timedelta(seconds=55)
+def test_claim_slots_reports_each_item(schedule: MongoForecastSchedule) -> None:
+    slot = utcnow() - timedelta(seconds=5)
+    items = [(f"job-{i}", slot) for i in range(6)]
+    assert schedule.claim_slots([items[0], items[4]]) == [True, True]  # claimed by another tick
+    assert schedule.claim_slots(items) == [False, True, True, True, False, True]
+    assert schedule.claim_slots(items) == [False] * 6
+    assert schedule.claim_slots([("job-0", slot + timedelta(seconds=60))]) == [True]  # the next slot
+
+
+class DropsTheReply:
+    """A claims collection whose first ``insert_many`` is written but whose reply is lost."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
+    def insert_many(self, documents: list[Document], **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls > 1:
+            return self._collection.insert_many(documents, **kwargs)
+        with contextlib.suppress(BulkWriteError):
+            self._collection.insert_many(documents, **kwargs)
+        raise AutoReconnect("connection closed before the reply")
+
+
+def test_a_retried_claim_that_meets_its_own_tickets_still_wins(schedule: MongoForecastSchedule) -> None:
+    slot = utcnow()
+    schedule.claim_slots([("taken", slot)])
+    flaky = DropsTheReply(schedule._claims)
+    schedule._claims = flaky  # type: ignore[assignment]
+    assert schedule.claim_slots([("a", slot), ("taken", slot), ("b", slot)]) == [True, False, True]
+    assert flaky.calls == 2

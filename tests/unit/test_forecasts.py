@@ -19,7 +19,6 @@ from chronos_core.adapters.fiware.orion import (
 )
 from chronos_core.application import forecasts
 from chronos_core.application.forecasts import (
-    Claim,
     DueJob,
     ForecastMessage,
     ForecastSettings,
@@ -79,11 +78,14 @@ def test_advance_with_fractional_interval_stays_on_the_millisecond_grid() -> Non
 
 
 class FakeSchedule:
-    """In-memory ForecastSchedule with the same CAS semantics as the Mongo adapter."""
+    """In-memory ForecastSchedule with the same claim semantics as the Mongo adapter (a ticket
+    per ``(job, slot)``, inserted once)."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.runs: dict[str, dict[str, Any]] = {}
+        self.tickets: set[str] = set()
+        self.next_seen_by_record: list[tuple[str, datetime | None]] = []
         self.lock = threading.Lock()
         self.keys: dict[str, str] = {}
 
@@ -102,24 +104,29 @@ class FakeSchedule:
         ]
         return sorted(items, key=lambda d: d.slot)[:limit]
 
-    def claim(self, job_id: str, expected: datetime, next_slot: datetime) -> bool:
+    def claim_slots(self, items: Sequence[tuple[str, datetime]]) -> list[bool]:
+        won = []
         with self.lock:
-            job = self.jobs.get(job_id)
-            if job and job["next"] == expected and job["config"].get("enabled"):
-                job["next"] = next_slot
+            for job_id, slot in items:
+                key = run_key(job_id, slot)
+                won.append(key not in self.tickets)
+                self.tickets.add(key)
+        return won
+
+    def release(self, job_id: str, slot: datetime) -> bool:
+        with self.lock:
+            key = run_key(job_id, slot)
+            if key in self.tickets:
+                self.tickets.remove(key)
                 return True
             return False
 
-    def claim_many(self, items: Sequence[tuple[str, datetime, datetime]]) -> list[bool]:
-        return [self.claim(*item) for item in items]
-
-    def release(self, claim: Claim) -> bool:
-        with self.lock:
-            job = self.jobs[claim.job_id]
-            if job["next"] == claim.next_slot:
-                job["next"] = claim.stored
-                return True
-            return False
+    def advance_after(self, job_id: str, slot: datetime, next_slot: datetime) -> bool:
+        job = self.jobs.get(job_id)
+        if job and job["config"].get("enabled") and job["next"] is not None and job["next"] <= slot:
+            job["next"] = next_slot
+            return True
+        return False
 
     def prune(self, before: datetime) -> int:
         return 0
@@ -152,6 +159,7 @@ class FakeSchedule:
         self.runs[run_key(job_id, slot)] = {"status": status, "error": error}
 
     def record_last(self, job_id: str, last_forecast: dict[str, Any]) -> None:
+        self.next_seen_by_record.append((last_forecast["status"], self.jobs[job_id]["next"]))
         last = self.jobs[job_id]["last"]
         if last is None or last["slot"] <= last_forecast["slot"]:
             self.jobs[job_id]["last"] = last_forecast
@@ -186,9 +194,16 @@ def test_tick_claims_due_jobs_once_and_sends_one_message_each() -> None:
     assert (result.due, result.claimed, result.enqueued) == (2, 2, 2)
     assert {m.job_id for m in queue.sent} == {"due-1", "due-2"}
     assert {m.slot for m in queue.sent} == {T0 + timedelta(seconds=60)}
-    assert schedule.jobs["due-1"]["next"] == T0 + timedelta(seconds=120)
+    assert schedule.jobs["due-1"]["next"] == T0  # a tick writes no job: the run moves it
     again = forecasts.schedule_due(schedule, lambda: queue, now)
-    assert again.claimed == 0 and len(queue.sent) == 2
+    assert (again.due, again.claimed) == (2, 0) and len(queue.sent) == 2  # same slots, tickets taken
+    later = forecasts.schedule_due(schedule, lambda: queue, now + timedelta(seconds=60))
+    assert later.claimed == 3  # "later" is due now too
+    assert {(m.job_id, m.slot) for m in queue.sent[2:]} == {
+        ("due-1", T0 + timedelta(seconds=120)),
+        ("due-2", T0 + timedelta(seconds=120)),
+        ("later", now + timedelta(seconds=1)),
+    }
 
 
 def test_tick_with_nothing_due_does_not_build_the_queue() -> None:
@@ -205,8 +220,8 @@ def test_claims_whose_message_failed_are_released_for_the_next_tick() -> None:
     queue = FakeQueue(fail=lambda m: m.job_id == "broken")
     result = forecasts.schedule_due(schedule, lambda: queue, T0 + timedelta(seconds=1))
     assert (result.claimed, result.enqueued, result.released) == (2, 1, 1)
-    assert schedule.jobs["broken"]["next"] == T0  # due again
-    assert schedule.jobs["ok"]["next"] == T0 + timedelta(seconds=60)
+    retry = forecasts.schedule_due(schedule, lambda: FakeQueue(), T0 + timedelta(seconds=2))
+    assert (retry.due, retry.claimed) == (2, 1)  # only the released slot is claimed again
 
 
 def test_concurrent_ticks_claim_each_slot_exactly_once() -> None:
@@ -334,8 +349,19 @@ def test_execute_publishes_once_per_slot() -> None:
     assert [p.step for p in upsert["series"].points] == [1, 2]
     last = schedule.jobs["job-1"]["last"]
     assert last["status"] == "succeeded" and last["points"] == 2 and last["slot"] == T0
+    # The run moved the job to its next grid slot before showing the outcome.
+    assert schedule.next_seen_by_record == [("running", T0), ("succeeded", T0 + timedelta(seconds=60))]
     again = _execute(schedule, orion)  # SQS redelivered the same message
     assert again.status == "skipped" and len(orion.upserts) == 1
+    assert schedule.jobs["job-1"]["next"] == T0 + timedelta(seconds=60)
+
+
+def test_a_redelivered_message_of_a_succeeded_slot_still_moves_the_job_on() -> None:
+    schedule = FakeSchedule()
+    schedule.add("job-1", T0)
+    schedule.runs[run_key("job-1", T0)] = {"status": "succeeded"}  # the run stopped before moving it
+    assert _execute(schedule, FakeOrion()).status == "skipped"
+    assert schedule.jobs["job-1"]["next"] == T0 + timedelta(seconds=60)
 
 
 def test_execute_failure_is_recorded_raised_and_retried() -> None:
@@ -345,9 +371,11 @@ def test_execute_failure_is_recorded_raised_and_retried() -> None:
         _execute(schedule, FakeOrion(fail=True), attempt=1)
     last = schedule.jobs["job-1"]["last"]
     assert last["status"] == "failed" and "Orion" in last["error"] and last["final"] is False
+    assert schedule.jobs["job-1"]["next"] == T0  # SQS retries the slot: the job stays on it
     with pytest.raises(UpstreamError):
         _execute(schedule, FakeOrion(fail=True), attempt=2)
     assert schedule.jobs["job-1"]["last"]["final"] is True
+    assert schedule.jobs["job-1"]["next"] == T0 + timedelta(seconds=60)  # given up: move on
     assert _execute(schedule, FakeOrion(), attempt=3).status == "succeeded"  # a failed slot may re-run
 
 

@@ -2,22 +2,24 @@
 
 Recurring forecasts, in one picture::
 
-    EventBridge rule (1 min) -> schedule_due()  --claim (CAS) + one message per slot-->  SQS
+    EventBridge rule (1 min) -> schedule_due()  --claim ticket + one message per slot-->  SQS
     SQS -> execute_forecast() --forecast--> Orion (forecastSeries) --subscription--> STH (history)
 
 Contracts this module guarantees (the adapters implement the atomic parts):
 
 * **Claim.** A job is due when ``prediction_config.enabled`` and ``next_prediction_at <= now``.
-  The scheduler claims it with a compare-and-set on the exact ``next_prediction_at`` it read, so
-  of several concurrent schedulers exactly one wins each slot (the Mongo adapter makes the CAS
-  atomic with a unique claim ticket per slot; see :mod:`chronos_core.adapters.forecast_schedule`).
+  The scheduler claims the slot it computes for the job by inserting a ticket unique per
+  ``(job, slot)``, so of several concurrent schedulers exactly one wins each slot. A tick writes
+  no job document; the forecast run moves ``next_prediction_at`` past its slot when it ends
+  (success or final failure). Until then later ticks still find the job due, compute the same
+  slot and find its ticket taken (:mod:`chronos_core.adapters.forecast_schedule`).
 * **Drift-free grid and catch-up.** Slots live on the grid ``anchor + k * interval`` fixed when
-  recurring forecasts are enabled. A claim of stored slot ``s`` forecasts for the *latest* due
-  slot ``s + (k - 1) * interval`` and stores ``s + k * interval``, the first grid slot after now
-  (:func:`advance`). Missed slots (scheduler down, Lambda throttled) are skipped, never replayed:
-  at most one forecast per job per tick, and the schedule never drifts by scheduler latency.
-* **Enqueue failure.** When a message cannot be sent, the claim is rolled back with the reverse
-  CAS, so the next tick retries the slot; nothing is re-enqueued by the scheduler itself.
+  recurring forecasts are enabled. For a job stored at ``s`` a tick forecasts the *latest* due
+  slot ``s + k * interval <= now`` (:func:`advance`); the run then stores the next grid slot.
+  Missed slots (scheduler down, Lambda throttled) are skipped, never replayed: at most one
+  forecast per job per tick, and the schedule never drifts by scheduler or run latency.
+* **Enqueue failure.** When a message cannot be sent, its ticket is deleted, so the next tick
+  claims the slot again; nothing is re-enqueued by the scheduler itself.
 * **Idempotency per (job, slot).** :meth:`ForecastSchedule.begin_run` admits a run once per
   ``(job, slot)`` while it runs, again after a failure, and never after a success, so a redelivered
   message does not publish twice.
@@ -90,24 +92,14 @@ class ForecastMessage(BaseModel):
 
 
 class DueJob(BaseModel):
-    """A job whose ``next_prediction_at`` (``slot``) has passed, as read by the scheduler."""
+    """A job whose ``next_prediction_at`` (``slot``, on its grid) has passed, as read by the
+    scheduler."""
 
     model_config = ConfigDict(frozen=True)
 
     job_id: str
     slot: datetime
     interval_seconds: float
-
-
-class Claim(BaseModel):
-    """A won claim: the stored slot that was replaced, the slot forecast, the next stored slot."""
-
-    model_config = ConfigDict(frozen=True)
-
-    job_id: str
-    stored: datetime
-    slot: datetime
-    next_slot: datetime
 
 
 class TickResult(BaseModel):
@@ -128,7 +120,7 @@ def run_key(job_id: str, slot: datetime) -> str:
 
 
 def advance(stored: datetime, interval_seconds: float, now: datetime) -> tuple[datetime, datetime]:
-    """``(slot, next_slot)`` for a claim of ``stored`` at ``now`` (``stored <= now``).
+    """``(slot, next_slot)`` for a job stored at ``stored`` at ``now`` (``stored <= now``).
 
     ``slot`` is the latest grid slot ``stored + j * interval <= now`` (``j >= 0``) and
     ``next_slot = slot + interval`` is the first grid slot strictly after ``now``. Computed in
@@ -163,16 +155,16 @@ class ForecastSchedule(Protocol):
     def due(self, now: datetime, limit: int) -> list[DueJob]:
         """Enabled jobs with ``next_prediction_at <= now``, oldest slot first, at most ``limit``."""
 
-    def claim(self, job_id: str, expected: datetime, next_slot: datetime) -> bool:
-        """Atomically replace ``next_prediction_at == expected`` (and enabled) by ``next_slot``;
-        True for exactly one of any number of concurrent callers."""
+    def claim_slots(self, items: Sequence[tuple[str, datetime]]) -> list[bool]:
+        """Claim each ``(job_id, slot)``: True for exactly one of any number of concurrent
+        callers claiming the same pair, ever (until pruned); one result per item."""
 
-    def claim_many(self, items: Sequence[tuple[str, datetime, datetime]]) -> list[bool]:
-        """:meth:`claim` for each ``(job_id, expected, next_slot)``, in as few round trips as the
-        store allows; one result per item, same guarantee."""
+    def release(self, job_id: str, slot: datetime) -> bool:
+        """Undo the claim of a slot whose message could not be sent; True if undone."""
 
-    def release(self, claim: Claim) -> bool:
-        """Undo a claim whose message could not be sent (reverse CAS); True if undone."""
+    def advance_after(self, job_id: str, slot: datetime, next_slot: datetime) -> bool:
+        """Store ``next_slot`` as ``next_prediction_at`` if the job is enabled and its stored
+        slot is not after ``slot``; True if moved."""
 
     def prune(self, before: datetime) -> int:
         """Forget claim bookkeeping older than ``before`` (no TTL indexes on FerretDB v1)."""
@@ -602,7 +594,7 @@ def schedule_due(
     *,
     limit: int = 5000,
 ) -> TickResult:
-    """One scheduler tick: claim every due job (CAS on the slot read), then send one message per
+    """One scheduler tick: claim the latest due slot of every due job, then send one message per
     won claim. Claims whose message could not be sent are released (the next tick retries them).
 
     ``queue`` is called only when there is something to send. Never re-enqueues itself.
@@ -612,30 +604,23 @@ def schedule_due(
     result = TickResult(due=len(due))
     if not due:
         return result
-
-    planned = [(item, *advance(item.slot, item.interval_seconds, now)) for item in due]
+    slots = [(item.job_id, advance(item.slot, item.interval_seconds, now)[0]) for item in due]
     won: list[bool] = []
-    for start in range(0, len(planned), CLAIM_BATCH):
-        chunk = planned[start : start + CLAIM_BATCH]
-        won.extend(schedule.claim_many([(item.job_id, item.slot, nxt) for item, _, nxt in chunk]))
-    claims = [
-        Claim(job_id=item.job_id, stored=item.slot, slot=slot, next_slot=nxt)
-        for (item, slot, nxt), ok in zip(planned, won, strict=True)
-        if ok
+    for start in range(0, len(slots), CLAIM_BATCH):
+        won.extend(schedule.claim_slots(slots[start : start + CLAIM_BATCH]))
+    messages = [
+        ForecastMessage(job_id=job_id, slot=slot) for (job_id, slot), ok in zip(slots, won, strict=True) if ok
     ]
-    result.claimed = len(claims)
-    if not claims:
+    result.claimed = len(messages)
+    if not messages:
         return result
-    messages = [ForecastMessage(job_id=c.job_id, slot=c.slot) for c in claims]
     failed = queue().send(messages)
     result.enqueued = len(messages) - len(failed)
-    failed_keys = {m.key for m in failed}
-    for claim in claims:
-        if run_key(claim.job_id, claim.slot) in failed_keys:
-            if schedule.release(claim):
-                result.released += 1
-            else:
-                result.lost += 1
+    for message in failed:
+        if schedule.release(message.job_id, message.slot):
+            result.released += 1
+        else:
+            result.lost += 1
     if failed:
         logger.warning(
             "Some forecast messages could not be sent; their claims were released",
@@ -675,6 +660,8 @@ def execute_forecast(
     forecasts are disabled, or this slot already succeeded. A run in progress elsewhere raises
     ConflictError (the message is retried later). Any failure is recorded on the job's
     ``last_forecast`` (status ``failed``, ``final`` on the last allowed attempt) and re-raised.
+    A run that ends (success or final failure) moves the job's ``next_prediction_at`` to the grid
+    slot after its own, before ``last_forecast`` shows the outcome.
     """
     job = jobs.get(message.job_id)
     if job is None:
@@ -687,6 +674,7 @@ def execute_forecast(
         return _skipped(message, "model not found")
     admission = schedule.begin_run(job.id, message.slot, attempt, settings.lease_seconds)
     if admission == "done":
+        _advance_past(schedule, job, message)  # in case the run that succeeded stopped short of it
         return _skipped(message, "this slot was already forecast")
     if admission == "busy":
         raise ConflictError(f"The forecast {message.key} is running elsewhere; retry later")
@@ -728,6 +716,8 @@ def execute_forecast(
         error = error[:MAX_ERROR_LENGTH]
         final = attempt >= settings.max_receive_count
         schedule.finish_run(job.id, message.slot, status="failed", error=error)
+        if final:
+            _advance_past(schedule, job, message)
         schedule.record_last(
             job.id,
             {**record, "finished_at": utcnow(), "status": "failed", "error": error, "final": final},
@@ -743,6 +733,7 @@ def execute_forecast(
         )
         raise
     schedule.finish_run(job.id, message.slot, status="succeeded", error=None)
+    _advance_past(schedule, job, message)
     schedule.record_last(
         job.id,
         {
@@ -755,6 +746,14 @@ def execute_forecast(
     )
     logger.info("Forecast published", extra={"job_id": job.id, "slot": format_timestamp(message.slot)})
     return ExecutionOutcome(job_id=job.id, slot=message.slot, status="succeeded", points=len(result.values))
+
+
+def _advance_past(schedule: ForecastSchedule, job: TrainingJob, message: ForecastMessage) -> None:
+    interval = (job.prediction_config or {}).get("interval_seconds")
+    if not interval or float(interval) <= 0:
+        return
+    _, next_slot = advance(message.slot, float(interval), message.slot)
+    schedule.advance_after(job.id, message.slot, next_slot)
 
 
 def _skipped(message: ForecastMessage, reason: str) -> ExecutionOutcome:
