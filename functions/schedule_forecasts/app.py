@@ -2,8 +2,9 @@
 
 Each tick claims the latest due slot on every due job's grid with a ticket unique per
 ``(job, slot)`` (concurrent ticks never claim the same slot) and sends ``{job_id, slot}``
-messages; the forecast run moves the job past its slot. It never re-enqueues itself: the rule is the only clock. The correlation id is the
-EventBridge event id (a fresh one when invoked without it).
+messages; the forecast run moves the job past its slot. It never re-enqueues itself: the rule
+is the only clock. The correlation id is the EventBridge event id (a fresh one when invoked
+without it).
 """
 
 from __future__ import annotations
