@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import BaseModel, field_serializer
+from pydantic import BaseModel, Field, field_serializer
 
 from chronos_core.api.deps import (
     ArtifactStoreDep,
@@ -77,7 +77,11 @@ class TrainingJobResponse(BaseModel):
     execution: ExecutionResponse | None
     history: list[EpochRecord] | None = None
     prediction_config: dict[str, Any] | None = None
-    next_prediction_at: datetime | None = None
+    next_prediction_at: datetime | None = Field(
+        default=None,
+        description="The first slot of the forecast grid not yet forecast; in the past while that "
+        "slot's forecast is queued or being retried.",
+    )
     last_forecast: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
