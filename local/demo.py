@@ -114,11 +114,6 @@ def _fmt(metrics: dict[str, Any], key: str, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
 
 
-def _fmt(metrics: dict[str, Any], key: str, digits: int = 1) -> str:
-    value = metrics.get(key)
-    return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
-
-
 def report_metrics(job: dict[str, Any]) -> None:
     test = job["metrics"]["test"]
     baselines = job["metrics"]["baselines"]

@@ -18,7 +18,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHRONOS_", extra="ignore", frozen=True)
 
     environment: str = Field(default="local", description="Deployment name shown by /info.")
-    service_name: str = "chronos"
 
     mongodb_uri: SecretStr = Field(
         default=SecretStr("mongodb://127.0.0.1:27118/"),

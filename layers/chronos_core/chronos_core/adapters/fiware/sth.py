@@ -23,7 +23,6 @@ Orion's rules (STH stores whatever it was notified).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Self
@@ -295,27 +294,6 @@ class SthCometClient(FiwareClient):
             date_to=date_to,
         )
         return [*first.points, *rest]
-
-    def iter_pages(
-        self,
-        tenant: FiwareTenant,
-        series: SeriesRef,
-        *,
-        start_offset: int = 0,
-        date_from: datetime | None = None,
-        date_to: datetime | None = None,
-    ) -> Iterator[list[SthPoint]]:
-        """Yield full pages sequentially from ``start_offset`` until a short (or empty) page."""
-        offset = start_offset
-        while True:
-            page = self.fetch_page(
-                tenant, series, offset, self.page_size, date_from=date_from, date_to=date_to
-            )
-            if page.points:
-                yield page.points
-            if len(page.points) < self.page_size:
-                return
-            offset += len(page.points)
 
     # ------------------------------------------------------------------ internals
 
