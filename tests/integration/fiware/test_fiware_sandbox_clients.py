@@ -160,6 +160,29 @@ def test_orion_outage_and_recovery(sandbox: Sandbox, service: str) -> None:
         assert orion.get_entity(tenant, "E1", entity_type="T")["id"] == "E1"
 
 
+def test_orion_attributes_and_entity_listing(sandbox: Sandbox, service: str) -> None:
+    tenant = FiwareTenant(service, "/listing")
+    with OrionClient(sandbox.orion_url) as orion:
+        for i in range(5):
+            orion.upsert_entity(tenant, {"id": f"Room{i}", "type": "Room", "temperature": {"value": i}})
+        orion.upsert_entity(tenant, {"id": "Pump1", "type": "Pump"})
+        orion.update_attributes(
+            tenant, "Room0", {"humidity": {"type": "Number", "value": 40}}, entity_type="Room"
+        )
+        room = orion.get_entity(tenant, "Room0", entity_type="Room")
+        assert room["humidity"]["value"] == 40 and room["temperature"]["value"] == 0  # appended, kept
+        with pytest.raises(FiwareNotFoundError):
+            orion.update_attributes(tenant, "Missing", {"humidity": {"value": 1}})
+        with pytest.raises(ValidationError):
+            orion.update_attributes(tenant, "Room0", {"bad(name)": {"value": 1}})
+        first, total = orion.list_entities(tenant, entity_type="Room", limit=2)
+        rest, _ = orion.list_entities(tenant, entity_type="Room", limit=100, offset=2)
+        assert total == 5 and len(first) == 2 and len(rest) == 3
+        assert {e["id"] for e in first + rest} == {f"Room{i}" for i in range(5)}
+        with pytest.raises(ValidationError):
+            orion.list_entities(tenant, limit=1001)
+
+
 @pytest.mark.parametrize(
     "evil", ["../../version", "a#b", "a?hLimit=1000", "x/../../../v2/entities", "%2e%2e"]
 )
