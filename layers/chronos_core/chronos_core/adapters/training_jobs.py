@@ -113,6 +113,11 @@ class MongoTrainingJobRepository:
         )
 
     @with_retries
+    def has_completed(self, model_id: str) -> bool:
+        query = {"model_id": model_id, "status": TrainingStatus.COMPLETED.value}
+        return self._jobs.count_documents(query, limit=1) > 0
+
+    @with_retries
     def running_for_model(self, model_id: str) -> TrainingJob | None:
         return self._job(self._jobs.find_one({"model_id": model_id, "status": {"$in": _RUNNING}}, {"_id": 0}))
 
@@ -130,22 +135,28 @@ class MongoTrainingJobRepository:
         )
         return self._job(doc)
 
+    @with_retries
+    def _running_timings(self, job_id: str) -> Document | None:
+        """``status``, ``phases`` and ``started_at`` of a running job (one read), else None."""
+        doc = self._jobs.find_one({"id": job_id}, {"_id": 0, "status": 1, "phases": 1, "started_at": 1})
+        return doc if doc is not None and doc.get("status") in _RUNNING else None
+
     def enter_phase(
         self, job_id: str, phase: Phase, status: TrainingStatus | None = None, **changes: Any
     ) -> TrainingJob | None:
         """Mark ``phase`` started (first start wins: a retried step keeps the first timestamp)."""
         now = utcnow()
-        job = self.get(job_id)
-        if job is None or not job.status.running:
+        doc = self._running_timings(job_id)
+        if doc is None:
             return None
         updates: dict[str, Any] = {"phase": phase.value, **changes}
         if status is not None:
             updates["status"] = status.value
-        timing = job.phases.get(phase.value)
-        if timing is None or timing.started_at is None:
+        timing = (doc.get("phases") or {}).get(phase.value) or {}
+        if timing.get("started_at") is None:
             updates[f"phases.{phase.value}.started_at"] = now
         updates[f"phases.{phase.value}.ended_at"] = None
-        if job.started_at is None:
+        if doc.get("started_at") is None:
             updates["started_at"] = now
         return self.update_running(job_id, updates)
 
@@ -210,15 +221,15 @@ class MongoTrainingJobRepository:
     ) -> TrainingJob | None:
         """Move a running job to a final status (completed, failed, cancelled); None if it had
         already finished. Open phase timings are closed."""
-        job = self.get(job_id)
-        if job is None or not job.status.running:
+        doc = self._running_timings(job_id)
+        if doc is None:
             return None
         now = utcnow()
         updates: dict[str, Any] = {"status": status.value, "ended_at": now, **(changes or {})}
         if error is not None:
             updates["error"] = error.model_dump()
-        for name, timing in job.phases.items():
-            if timing.started_at is not None and timing.ended_at is None:
+        for name, timing in (doc.get("phases") or {}).items():
+            if timing.get("started_at") is not None and timing.get("ended_at") is None:
                 updates[f"phases.{name}.ended_at"] = now
         return self.update_running(job_id, updates)
 
