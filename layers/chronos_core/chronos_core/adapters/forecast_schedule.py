@@ -65,7 +65,7 @@ class MongoForecastSchedule:
         self._attempts = attempts
 
     def ensure_indexes(self) -> None:
-        """The due-jobs query index (the job indexes themselves come from ``mongo.INDEXES``)."""
+        """The run and claim-ticket indexes (the job indexes come from ``mongo.INDEXES``)."""
         self._runs.create_index([("job_id", ASCENDING)], name="job_id")
         self._claims.create_index([("claimed_at", ASCENDING)], name="claimed_at")
 
@@ -99,7 +99,7 @@ class MongoForecastSchedule:
             return []
         now = utcnow()
         tick = uuid.uuid4().hex
-        keys = [claim_key(job_id, slot) for job_id, slot in items]
+        keys = [run_key(job_id, slot) for job_id, slot in items]
         tickets: list[Document] = [
             {"_id": key, "job_id": job_id, "slot": slot, "tick": tick, "claimed_at": now}
             for key, (job_id, slot) in zip(keys, items, strict=True)
@@ -128,7 +128,7 @@ class MongoForecastSchedule:
     @with_retries
     def release(self, job_id: str, slot: datetime) -> bool:
         """Drop the ticket of ``(job, slot)`` so that the next tick claims the slot again."""
-        return self._claims.delete_one({"_id": claim_key(job_id, slot)}).deleted_count == 1
+        return self._claims.delete_one({"_id": run_key(job_id, slot)}).deleted_count == 1
 
     @with_retries
     def advance_after(self, job_id: str, slot: datetime, next_slot: datetime) -> bool:
@@ -246,11 +246,6 @@ class MongoForecastSchedule:
     @with_retries
     def delete_runs(self, job_id: str) -> int:
         return self._runs.delete_many({"job_id": job_id}).deleted_count
-
-
-def claim_key(job_id: str, slot: datetime) -> str:
-    """The claim ticket id of ``(job, slot)``: the same key as its run."""
-    return run_key(job_id, slot)
 
 
 class SqsForecastQueue:

@@ -8,10 +8,6 @@ from chronos_core.adapters.fiware import FiwareTenant, SeriesRef, SthCometClient
 from chronos_core.domain.model import FiwareSource
 
 
-def _tenant(source: FiwareSource) -> FiwareTenant:
-    return FiwareTenant(source.fiware_service, source.fiware_servicepath)
-
-
 def _series(source: FiwareSource) -> SeriesRef:
     return SeriesRef(entity_type=source.entity_type, entity_id=source.entity_id, attribute=source.feature)
 
@@ -28,15 +24,15 @@ class SthSeriesSource:
         self._concurrency = concurrency
 
     def count(self, source: FiwareSource) -> int:
-        return self._client.count(_tenant(source), _series(source))
+        return self._client.count(FiwareTenant.of(source), _series(source))
 
     def fetch_range(
         self, source: FiwareSource, offset: int, count: int
     ) -> list[tuple[datetime, float | None]]:
         points = self._client.fetch_range(
-            _tenant(source), _series(source), offset, count, concurrency=self._concurrency
+            FiwareTenant.of(source), _series(source), offset, count, concurrency=self._concurrency
         )
         return _pairs(points)
 
     def last_n(self, source: FiwareSource, n: int) -> list[tuple[datetime, float | None]]:
-        return _pairs(self._client.last_n(_tenant(source), _series(source), n))
+        return _pairs(self._client.last_n(FiwareTenant.of(source), _series(source), n))

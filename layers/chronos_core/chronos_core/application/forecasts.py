@@ -48,14 +48,13 @@ from chronos_core.adapters.fiware.orion import (
 )
 from chronos_core.adapters.fiware.sth import SeriesRef, SthPage, format_timestamp
 from chronos_core.adapters.fiware.tenant import FiwareTenant
-from chronos_core.application.models import get_model
 from chronos_core.application.ports import ModelRepository, SeriesSource, TrainingJobRepository
 from chronos_core.application.ports_ml import ArtifactReader
+from chronos_core.application.training import job_and_model
 from chronos_core.domain.auth import Principal
 from chronos_core.domain.errors import (
     ChronosError,
     ConflictError,
-    NotFoundError,
     UpstreamError,
     ValidationError,
 )
@@ -298,17 +297,6 @@ class Prediction(BaseModel):
     metadata: dict[str, Any]
 
 
-def job_and_model(
-    models: ModelRepository, jobs: TrainingJobRepository, principal: Principal, model_id: str, job_id: str
-) -> tuple[TrainingJob, Model]:
-    """The job and its model, as the caller may see them. Raises NotFoundError."""
-    model = get_model(models, principal, model_id)
-    job = jobs.get(job_id)
-    if job is None or job.model_id != model_id:
-        raise NotFoundError(f"Training job {job_id} not found for model {model_id}")
-    return job, model
-
-
 def artifact_refs(job: TrainingJob) -> ArtifactRefs:
     """The job's inference artifacts. Raises ConflictError when the job has no trained model."""
     artifacts = job.artifacts or {}
@@ -375,7 +363,6 @@ def predict(
     UpstreamError (STH failed or returned too few points), DependencyUnavailableError.
     """
     job, model = job_and_model(models, jobs, principal, model_id, job_id)
-    artifact_refs(job)
     result, points = run_forecast(model, job, artifacts, series, loader)
     return Prediction(
         model_id=model_id,
@@ -472,7 +459,7 @@ def toggle(
     """
     job, model = job_and_model(models, jobs, principal, model_id, job_id)
     source = model.source
-    tenant = FiwareTenant(source.fiware_service, source.fiware_servicepath)
+    tenant = FiwareTenant.of(source)
     entity_id = forecast_entity_id(job.id)
     config = dict(job.prediction_config or {})
     if not request.enabled:
@@ -702,7 +689,7 @@ def execute_forecast(
             ],
             serving=str(getattr(result, "serving", "network")),
         )
-        tenant = FiwareTenant(model.source.fiware_service, model.source.fiware_servicepath)
+        tenant = FiwareTenant.of(model.source)
         orion().upsert_forecast(
             tenant,
             str(config.get("entity_id") or forecast_entity_id(job.id)),
@@ -796,7 +783,7 @@ def history(
     first: ``skip`` batches are skipped from the newest, at most ``limit`` (1..100) returned."""
     job, model = job_and_model(models, jobs, principal, model_id, job_id)
     config = job.prediction_config or {}
-    tenant = FiwareTenant(model.source.fiware_service, model.source.fiware_servicepath)
+    tenant = FiwareTenant.of(model.source)
     entity_id = str(config.get("entity_id") or forecast_entity_id(job.id))
     entity_type = str(config.get("entity_type") or settings.entity_type)
     ref = SeriesRef(entity_type=entity_type, entity_id=entity_id, attribute=FORECAST_ATTRIBUTE)

@@ -162,15 +162,23 @@ def _start_execution(jobs: TrainingJobRepository, workflow: Workflow, job: Train
     return started or job
 
 
+def job_and_model(
+    models: ModelRepository, jobs: TrainingJobRepository, principal: Principal, model_id: str, job_id: str
+) -> tuple[TrainingJob, Model]:
+    """The job ``job_id`` of model ``model_id`` and the model, as the caller may see them.
+    Raises NotFoundError (also for other tenants)."""
+    model = get_model(models, principal, model_id)
+    job = jobs.get(job_id)
+    if job is None or job.model_id != model_id:
+        raise NotFoundError(f"Training job {job_id} not found for model {model_id}")
+    return job, model
+
+
 def get_job(
     models: ModelRepository, jobs: TrainingJobRepository, principal: Principal, model_id: str, job_id: str
 ) -> TrainingJob:
     """The job ``job_id`` of model ``model_id``. Raises NotFoundError (also for other tenants)."""
-    get_model(models, principal, model_id)
-    job = jobs.get(job_id)
-    if job is None or job.model_id != model_id:
-        raise NotFoundError(f"Training job {job_id} not found for model {model_id}")
-    return job
+    return job_and_model(models, jobs, principal, model_id, job_id)[0]
 
 
 def list_jobs(
@@ -260,10 +268,7 @@ def delete_job(
     if job.status.running:
         raise ConflictError(f"Training job {job_id} is still running; cancel it first")
     purge_job(jobs, artifacts, objects, cleaners, job)
-    remaining = jobs.list_for_model(model_id, 0, 1000).items
-    models.reset_training_state(
-        model_id, has_success=any(j.status == TrainingStatus.COMPLETED for j in remaining)
-    )
+    models.reset_training_state(model_id, has_success=jobs.has_completed(model_id))
 
 
 def purge_job(
