@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
 
+from pydantic import SecretStr
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -90,15 +91,8 @@ def token_verifier() -> JwtVerifier:
     settings = get_settings()
     secret: str | None = None
     if settings.auth_jwks_url is None:
-        if settings.auth_jwt_secret_parameter:
-            from aws_lambda_powertools.utilities import parameters
-
-            secret = str(
-                parameters.get_parameter(settings.auth_jwt_secret_parameter, decrypt=True, max_age=300)
-            )
-        elif settings.auth_jwt_secret is not None:
-            secret = settings.auth_jwt_secret.get_secret_value()
-        else:
+        secret = _secret(settings.auth_jwt_secret_parameter, settings.auth_jwt_secret)
+        if secret is None:
             raise RuntimeError(
                 "No authentication configured: set CHRONOS_AUTH_JWKS_URL, CHRONOS_AUTH_JWT_SECRET "
                 "or CHRONOS_AUTH_JWT_SECRET_PARAMETER"
@@ -154,11 +148,16 @@ class FiwareProbe:
 def fiware_auth_token() -> str | None:
     """The FIWARE access token, if configured: from SSM (decrypted, cached) or the environment."""
     settings = get_settings()
-    if settings.fiware_auth_token_parameter:
+    return _secret(settings.fiware_auth_token_parameter, settings.fiware_auth_token)
+
+
+def _secret(parameter: str | None, value: SecretStr | None) -> str | None:
+    """A secret from the SSM parameter ``parameter`` (decrypted) when one is named, else ``value``."""
+    if parameter:
         from aws_lambda_powertools.utilities import parameters
 
-        return str(parameters.get_parameter(settings.fiware_auth_token_parameter, decrypt=True, max_age=300))
-    return settings.fiware_auth_token.get_secret_value() if settings.fiware_auth_token else None
+        return str(parameters.get_parameter(parameter, decrypt=True, max_age=300))
+    return value.get_secret_value() if value is not None else None
 
 
 @lru_cache(maxsize=1)
