@@ -328,9 +328,16 @@ class FiwareClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get_object(self, path: str, operation: str) -> dict[str, Any]:
-        """``GET path`` (no tenant headers) whose body must be a JSON object."""
-        response = self._http.request("GET", path, operation=operation)
+    def _get_object(
+        self,
+        path: str,
+        operation: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """``GET path`` whose body must be a JSON object."""
+        response = self._http.request("GET", path, operation=operation, params=params, headers=headers)
         body = response.json()
         if not isinstance(body, dict):
             raise self._http.protocol_error(response, operation, "body is not a JSON object")

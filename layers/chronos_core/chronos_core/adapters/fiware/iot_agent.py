@@ -167,15 +167,7 @@ class IotAgentClient(FiwareClient):
         """Provision one device: ``True`` if created, ``False`` if it already existed (409) and
         ``exist_ok``; otherwise 409 raises :class:`FiwareConflictError`."""
         item = device.to_provisioning() if isinstance(device, IotDevice) else dict(device)
-        response = self._http.request(
-            "POST",
-            "/iot/devices",
-            operation="create device",
-            headers=tenant.headers(),
-            json={"devices": [item]},
-            ok=(*_SUCCESS, 409) if exist_ok else _SUCCESS,
-        )
-        return response.status_code != 409
+        return self._provision(tenant, "/iot/devices", "devices", item, "create device", exist_ok)
 
     def delete_device(self, tenant: FiwareTenant, device_id: str, *, missing_ok: bool = True) -> bool:
         """Remove a device: ``True`` if deleted, ``False`` if it was missing and ``missing_ok``."""
@@ -210,15 +202,7 @@ class IotAgentClient(FiwareClient):
                 "the IoT Agent field is 'cbHost'; 'cbroker' would be silently dropped",
                 details=[{"field": "cbroker", "message": "use cbHost"}],
             )
-        response = self._http.request(
-            "POST",
-            "/iot/groups",
-            operation="create group",
-            headers=tenant.headers(),
-            json={"groups": [item]},
-            ok=(*_SUCCESS, 409) if exist_ok else _SUCCESS,
-        )
-        return response.status_code != 409
+        return self._provision(tenant, "/iot/groups", "groups", item, "create group", exist_ok)
 
     def delete_group(
         self,
@@ -243,3 +227,17 @@ class IotAgentClient(FiwareClient):
             ok=(*_SUCCESS, 404) if missing_ok else _SUCCESS,
         )
         return response.status_code != 404
+
+    def _provision(
+        self, tenant: FiwareTenant, path: str, key: str, item: dict[str, Any], operation: str, exist_ok: bool
+    ) -> bool:
+        """``POST path {key: [item]}``: ``True`` if created, ``False`` on 409 with ``exist_ok``."""
+        response = self._http.request(
+            "POST",
+            path,
+            operation=operation,
+            headers=tenant.headers(),
+            json={key: [item]},
+            ok=(*_SUCCESS, 409) if exist_ok else _SUCCESS,
+        )
+        return response.status_code != 409

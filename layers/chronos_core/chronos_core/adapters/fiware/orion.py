@@ -204,17 +204,12 @@ class OrionClient(FiwareClient):
         params = _entity_params(entity_id, entity_type)
         if attrs:
             params["attrs"] = ",".join(validate_attribute_name("attrs", a) for a in attrs)
-        response = self._http.request(
-            "GET",
+        return self._get_object(
             build_path("/v2/entities/{}", ("entity_id", entity_id)),
-            operation="get entity",
+            "get entity",
             params=params,
             headers=tenant.headers(),
         )
-        body = response.json()
-        if not isinstance(body, dict):
-            raise self._http.protocol_error(response, "get entity", "body is not a JSON object")
-        return body
 
     def find_entity(
         self, tenant: FiwareTenant, entity_id: str, *, entity_type: str | None = None
@@ -379,16 +374,11 @@ class OrionClient(FiwareClient):
     def get_subscription(self, tenant: FiwareTenant, subscription_id: str) -> dict[str, Any]:
         """The subscription as Orion renders it (404 → :class:`FiwareNotFoundError`)."""
         validate_ngsi_id("subscription_id", subscription_id)
-        response = self._http.request(
-            "GET",
+        return self._get_object(
             build_path("/v2/subscriptions/{}", ("subscription_id", subscription_id)),
-            operation="get subscription",
+            "get subscription",
             headers=tenant.headers(),
         )
-        body = response.json()
-        if not isinstance(body, dict):
-            raise self._http.protocol_error(response, "get subscription", "body is not a JSON object")
-        return body
 
     def delete_subscription(
         self, tenant: FiwareTenant, subscription_id: str, *, missing_ok: bool = True
