@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chronos_core.api.errors import error_body
+
 
 class BodySizeLimit:
     """Answers 413 when a request body exceeds ``max_bytes`` (declared or actually received)."""
@@ -42,11 +44,7 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "message": f"Request body exceeds {self.max_bytes} bytes",
-                "details": [],
-            }
+            error_body("payload_too_large", f"Request body exceeds {self.max_bytes} bytes")
         ).encode()
         await send(
             {
