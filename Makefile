@@ -36,7 +36,7 @@ unit: setup
 	@$(PY) -m pytest tests/unit -q
 
 bench: setup
-	@bash local/run_with_stack.sh bash local/run_benchmarks.sh
+	@bash local/run_benchmarks.sh  # bench_api.py brings the stack up and deploys (it times both)
 
 clean: down
 	rm -rf .aws-sam .local/localstack .local/ferretdb-data .local/run

@@ -52,18 +52,10 @@ def main() -> None:
     deploy_s = timed([PY, "local/stack.py", "deploy"])
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
 
-    secret = (ROOT / ".local" / "jwt-secret").read_text().strip()
-    from chronos_core.adapters.jwt_verifier import mint_token
+    from tests.support.auth import bearer
 
-    token = mint_token(
-        secret=secret,
-        subject="bench",
-        roles=["admin"],
-        tenants=["*"],
-        issuer="chronos-local",
-        audience="chronos",
-    )
-    headers = {"Authorization": f"Bearer {token}"}
+    secret = (ROOT / ".local" / "jwt-secret").read_text().strip()
+    headers = bearer(secret=secret, subject="bench")
     with httpx.Client(base_url=stack["ApiUrl"], timeout=60, headers=headers) as api:
         model_id = api.post("/models/", json=model_body()).json()["id"]
         cold_started = time.perf_counter()

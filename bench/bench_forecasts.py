@@ -31,22 +31,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "chronos_core"), str(ROOT)]
 
-import boto3  # noqa: E402
 import httpx  # noqa: E402
 from pymongo import MongoClient  # noqa: E402
+
+from local.stack import local_client  # noqa: E402
 
 STACK = json.loads((ROOT / ".local" / "stack.json").read_text())
 SECRET = (ROOT / ".local" / "jwt-secret").read_text().strip()
 
 
 def aws(service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=STACK["LocalStackUrl"],
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return local_client(service, STACK["LocalStackUrl"])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -63,16 +58,9 @@ def summary(name: str, seconds: list[float]) -> None:
 
 
 def token() -> str:
-    from chronos_core.adapters.jwt_verifier import mint_token
+    from tests.support.auth import token as mint
 
-    return mint_token(
-        secret=SECRET,
-        subject="bench",
-        roles=["admin"],
-        tenants=["*"],
-        issuer="chronos-local",
-        audience="chronos",
-    )
+    return mint(secret=SECRET, subject="bench")
 
 
 def trained_job(db: Any, api: httpx.Client) -> dict[str, Any]:

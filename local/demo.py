@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
+from stack import local_client
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE, SERVICEPATH = "energy", "/demo"
@@ -221,13 +221,7 @@ def run_forecasts(
 
     step("The EventBridge rule runs the scheduler every minute; invoke it now instead of waiting")
     event = json.loads((ROOT / "events" / "schedule_forecasts.json").read_text())
-    lambda_client = boto3.client(
-        "lambda",
-        endpoint_url=stack["LocalStackUrl"],
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    lambda_client = local_client("lambda", stack["LocalStackUrl"])
     tick = lambda_client.invoke(
         FunctionName=stack["ScheduleForecastsFunctionName"], Payload=json.dumps(event)
     )

@@ -247,7 +247,7 @@ def deploy() -> dict[str, Any]:
     started = time.perf_counter()
     sam(["build", "--config-env", "local"], env)
     built = time.perf_counter()
-    s3 = local_client("s3", endpoints)
+    s3 = local_client("s3", endpoints.localstack_url)
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket="chronos-sam-artifacts")
     ensure_jwt_secret(endpoints)
@@ -294,14 +294,14 @@ def local_jwt_secret() -> str:
 
 def ensure_jwt_secret(endpoints: Endpoints) -> None:
     """Store the secret in LocalStack's SSM as a SecureString, as it would be in AWS."""
-    local_client("ssm", endpoints).put_parameter(
+    local_client("ssm", endpoints.localstack_url).put_parameter(
         Name=JWT_SECRET_PARAMETER, Value=local_jwt_secret(), Type="SecureString", Overwrite=True
     )
 
 
 def discard_broken_stack(endpoints: Endpoints) -> None:
     """LocalStack cannot update a stack whose last update rolled back: delete it first."""
-    cfn = local_client("cloudformation", endpoints)
+    cfn = local_client("cloudformation", endpoints.localstack_url)
     try:
         status = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"]
     except cfn.exceptions.ClientError:
@@ -323,22 +323,24 @@ def discard_broken_stack(endpoints: Endpoints) -> None:
         raise SystemExit(f"stack {STACK_NAME} could not be deleted (status {status})")
 
 
-def local_client(service: str, endpoints: Endpoints) -> Any:
-    """A boto3 client for LocalStack (dummy credentials)."""
+def local_client(service: str, url: str, **options: Any) -> Any:
+    """A boto3 client for the LocalStack at ``url`` (dummy credentials); ``options`` go to
+    ``boto3.client`` (e.g. ``config``)."""
     import boto3  # the project venv has it; imported here so up/down stay stdlib-only
 
     return boto3.client(
         service,
-        endpoint_url=endpoints.localstack_url,
+        endpoint_url=url,
         region_name=REGION,
         aws_access_key_id="test",
         aws_secret_access_key="test",
+        **options,
     )
 
 
 def stack_outputs(endpoints: Endpoints) -> dict[str, Any]:
     """Stack outputs with AWS-shaped URLs rewritten to the local gateway."""
-    cfn = local_client("cloudformation", endpoints)
+    cfn = local_client("cloudformation", endpoints.localstack_url)
     stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     outputs: dict[str, Any] = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     outputs["ApiUrl"] = (

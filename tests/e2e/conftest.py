@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chronos_core.adapters.jwt_verifier import mint_token
+from tests.support.auth import token
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = ROOT / ".local" / "stack.json"
@@ -28,20 +29,7 @@ def stack() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def local_token() -> Any:
     """Mint tokens signed with the deployed stack's secret (the one stored in its SSM)."""
-    secret = JWT_SECRET_FILE.read_text().strip()
-
-    def mint(roles: list[str] | None = None, tenants: list[str] | None = None, **kwargs: Any) -> str:
-        return mint_token(
-            secret=kwargs.pop("secret", secret),
-            subject="e2e",
-            roles=roles if roles is not None else ["admin"],
-            tenants=tenants if tenants is not None else ["*"],
-            issuer=kwargs.pop("issuer", "chronos-local"),
-            audience=kwargs.pop("audience", "chronos"),
-            **kwargs,
-        )
-
-    return mint
+    return functools.partial(token, secret=JWT_SECRET_FILE.read_text().strip(), subject="e2e")
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from pymongo import MongoClient
 
+from local.stack import local_client
 from tests.e2e.conftest import SandboxControl
 from tests.e2e.test_training_pipeline import (
     FINISHED,
@@ -47,13 +47,7 @@ def no_faults(sandbox: SandboxControl) -> Iterator[None]:
 
 
 def aws(stack: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=stack["LocalStackUrl"],
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return local_client(service, stack["LocalStackUrl"])
 
 
 @pytest.fixture(scope="module")

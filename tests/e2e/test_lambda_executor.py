@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 
@@ -34,6 +33,7 @@ FIXTURES = Path(__file__).resolve().parent / "executor_fixtures"
 sys.path.insert(0, str(ROOT / "local"))
 
 import localstack_ctl  # noqa: E402
+from stack import local_client  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -92,14 +92,7 @@ def _client_factory(stack: LocalStack) -> Callable[[str], Any]:
     config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60)
 
     def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=stack.url,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=config,
-        )
+        return local_client(service, stack.url, config=config)
 
     return client
 

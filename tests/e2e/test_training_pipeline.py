@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from pymongo import MongoClient
 
 from local.fiware_sandbox.seed import load_taylor
+from local.stack import local_client
 from tests.e2e.conftest import SandboxControl
 
 pytestmark = pytest.mark.e2e
@@ -99,13 +99,7 @@ def start(api: httpx.Client, model_id: str, **body: Any) -> dict[str, Any]:
 
 
 def sfn_client(stack: dict[str, Any]) -> Any:
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=stack["LocalStackUrl"],
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return local_client("stepfunctions", stack["LocalStackUrl"])
 
 
 def test_training_goes_through_every_phase(api: httpx.Client, stack: dict[str, Any], series: str) -> None:
@@ -228,13 +222,7 @@ def test_delete_job_removes_artifacts_and_checkpoints(
     job = start(api, model["id"])
     done = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
     assert done["status"] == "completed", done["error"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack["LocalStackUrl"],
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    s3 = local_client("s3", stack["LocalStackUrl"])
     prefix = f"jobs/{job['id']}/"
     assert s3.list_objects_v2(Bucket=stack["DataBucketName"], Prefix=prefix).get("KeyCount", 0) > 0
 
