@@ -271,6 +271,22 @@ def delete_job(
     models.reset_training_state(model_id, has_success=jobs.has_completed(model_id))
 
 
+def purge_model_jobs(
+    jobs: TrainingJobRepository,
+    artifacts: ArtifactStore,
+    objects: ObjectStore,
+    cleaners: list[JobResourceCleaner],
+    model_id: str,
+) -> None:
+    """:func:`purge_job` for every job of the model. Raises ConflictError while one runs."""
+    if jobs.running_for_model(model_id) is not None:
+        raise ConflictError(f"Model {model_id} has a running training job; cancel it first")
+    for job_id in jobs.ids_for_model(model_id):
+        job = jobs.get(job_id)
+        if job is not None:
+            purge_job(jobs, artifacts, objects, cleaners, job)
+
+
 def purge_job(
     jobs: TrainingJobRepository,
     artifacts: ArtifactStore,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
@@ -18,7 +19,6 @@ from chronos_core.api.security import Admin, Reader
 from chronos_core.application import models as use_cases
 from chronos_core.application import training as training_use_cases
 from chronos_core.application.ports import ModelFilter
-from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.model import ModelChanges, ModelDraft, ModelStatus, ModelType
 
 router = APIRouter(prefix="/models", tags=["Models"])
@@ -98,14 +98,6 @@ def delete_model(
     model_id: ModelId,
 ) -> Response:
     """Delete a model that is not training, with its training jobs and everything they left."""
-
-    def purge(owner: str) -> None:
-        if jobs.running_for_model(owner) is not None:
-            raise ConflictError(f"Model {owner} has a running training job; cancel it first")
-        for job_id in jobs.ids_for_model(owner):
-            job = jobs.get(job_id)
-            if job is not None:
-                training_use_cases.purge_job(jobs, artifacts, objects, cleaners, job)
-
+    purge = functools.partial(training_use_cases.purge_model_jobs, jobs, artifacts, objects, cleaners)
     use_cases.delete_model(repository, principal, model_id, purge)
     return Response(status_code=204)
