@@ -11,6 +11,8 @@ from functools import lru_cache
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chronos_core.domain.fiware import DEFAULT_FORECAST_ENTITY_TYPE, DEFAULT_FORECAST_GROUP_RESOURCE
+
 
 class Settings(BaseSettings):
     """Process configuration. Built once per container by :func:`get_settings`."""
@@ -49,8 +51,8 @@ class Settings(BaseSettings):
     fiware_max_attempts: int = Field(default=4, ge=1, le=10, description="Per FIWARE request.")
     sth_page_concurrency: int = Field(default=4, ge=1, le=32, description="STH pages in flight.")
     # Chronos's own forecast devices (hidden from GET /devices/).
-    fiware_forecast_entity_type: str = "Prediction"
-    fiware_forecast_group_resource: str = "/chronos/forecast"
+    fiware_forecast_entity_type: str = DEFAULT_FORECAST_ENTITY_TYPE
+    fiware_forecast_group_resource: str = DEFAULT_FORECAST_GROUP_RESOURCE
 
     # Recurring forecasts (scheduler and forecast Lambdas).
     forecast_max_claims_per_tick: int = Field(default=5000, ge=1, le=100_000)

@@ -26,6 +26,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from chronos_core.adapters.fiware.tenant import FiwareTenant
+from chronos_core.domain.fiware import DEFAULT_FORECAST_ENTITY_TYPE, DEFAULT_FORECAST_GROUP_RESOURCE
 
 DEFAULT_ENTITY_TYPE = "Thing"
 
@@ -111,8 +112,8 @@ def list_devices_by_entity_type(
     directory: DeviceDirectory,
     tenant: FiwareTenant,
     *,
-    forecast_entity_type: str = "Prediction",
-    forecast_group_resource: str = "/chronos/forecast",
+    forecast_entity_type: str = DEFAULT_FORECAST_ENTITY_TYPE,
+    forecast_group_resource: str = DEFAULT_FORECAST_GROUP_RESOURCE,
     page_size: int = 100,
 ) -> DevicesByEntityType:
     """List the tenant's devices grouped by entity type, without Chronos's forecast devices."""

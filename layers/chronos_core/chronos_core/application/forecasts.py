@@ -58,6 +58,7 @@ from chronos_core.domain.errors import (
     UpstreamError,
     ValidationError,
 )
+from chronos_core.domain.fiware import DEFAULT_FORECAST_ENTITY_TYPE, DEFAULT_FORECAST_GROUP_RESOURCE
 from chronos_core.domain.model import Model, UtcDateTime, utcnow
 from chronos_core.domain.training import TrainingJob, TrainingStatus
 from chronos_core.ml.artifacts import ArtifactRefs
@@ -246,8 +247,8 @@ class ForecastSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    entity_type: str = "Prediction"
-    group_resource: str = "/chronos/forecast"
+    entity_type: str = DEFAULT_FORECAST_ENTITY_TYPE
+    group_resource: str = DEFAULT_FORECAST_GROUP_RESOURCE
     orion_url: str | None = None
     sth_url: str | None = None
     max_receive_count: int = 3

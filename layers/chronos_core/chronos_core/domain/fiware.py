@@ -28,6 +28,10 @@ from typing import Any, Final
 
 from chronos_core.domain.errors import ValidationError
 
+#: Where Chronos publishes forecasts unless configured otherwise: the Orion entity type of
+#: forecast entities and the IoT Agent service-group resource of forecast devices.
+DEFAULT_FORECAST_ENTITY_TYPE: Final = "Prediction"
+DEFAULT_FORECAST_GROUP_RESOURCE: Final = "/chronos/forecast"
 MAX_SERVICE_LENGTH: Final = 50
 MAX_SERVICEPATH_LEVELS: Final = 10
 MAX_SERVICEPATH_COMPONENT_LENGTH: Final = 50
