@@ -186,3 +186,35 @@ def test_health_results_are_cached_briefly(mongo_db: Database[Document]) -> None
         for _ in range(5):
             assert client.get("/health").status_code == 200
     assert len(calls) == 1
+
+
+class PlentyOfHistory:
+    def count(self, source: Any) -> int:
+        return 10_000
+
+
+class UnreachableWorkflow:
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        raise ConnectionError("Step Functions is unreachable")
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        raise AssertionError("nothing was started")
+
+    def console_url(self, execution_arn: str) -> str | None:
+        return None
+
+
+def test_a_training_whose_workflow_cannot_start_fails_visibly_and_frees_the_model(
+    mongo_db: Database[Document],
+) -> None:
+    app = build_app(mongo_db, series_source=PlentyOfHistory, workflow=UnreachableWorkflow)
+    with TestClient(app, headers=bearer(["admin"], ["*"])) as client:
+        model = create(client)
+        response = client.post(f"/models/{model['id']}/training-jobs", json={})
+        assert response.status_code == 503, response.text
+        assert "workflow could not be started" in response.json()["message"]
+        assert client.get(f"/models/{model['id']}").json()["status"] == "draft"
+        [job] = client.get(f"/models/{model['id']}/training-jobs").json()["items"]
+        assert job["status"] == "failed" and job["error"]["error"] == "ConnectionError"
+        again = client.post(f"/models/{model['id']}/training-jobs", json={})
+        assert again.status_code == 503  # the model was freed: a new start is admitted again

@@ -131,31 +131,28 @@ def start_training(
     job.execution = ExecutionRef(name=execution_name(job.id, 1), attempt=1)
     try:
         jobs.add(job)
-        return _start_execution(jobs, workflow, job)
     except Exception:
         models.release_after_training(model_id, succeeded=False)
         raise
+    return _start_execution(jobs, models, workflow, job)
 
 
-def _start_execution(jobs: TrainingJobRepository, workflow: Workflow, job: TrainingJob) -> TrainingJob:
+def _start_execution(
+    jobs: TrainingJobRepository, models: ModelRepository, workflow: Workflow, job: TrainingJob
+) -> TrainingJob:
+    """Start the job's execution. If it cannot start, the model is released and then the job
+    recorded ``failed`` (the order :func:`~training_pipeline.record_failure` keeps too)."""
     assert job.execution is not None
     try:
         arn = workflow.start(job.execution.name, {"job_id": job.id})
-    except ChronosError as exc:
-        jobs.finish(
-            job.id,
-            TrainingStatus.FAILED,
-            error=JobError(phase=None, error=type(exc).__name__, cause=exc.message),
-        )
-        raise
     except Exception as exc:
+        models.release_after_training(job.model_id, succeeded=False)
+        cause = exc.message if isinstance(exc, ChronosError) else "The training workflow could not be started"
         jobs.finish(
-            job.id,
-            TrainingStatus.FAILED,
-            error=JobError(
-                phase=None, error=type(exc).__name__, cause="The training workflow could not be started"
-            ),
+            job.id, TrainingStatus.FAILED, error=JobError(phase=None, error=type(exc).__name__, cause=cause)
         )
+        if isinstance(exc, ChronosError):
+            raise
         raise DependencyUnavailableError("The training workflow could not be started; retry later") from exc
     started = jobs.update_running(job.id, {"execution.arn": arn, "execution.started_at": utcnow()})
     logger.info("Training started", extra={"job_id": job.id, "model_id": job.model_id, "execution": arn})
@@ -245,11 +242,7 @@ def retry_job(
     if reopened is None:
         models.release_after_training(model_id, succeeded=False)
         raise ConflictError(f"Training job {job_id} changed state; reload it")
-    try:
-        return _start_execution(jobs, workflow, reopened)
-    except Exception:
-        models.release_after_training(model_id, succeeded=False)
-        raise
+    return _start_execution(jobs, models, workflow, reopened)
 
 
 def delete_job(
