@@ -95,12 +95,17 @@ class PrepareResult(BaseModel):
     points: int
 
 
-def _job_and_model(
-    jobs: TrainingJobRepository, models: ModelRepository, job_id: str
-) -> tuple[TrainingJob, Model]:
+def _job(jobs: TrainingJobRepository, job_id: str) -> TrainingJob:
     job = jobs.get(job_id)
     if job is None:
         raise NotFoundError(f"Training job {job_id} not found")
+    return job
+
+
+def _job_and_model(
+    jobs: TrainingJobRepository, models: ModelRepository, job_id: str
+) -> tuple[TrainingJob, Model]:
+    job = _job(jobs, job_id)
     model = models.get(job.model_id)
     if model is None:
         raise NotFoundError(f"Model {job.model_id} of training job {job_id} not found")
@@ -110,9 +115,7 @@ def _job_and_model(
 def plan(jobs: TrainingJobRepository, job_id: str, concurrency: int, max_chunk_points: int) -> PlanResult:
     """Split the job's window of points into Map items and start the collection phase. A retried
     job keeps the chunking of its first plan, so its checkpoints stay valid."""
-    job = jobs.get(job_id)
-    if job is None:
-        raise NotFoundError(f"Training job {job_id} not found")
+    job = _job(jobs, job_id)
     chunk_points = job.chunk_points or choose_chunk_points(job.last_n, concurrency, max_chunk_points)
     chunks = plan_chunks(job.window_offset, job.last_n, chunk_points)
     updated = jobs.enter_phase(
@@ -282,9 +285,7 @@ def train(
 
 def finalize(jobs: TrainingJobRepository, models: ModelRepository, job_id: str) -> dict[str, Any]:
     """Mark the job ``completed`` (it must have its artifacts) and the model ``trained``."""
-    job = jobs.get(job_id)
-    if job is None:
-        raise NotFoundError(f"Training job {job_id} not found")
+    job = _job(jobs, job_id)
     if job.status == TrainingStatus.COMPLETED:
         return {"job_id": job_id, "status": job.status.value}
     if not job.artifacts:
