@@ -38,6 +38,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from procs import alive  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 4610
 DEFAULT_STATE_DIR = ROOT / ".local" / "localstack"
@@ -198,21 +202,13 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # zombies count as gone
-
-
 def running_pid(state_dir: Path = DEFAULT_STATE_DIR) -> int | None:
     """PID of the LocalStack started from ``state_dir`` if it still runs, else ``None``."""
     try:
         pid = int(_pid_file(state_dir).read_text().strip())
     except (OSError, ValueError):
         return None
-    if _alive(pid) and "localstack.runtime.main" in _cmdline(pid):
+    if alive(pid) and "localstack.runtime.main" in _cmdline(pid):
         return pid
     return None
 
@@ -261,7 +257,7 @@ def worker_pids(owner_pid: int | None = None, function: str | None = None) -> li
             continue
         if function is not None and f"--function {function} " not in cmd:
             continue
-        if _alive(int(entry.name)):
+        if alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -348,7 +344,7 @@ def start(port: int, state_dir: Path, project_python: Path) -> int:
 def _wait_ready(port: int, pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return False
         if is_ready(port):
             return True
@@ -369,7 +365,7 @@ def stop(state_dir: Path = DEFAULT_STATE_DIR) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
     doomed |= set(_children(pid)) | set(worker_pids(pid))
     for target in (pid, *doomed):
@@ -377,7 +373,7 @@ def stop(state_dir: Path = DEFAULT_STATE_DIR) -> bool:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(target, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(p) for p in (pid, *doomed)):
+    while time.monotonic() < deadline and any(alive(p) for p in (pid, *doomed)):
         time.sleep(0.05)
     _pid_file(state_dir).unlink(missing_ok=True)
     return True

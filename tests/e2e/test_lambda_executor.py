@@ -14,7 +14,6 @@ import contextlib
 import io
 import json
 import os
-import socket
 import sys
 import time
 import uuid
@@ -33,7 +32,10 @@ FIXTURES = Path(__file__).resolve().parent / "executor_fixtures"
 sys.path.insert(0, str(ROOT / "local"))
 
 import localstack_ctl  # noqa: E402
+from procs import alive  # noqa: E402
 from stack import local_client  # noqa: E402
+
+from local.fiware_sandbox.testing import free_port  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -60,12 +62,6 @@ class LocalStack:
         return localstack_ctl.running_pid(self.state_dir) if self.state_dir else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_private(tmp_path_factory: pytest.TempPathFactory, port: int) -> LocalStack:
     state_dir = tmp_path_factory.mktemp("localstack")
     localstack_ctl.ensure_installed(state_dir)
@@ -80,7 +76,7 @@ def localstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
     if localstack_ctl.is_ready(port):
         yield LocalStack(port, None)
         return
-    stack = _start_private(tmp_path_factory, port if configured else _free_port())
+    stack = _start_private(tmp_path_factory, port if configured else free_port())
     try:
         yield stack
     finally:
@@ -174,13 +170,6 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 # ------------------------------------------------------------------------------------------------ tests
 def test_direct_invoke_returns_payload_env_and_context(aws: Callable[[str], Any], echo_fn: str) -> None:
     response, payload, logs = invoke(aws("lambda"), echo_fn, {"action": "echo", "value": 42})
@@ -233,7 +222,7 @@ def test_timeout_kills_the_worker_and_the_next_invoke_respawns_it(
     assert f"Task timed out after {TIMEOUT_S:.2f} seconds" in payload["errorMessage"]
     assert "Status: timeout" in logs
     assert TIMEOUT_S <= elapsed < TIMEOUT_S + 5
-    assert not pid_alive(before["pid"]), "the timed-out worker must be killed"
+    assert not alive(before["pid"]), "the timed-out worker must be killed"
     response, after, _ = invoke(lam, echo_fn, {"action": "echo"})
     assert "FunctionError" not in response
     assert after["pid"] != before["pid"]
@@ -373,7 +362,7 @@ def test_stop_leaves_no_localstack_or_worker_process(
     localstack: LocalStack, echo_fn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Last test: stops the module's own LocalStack (or a private one if the shared one is reused)."""
-    stack = localstack if localstack.state_dir is not None else _start_private(tmp_path_factory, _free_port())
+    stack = localstack if localstack.state_dir is not None else _start_private(tmp_path_factory, free_port())
     assert stack.state_dir is not None
     pid = stack.pid
     assert pid is not None
@@ -389,7 +378,7 @@ def test_stop_leaves_no_localstack_or_worker_process(
     started = time.monotonic()
     assert localstack_ctl.stop(stack.state_dir) is True
     elapsed = time.monotonic() - started
-    assert not pid_alive(pid)
+    assert not alive(pid)
     assert localstack_ctl.worker_pids(owner_pid=pid) == []
     assert localstack_ctl.worker_pids(function=name) == []
     assert localstack_ctl.running_pid(stack.state_dir) is None
