@@ -77,24 +77,10 @@ def trained_job(db: Any, api: httpx.Client) -> dict[str, Any]:
     print("no usable trained job: training one (tiny e2e configuration)...", flush=True)
     from local.fiware_sandbox.seed import load_taylor
     from tests.e2e.conftest import SandboxControl
-    from tests.e2e.test_training_pipeline import SERVICE, SERVICEPATH, create_model, start, wait_for
+    from tests.e2e.helpers import train_tiny
 
-    entity_id = f"urn:ngsi-ld:ElectricityMeter:bench{uuid.uuid4().hex[:6]}"
-    SandboxControl(STACK["SthUrl"]).seed(
-        service=SERVICE,
-        servicepath=SERVICEPATH,
-        entity_type="ElectricityMeter",
-        entity_id=entity_id,
-        attr="demand",
-        values=load_taylor(),
-    )
-    model = create_model(api, entity_id, lookback_window=48, forecast_horizon=12)
-    job = start(api, model["id"])
-    done = wait_for(
-        api, model["id"], job["id"], lambda j: j["status"] in {"completed", "failed", "cancelled"}
-    )
-    assert done["status"] == "completed", done
-    return dict(db["training_jobs"].find_one({"id": job["id"]}))
+    _, done, _ = train_tiny(api, SandboxControl(STACK["SthUrl"]), load_taylor(), "bench")
+    return dict(db["training_jobs"].find_one({"id": done["id"]}))
 
 
 # ---------------------------------------------------------------------------------- predict

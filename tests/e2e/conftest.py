@@ -105,3 +105,11 @@ def sandbox(stack: dict[str, Any]) -> Iterator[SandboxControl]:
     control.clear_faults()
     yield control
     control.clear_faults()
+
+
+@pytest.fixture
+def no_faults(sandbox: SandboxControl) -> Iterator[None]:
+    """The sandbox without faults before and after the test."""
+    sandbox.clear_faults()
+    yield
+    sandbox.clear_faults()

@@ -22,28 +22,22 @@ from pymongo import MongoClient
 
 from local.stack import local_client
 from tests.e2e.conftest import SandboxControl
-from tests.e2e.test_training_pipeline import (
+from tests.e2e.helpers import (
     FINISHED,
     SERVICE,
     SERVICEPATH,
     create_model,
     job_url,
     start,
+    train_tiny,
     wait_for,
 )
 from tests.support.lambda_runtime import load_event
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_faults")]
 
 HORIZON = 12
 LOOKBACK = 48
-
-
-@pytest.fixture(autouse=True)
-def no_faults(sandbox: SandboxControl) -> Iterator[None]:
-    sandbox.clear_faults()
-    yield
-    sandbox.clear_faults()
 
 
 def aws(stack: dict[str, Any], service: str) -> Any:
@@ -63,19 +57,9 @@ def trained(api: httpx.Client, sandbox: SandboxControl) -> dict[str, Any]:
     from local.fiware_sandbox.seed import load_taylor
 
     sandbox.clear_faults()
-    entity_id = f"urn:ngsi-ld:ElectricityMeter:fc{uuid.uuid4().hex[:8]}"
-    sandbox.seed(
-        service=SERVICE,
-        servicepath=SERVICEPATH,
-        entity_type="ElectricityMeter",
-        entity_id=entity_id,
-        attr="demand",
-        values=load_taylor(),
+    model, done, entity_id = train_tiny(
+        api, sandbox, load_taylor(), "fc", lookback_window=LOOKBACK, forecast_horizon=HORIZON
     )
-    model = create_model(api, entity_id, lookback_window=LOOKBACK, forecast_horizon=HORIZON)
-    job = start(api, model["id"])
-    done = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
-    assert done["status"] == "completed", done["error"]
     return {"model": model, "job": done, "entity_id": entity_id}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,12 +14,9 @@ from pymongo import MongoClient
 from local.fiware_sandbox.seed import load_taylor
 from local.stack import local_client
 from tests.e2e.conftest import SandboxControl
+from tests.e2e.helpers import FINISHED, create_model, job_url, seed_series, start, wait_for
 
-pytestmark = pytest.mark.e2e
-
-SERVICE = "energy"
-SERVICEPATH = "/e2e"
-FINISHED = {"completed", "failed", "cancelled"}
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_faults")]
 
 
 @pytest.fixture(scope="module")
@@ -31,71 +27,7 @@ def taylor() -> list[float]:
 @pytest.fixture
 def series(sandbox: SandboxControl, taylor: list[float]) -> str:
     """A fresh entity holding the 4032-point series; returns its id."""
-    entity_id = f"urn:ngsi-ld:ElectricityMeter:{uuid.uuid4().hex[:8]}"
-    sandbox.seed(
-        service=SERVICE,
-        servicepath=SERVICEPATH,
-        entity_type="ElectricityMeter",
-        entity_id=entity_id,
-        attr="demand",
-        values=taylor,
-    )
-    return entity_id
-
-
-@pytest.fixture(autouse=True)
-def no_faults(sandbox: SandboxControl) -> Any:
-    sandbox.clear_faults()
-    yield
-    sandbox.clear_faults()
-
-
-def create_model(api: httpx.Client, entity_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "model_type": "gru",
-        "rnn_layers": [{"units": 8, "dropout": 0.0}],
-        "lookback_window": 48,
-        "forecast_horizon": 12,
-        "epochs": 2,
-        "batch_size": 64,
-        "feature": "demand",
-        "entity_type": "ElectricityMeter",
-        "entity_id": entity_id,
-        "fiware_service": SERVICE,
-        "fiware_servicepath": SERVICEPATH,
-        **overrides,
-    }
-    response = api.post("/models/", json=body)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def job_url(model_id: str, job_id: str = "") -> str:
-    return f"/models/{model_id}/training-jobs" + (f"/{job_id}" if job_id else "")
-
-
-def wait_for(
-    api: httpx.Client,
-    model_id: str,
-    job_id: str,
-    done: Callable[[dict[str, Any]], bool],
-    timeout: float = 300,
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        job = api.get(job_url(model_id, job_id)).json()
-        if done(job):
-            return job
-        time.sleep(1)
-    raise AssertionError(f"job did not reach the expected state in {timeout} s: {job.get('status')} {job}")
-
-
-def start(api: httpx.Client, model_id: str, **body: Any) -> dict[str, Any]:
-    response = api.post(job_url(model_id), json=body)
-    assert response.status_code == 202, response.text
-    assert response.headers["location"].endswith(response.json()["id"])
-    return dict(response.json())
+    return seed_series(sandbox, taylor)
 
 
 def sfn_client(stack: dict[str, Any]) -> Any:
