@@ -562,7 +562,7 @@ def build_app(state: SandboxState) -> FastAPI:  # noqa: C901 - one route table
             current = _unpack(existing)
             changed = merge(current, attrs)
             save(existing, current)
-            notifier.enqueue(service, servicepath, {**existing, "attrs": _pack(current)}, changed)
+            notifier.enqueue(service, servicepath, dict(existing), changed)
             return Response(status_code=204, headers={"Location": location})
         now = time.time()
         doc = {**key, "attrs": _pack(attrs), "creDate": now, "modDate": now, "seq": time.time_ns()}
@@ -636,7 +636,7 @@ def build_app(state: SandboxState) -> FastAPI:  # noqa: C901 - one route table
         else:
             changed = merge(current, attrs)
         save(doc, current)
-        notifier.enqueue(service, servicepath, {**doc, "attrs": _pack(current)}, changed)
+        notifier.enqueue(service, servicepath, dict(doc), changed)
         return Response(status_code=204)
 
     @app.post("/v2/entities/{entity_id}/attrs")
@@ -720,7 +720,7 @@ def build_app(state: SandboxState) -> FastAPI:  # noqa: C901 - one route table
             else:
                 changed = merge(current, attrs)
             save(existing, current)
-            notifier.enqueue(service, servicepath, {**existing, "attrs": _pack(current)}, changed)
+            notifier.enqueue(service, servicepath, dict(existing), changed)
         return Response(status_code=204)
 
     # ---------------------------------------------------------------------------- subscriptions
