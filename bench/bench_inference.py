@@ -87,7 +87,7 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from chronos_core.ml.training import build_keras_model, keras_model_bytes
+    from chronos_core.ml.fitting import build_keras_model, keras_model_bytes
 
     config = TrainingConfig(model_type=args.model, lookback_window=L, forecast_horizon=H)
     model = build_keras_model(config, dtype="float32")

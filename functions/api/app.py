@@ -9,9 +9,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from chronos_core.api.app import create_app
+from chronos_core.bootstrap import services
 from chronos_core.observability import logger
 
-app = create_app()
+app = create_app(services())
 _asgi = Mangum(app, lifespan="off")
 
 

@@ -16,34 +16,24 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from chronos_core import wiring
-from chronos_core.application import forecasts
-from chronos_core.config import get_settings
-from chronos_core.ml.inference import load_forecaster
+from chronos_core.application.forecasting.commands import ExecuteForecast
+from chronos_core.application.forecasting.worker import execute_forecast
+from chronos_core.bootstrap import services
+from chronos_core.domain.errors import DependencyUnavailableError
+from chronos_core.domain.forecasting import ForecastMessage
 from chronos_core.observability import logger
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    message = forecasts.ForecastMessage.model_validate_json(record.body)
+    message = ForecastMessage.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
     correlation = record.message_attributes["correlation_id"]
     logger.set_correlation_id(correlation.string_value if correlation else record.message_id)
     logger.append_keys(job_id=message.job_id, slot=message.to_body()["slot"], attempt=attempt)
     try:
-        outcome = forecasts.execute_forecast(
-            wiring.model_repository(),
-            wiring.training_job_repository(),
-            wiring.forecast_schedule(),
-            wiring.artifact_store(),
-            wiring.series_source,
-            wiring.orion_client,
-            load_forecaster,
-            wiring.forecast_settings(),
-            message,
-            attempt=attempt,
-        )
+        outcome = execute_forecast(services(), ExecuteForecast(message=message, attempt=attempt))
     except Exception:
         _back_off(record, attempt)
         raise
@@ -51,17 +41,12 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
 
 def _back_off(record: SQSRecord, attempt: int) -> None:
-    """Delay the next receive of a failed record (exponential, capped at 12 h); best effort."""
-    settings = get_settings()
-    if not settings.forecast_queue_url or settings.forecast_retry_delay_seconds <= 0:
-        return
-    delay = min(43_200, settings.forecast_retry_delay_seconds * 2 ** max(0, attempt - 1))
+    """Delay the next receive of a failed record (best effort)."""
     try:
-        wiring.aws_client("sqs").change_message_visibility(
-            QueueUrl=settings.forecast_queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
-        )
-    except Exception:  # the message then reappears after the queue's visibility timeout
-        logger.warning("Could not delay the retry of a failed forecast", exc_info=True)
+        queue = services().queue
+    except DependencyUnavailableError:  # no queue configured: the queue's own timeout applies
+        return
+    queue.postpone(record.receipt_handle, attempt)
 
 
 @logger.inject_lambda_context(clear_state=True)

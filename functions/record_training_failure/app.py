@@ -6,19 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from chronos_core import wiring
-from chronos_core.application import training_pipeline as pipeline
+from chronos_core.application.training.pipeline.completion import record_failure
+from chronos_core.application.training.pipeline.events import FailureEvent
+from chronos_core.bootstrap import services
 from chronos_core.observability import logger
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = pipeline.FailureEvent.model_validate(event)
+    request = FailureEvent.model_validate(event)
     logger.set_correlation_id(request.job_id)
-    return pipeline.record_failure(
-        wiring.training_job_repository(),
-        wiring.model_repository(),
-        request.job_id,
-        request.error,
-        request.cause,
-    )
+    return record_failure(services(), request).model_dump(mode="json")

@@ -15,9 +15,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from chronos_core import wiring
-from chronos_core.application import forecasts
-from chronos_core.config import get_settings
+from chronos_core.application.forecasting.commands import ScheduleTick
+from chronos_core.application.forecasting.scheduler import schedule_due
+from chronos_core.bootstrap import services
 from chronos_core.domain.model import utcnow
 from chronos_core.observability import logger
 
@@ -26,16 +26,9 @@ from chronos_core.observability import logger
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     correlation_id = str(event.get("id") or uuid.uuid4())
     logger.set_correlation_id(correlation_id)
-    settings = get_settings()
     started = time.perf_counter()
-    result = forecasts.schedule_due(
-        wiring.forecast_schedule(),
-        lambda: wiring.forecast_queue(correlation_id),
-        utcnow(),
-        limit=settings.forecast_max_claims_per_tick,
-    )
+    result = schedule_due(services(), ScheduleTick(now=utcnow(), correlation_id=correlation_id))
     logger.info(
-        "Scheduler tick",
-        extra={**result.model_dump(), "seconds": round(time.perf_counter() - started, 3)},
+        "Scheduler tick", extra={**result.model_dump(), "seconds": round(time.perf_counter() - started, 3)}
     )
     return result.model_dump()

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from chronos_trainer import BATCH_COMMAND
+
 from tests.template.test_template import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +110,22 @@ def test_batch_job_definition_matches_the_trainer_entrypoint() -> None:
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
     definition = template["Resources"]["TrainingJobDefinition"]
     container = definition["Properties"]["ContainerProperties"]
-    assert container["Command"][:3] == ["python", "-m", "chronos_trainer"]
+    assert container["Command"] == list(BATCH_COMMAND)  # what the local trainer runs too
+    assert set(definition["Properties"]["Parameters"]) == {"job_id", "dataset_key"}
     assert {"Type": "GPU", "Value": "1"} in container["ResourceRequirements"]
     retry = definition["Properties"]["RetryStrategy"]["EvaluateOnExit"][0]
     assert retry == {"OnStatusReason": "Host EC2*", "Action": "RETRY"}  # Spot interruption
+
+
+def test_the_local_train_step_is_the_batch_step_run_as_a_process() -> None:
+    """Locally, Train runs functions/trainer (the image's code) through local_batch, with the
+    Batch state's own job parameters, and answers what submitJob.sync answers."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    function = template["Resources"]["TrainModelFunction"]["Properties"]
+    assert function["CodeUri"] == "functions/trainer/"
+    assert function["Handler"] == "local_batch.handler"
+    states = rendered({"TrainingBackend": "lambda"})["States"]
+    local, batch = states["TrainOnLambda"], rendered({"TrainingBackend": "batch"})["States"]["TrainOnBatch"]
+    assert local["Parameters"]["Payload"] == batch["Parameters"]["Parameters"]
+    assert local["ResultSelector"] == {"JobId.$": "$.Payload.JobId", "Status.$": "$.Payload.Status"}
+    assert local["ResultPath"] == batch["ResultPath"] and local["Next"] == batch["Next"]

@@ -1,1 +1,26 @@
-"""The Chronos trainer: one training job per process (AWS Batch) or per call (in-process)."""
+"""The Chronos trainer: one training job per process (AWS Batch, or the local trainer process).
+
+This module holds only the process contract, so that the local runner can read it without
+importing the training code: the command the Batch job definition runs and the exit codes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+#: The input was rejected (too little data, bad configuration): retrying cannot help.
+EXIT_REJECTED: Final = 2
+EXIT_CANCELLED: Final = 3
+
+#: The AWS Batch job definition's command (``template.yaml``), ``Ref::`` parameters included.
+BATCH_COMMAND: Final = (
+    "python",
+    "-m",
+    "chronos_trainer",
+    "--job-id",
+    "Ref::job_id",
+    "--dataset-key",
+    "Ref::dataset_key",
+)

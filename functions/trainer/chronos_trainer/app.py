@@ -1,21 +1,24 @@
-"""Train one job from a dataset location and write its artifacts and metrics.
+"""Train one job and write its artifacts and metrics: the AWS Batch container's entry point.
 
 Ways in:
 
-- AWS Batch, as the state machine's Train step: ``python -m chronos_trainer --job-id <id>
-  --dataset-key jobs/<id>/dataset.json``. This runs the application's
-  :func:`chronos_core.application.training_pipeline.train` (job and model from MongoDB, dataset
-  from the pipeline bucket, progress and results on the job document), exactly what the local
-  Train Lambda runs.
+- The state machine's Train step: ``python -m chronos_trainer --job-id <id> --dataset-key
+  jobs/<id>/dataset.json`` (:data:`BATCH_COMMAND`, the job definition's command). This runs the
+  application's Train step (:func:`chronos_core.application.training.pipeline.train_step.train`)
+  over the bootstrap's services: job and model from MongoDB, the dataset from the pipeline bucket,
+  epochs into the job's live progress, the result on the job. AWS Batch runs it in the GPU
+  container; the local stack runs the very same command in a subprocess
+  (``functions/trainer/local_batch.py``). A failure the trainer can name (bad data, a failed
+  export) is recorded on the job before the process exits, so the job's error is the trainer's
+  own message rather than Batch's "Essential container in task exited".
 - Standalone: ``python -m chronos_trainer --request s3://bucket/request.json`` (or the individual
-  flags below, or the request JSON in ``CHRONOS_TRAINER_REQUEST``): dataset location + config,
-  no job document needed; the outcome JSON is printed and, with ``result``, written to S3 or a
-  file.
+  flags, or the request JSON in ``CHRONOS_TRAINER_REQUEST``): a dataset location and a
+  configuration, no job document needed; the outcome JSON is printed and, with ``result``,
+  written to S3 or a file. ``progress: mongo`` writes epochs to the job's live progress and stops
+  when the job is no longer running.
 
 Exit codes: 0 on success, 2 when the input is rejected (too little data, bad configuration:
 retrying cannot help), 3 when the job was cancelled, 1 otherwise.
-- Lambda (local stack): :func:`handler` with the request as the event; returns the outcome.
-- In-process (tests, local runs): :func:`run` with injected store, progress and S3 client.
 """
 
 from __future__ import annotations
@@ -30,21 +33,28 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from chronos_core.application.ports_ml import ArtifactStore, NullProgress, ProgressReporter
-from chronos_core.config import Settings, get_settings
-from chronos_core.domain.errors import ChronosError, ValidationError
+from chronos_core.application.ports.pipeline import ProgressReporter
+from chronos_core.application.training.pipeline.completion import record_failure
+from chronos_core.application.training.pipeline.events import FailureEvent, TrainEvent, TrainResult
+from chronos_core.application.training.pipeline.progress import JobProgress
+from chronos_core.application.training.pipeline.train_step import train
+from chronos_core.bootstrap import Services, services
+from chronos_core.domain.errors import (
+    ChronosError,
+    DependencyUnavailableError,
+    TrainingCancelledError,
+    ValidationError,
+)
+from chronos_core.domain.ids import JobId
 from chronos_core.ml.config import JobIdentity, TrainingConfig
-from chronos_core.ml.errors import TrainingCancelledError
-from chronos_core.ml.pipeline import TrainingOutcome, run_training_job
+from chronos_core.ml.pipeline import NullProgress, TrainingOutcome, run_training_job
 from chronos_core.observability import logger
+from chronos_trainer import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_REJECTED
 from chronos_trainer.dataset import load_points, read_bytes, write_bytes
-from chronos_trainer.progress import LogProgressReporter, MongoProgressReporter
-
-EXIT_OK, EXIT_FAILED, EXIT_REJECTED, EXIT_CANCELLED = 0, 1, 2, 3
 
 
 class TrainerRequest(BaseModel):
-    """One training job's input. ``dataset`` and ``result`` are ``s3://`` URIs or local paths."""
+    """One standalone training run. ``dataset`` and ``result`` are ``s3://`` URIs or local paths."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -57,104 +67,81 @@ class TrainerRequest(BaseModel):
     progress: Literal["mongo", "log", "none"] = "mongo"
 
 
-class _Clients:
-    """Clients built lazily from settings, once per process."""
+class LogProgress:
+    """Progress as log lines only."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._mongo: Any = None
-        self._s3: Any = None
+    def __init__(self, training_job_id: str) -> None:
+        self._job_id = training_job_id
 
-    @property
-    def db(self) -> Any:
-        if self._mongo is None:
-            from chronos_core.adapters import mongo
+    def phase(self, name: str) -> None:
+        logger.info("phase", extra={"job_id": self._job_id, "phase": name})
 
-            self._mongo = mongo.create_client(
-                self.settings.mongodb_uri.get_secret_value(), self.settings.mongodb_timeout_ms
-            )
-        return self._mongo[self.settings.mongodb_database]
+    def epoch(self, progress: Any) -> None:
+        logger.info("epoch", extra={"job_id": self._job_id, **progress.model_dump()})
 
-    @property
-    def s3(self) -> Any:
-        if self._s3 is None:
-            from chronos_core.adapters import aws
-
-            self._s3 = aws.create_client("s3", self.settings.aws_region, self.settings.aws_endpoint_url)
-        return self._s3
+    def should_stop(self) -> bool:
+        return False
 
 
-def run(
-    request: TrainerRequest,
-    *,
-    store: ArtifactStore | None = None,
-    progress: ProgressReporter | None = None,
-    s3_client: Any | None = None,
-    settings: Settings | None = None,
-) -> TrainingOutcome:
-    """Load the dataset, train, write artifacts (and the outcome to ``request.result``)."""
-    clients = _Clients(settings or get_settings())
+def run_pipeline_step(job_id: str, dataset_key: str) -> TrainResult:
+    """The state machine's Train step over the bootstrap's services. A failure other than an
+    unreachable dependency is recorded on the job (then re-raised)."""
+    container = services()
+    logger.append_keys(job_id=job_id)
+    logger.set_correlation_id(job_id)
+    event = TrainEvent(
+        job_id=JobId(job_id), dataset_key=dataset_key, batch_job_id=os.environ.get("AWS_BATCH_JOB_ID")
+    )
+    try:
+        return train(container, event)
+    except DependencyUnavailableError:
+        raise
+    except Exception as exc:
+        _record(container, event.job_id, exc)
+        raise
+
+
+def _record(container: Services, job_id: JobId, exc: Exception) -> None:
+    cause = exc.message if isinstance(exc, ChronosError) else f"{type(exc).__name__}: internal error"
+    try:
+        record_failure(
+            container, FailureEvent(job_id=job_id, failure={"Error": type(exc).__name__, "Cause": cause})
+        )
+    except Exception:  # the state machine's failure step records it then
+        logger.exception("Could not record the training failure on the job", extra={"job_id": job_id})
+
+
+def run(request: TrainerRequest, *, container: Services | None = None) -> TrainingOutcome:
+    """Train from ``request.dataset`` with the services' artifact store; write the outcome to
+    ``request.result`` when given."""
+    container = container or services()
     needs_s3 = request.dataset.startswith("s3://") or (request.result or "").startswith("s3://")
-    s3 = s3_client if s3_client is not None or not needs_s3 else clients.s3
-    if store is None:
-        from chronos_core.adapters.artifact_store import GridFSArtifactStore
-
-        gridfs_store = GridFSArtifactStore(clients.db)
-        gridfs_store.ensure_indexes()
-        store = gridfs_store
-    if progress is None:
-        if request.progress == "mongo":
-            progress = MongoProgressReporter(clients.db["training_jobs"], request.training_job_id)
-        elif request.progress == "log":
-            progress = LogProgressReporter(request.training_job_id)
-        else:
-            progress = NullProgress()
+    s3 = container.aws_client("s3") if needs_s3 else None
     logger.append_keys(job_id=request.training_job_id, model_id=request.model_id)
-    points = load_points(request.dataset, s3)
     outcome = run_training_job(
-        points,
+        load_points(request.dataset, s3),
         request.config,
         JobIdentity(
             model_id=request.model_id, training_job_id=request.training_job_id, feature=request.feature
         ),
-        store,
-        progress,
+        container.artifacts,
+        _progress(request, container),
     )
     if request.result:
         write_bytes(request.result, outcome.model_dump_json().encode("utf-8"), s3)
     return outcome
 
 
-def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    """Lambda entry (local stack): the event is a :class:`TrainerRequest`; returns the outcome.
-
-    Domain errors propagate, so a Step Functions ``Catch`` can match their class names
-    (``InsufficientDataError``, ``TrainingCancelledError``...).
-    """
-    request = TrainerRequest.model_validate(event)
-    return run(request).model_dump(mode="json")
-
-
-def run_pipeline_step(job_id: str, dataset_key: str) -> dict[str, Any]:
-    """The state machine's Train step (Batch): the application use case with the wired adapters."""
-    from chronos_core import wiring
-    from chronos_core.application import training_pipeline
-
-    logger.append_keys(job_id=job_id)
-    logger.set_correlation_id(job_id)
-    return training_pipeline.train(
-        wiring.training_job_repository(),
-        wiring.model_repository(),
-        wiring.object_store(),
-        wiring.artifact_store(),
-        job_id,
-        dataset_key,
-        batch_job_id=os.environ.get("AWS_BATCH_JOB_ID"),
-    )
+def _progress(request: TrainerRequest, container: Services) -> ProgressReporter:
+    if request.progress == "mongo":
+        return JobProgress(container.jobs, JobId(request.training_job_id))
+    if request.progress == "log":
+        return LogProgress(request.training_job_id)
+    return NullProgress()
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="chronos_trainer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="chronos_trainer", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--request", help="request JSON: inline, a path, or s3://bucket/key")
     parser.add_argument("--job-id", dest="training_job_id")
     parser.add_argument("--model-id")
@@ -168,11 +155,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _parse_request(args: argparse.Namespace) -> TrainerRequest:
-
     def document(value: str) -> Any:
         if value.lstrip().startswith("{"):
             return json.loads(value)
-        s3 = _Clients(get_settings()).s3 if value.startswith("s3://") else None
+        s3 = services().aws_client("s3") if value.startswith("s3://") else None
         return json.loads(read_bytes(value, s3))
 
     raw: dict[str, Any] = {}
@@ -188,23 +174,23 @@ def _parse_request(args: argparse.Namespace) -> TrainerRequest:
     return TrainerRequest.model_validate(raw)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Container entrypoint; returns the process exit code (see the module docstring)."""
-    args = _parse_args(argv)
-    if args.dataset_key is not None and args.dataset is None and args.request is None:
-        if not args.training_job_id:
-            logger.error("--dataset-key needs --job-id")
-            return EXIT_REJECTED
-        try:
-            result = run_pipeline_step(args.training_job_id, args.dataset_key)
-        except ValidationError as exc:
-            logger.error("training rejected", extra={"error": exc.message, "details": exc.details})
-            return EXIT_REJECTED
-        except ChronosError as exc:
-            logger.error("training failed", extra={"error": exc.message, "code": exc.code})
-            return EXIT_FAILED
-        sys.stdout.write(json.dumps(result) + "\n")
-        return EXIT_CANCELLED if result.get("reason") == "cancelled" else EXIT_OK
+def _pipeline_main(args: argparse.Namespace) -> int:
+    if not args.training_job_id:
+        logger.error("--dataset-key needs --job-id")
+        return EXIT_REJECTED
+    try:
+        result = run_pipeline_step(args.training_job_id, args.dataset_key)
+    except ValidationError as exc:
+        logger.error("training rejected", extra={"error": exc.message, "details": exc.details})
+        return EXIT_REJECTED
+    except ChronosError as exc:
+        logger.error("training failed", extra={"error": exc.message, "code": exc.code})
+        return EXIT_FAILED
+    sys.stdout.write(result.model_dump_json() + "\n")
+    return EXIT_CANCELLED if result.reason == "cancelled" else EXIT_OK
+
+
+def _standalone_main(args: argparse.Namespace) -> int:
     try:
         request = _parse_request(args)
     except (PydanticValidationError, ValueError, OSError) as exc:
@@ -225,3 +211,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     sys.stdout.write(outcome.model_dump_json() + "\n")
     return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Container entrypoint; returns the process exit code (see the module docstring)."""
+    args = _parse_args(argv)
+    if args.dataset_key is not None and args.dataset is None and args.request is None:
+        return _pipeline_main(args)
+    return _standalone_main(args)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 import tensorflow  # noqa: E402,F401  (the suite requires requirements-ml.txt; a missing TensorFlow must fail)
 
-from chronos_core.ml.training import build_keras_model, keras_predictor  # noqa: E402
+from chronos_core.ml.fitting import build_keras_model, keras_predictor  # noqa: E402
 
 TOLERANCE = 1e-4
 _SCALER = ScalerParams(features=["value"], mean=[0.0], scale=[1.0], n_samples=1).model_dump_json().encode()

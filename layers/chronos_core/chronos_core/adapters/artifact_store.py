@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any
+from typing import Any, Final
 
 import gridfs
 from bson import ObjectId
@@ -17,12 +17,14 @@ from bson.errors import InvalidId
 from pymongo import ASCENDING
 from pymongo.database import Database
 
-from chronos_core.ml.artifacts import BUCKET_NAME, ArtifactMeta, StoredArtifact, verify
-from chronos_core.ml.errors import ArtifactNotFoundError
+from chronos_core.domain.artifacts import ArtifactMeta, StoredArtifact, verify
+from chronos_core.domain.errors import ArtifactNotFoundError
+
+BUCKET_NAME: Final = "model_artifacts"
 
 
 class GridFSArtifactStore:
-    """:class:`~chronos_core.application.ports_ml.ArtifactStore` on a GridFS bucket."""
+    """:class:`~chronos_core.application.ports.artifacts.ArtifactStore` on a GridFS bucket."""
 
     def __init__(self, db: Database[Any], bucket_name: str = BUCKET_NAME) -> None:
         self._db = db

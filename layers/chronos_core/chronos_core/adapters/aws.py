@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chronos_core.application.ports import DependencyCheck
+from chronos_core.application.ports.health import DependencyCheck
 
 _CLIENT_CONFIG = Config(
     connect_timeout=2,

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 
 class S3ObjectStore:
-    """:class:`~chronos_core.application.ports.ObjectStore` on one bucket. JSON documents only."""
+    """:class:`~chronos_core.application.ports.pipeline.ObjectStore` on one bucket. JSON documents only."""
 
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client

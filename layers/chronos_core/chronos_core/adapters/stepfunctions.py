@@ -11,7 +11,7 @@ from chronos_core.domain.errors import ConflictError, DependencyUnavailableError
 
 
 class StepFunctionsWorkflow:
-    """:class:`~chronos_core.application.ports.Workflow` for one state machine."""
+    """:class:`~chronos_core.application.ports.pipeline.Workflow` for one state machine."""
 
     def __init__(self, client: Any, state_machine_arn: str, region: str, *, local: bool) -> None:
         self._sfn = client

@@ -1,4 +1,5 @@
-"""The FastAPI application. ``create_app`` assembles middleware, routers and error handlers."""
+"""The FastAPI application. ``create_app`` assembles middleware, routers and error handlers
+around the services it is given."""
 
 from __future__ import annotations
 
@@ -6,19 +7,21 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from chronos_core import __version__
+from chronos_core.api.deps import ApiServices
 from chronos_core.api.errors import install_error_handlers
 from chronos_core.api.middleware import BodySizeLimit
-from chronos_core.api.routes import devices, models, predictions, system, training
-from chronos_core.config import Settings, get_settings
+from chronos_core.api.routes import devices, forecasts, models, system, training_jobs
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(services: ApiServices) -> FastAPI:
+    """The Chronos API over ``services`` (the bootstrap's in a Lambda, fakes in tests)."""
+    settings = services.settings
     app = FastAPI(
         title="Chronos",
         version=__version__,
         description="Train LSTM/GRU forecasting models on FIWARE sensor history and publish forecasts.",
     )
+    app.state.services = services
     install_error_handlers(app)
     origins = settings.cors_allowed_origins
     if origins:
@@ -32,9 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    app.include_router(system.router)
-    app.include_router(models.router)
-    app.include_router(training.router)
-    app.include_router(devices.router)
-    app.include_router(predictions.router)
+    for module in (system, models, training_jobs, devices, forecasts):
+        app.include_router(module.router)
     return app

@@ -1,74 +1,57 @@
-"""FastAPI dependencies. Tests override them with ``app.dependency_overrides``."""
+"""FastAPI dependencies: the services the app was created with, and path parameters.
+
+:func:`chronos_core.api.app.create_app` stores its services on ``app.state.services``; routes
+receive them through :data:`ServicesDep`. Tests create the app with fake services instead of
+overriding dependencies one by one.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol, cast
 
-from fastapi import Depends
+from fastapi import Depends, Path, Request
 
-from chronos_core import wiring
-from chronos_core.application.health import HealthCache
-from chronos_core.application.ports import (
-    HealthProbe,
-    ModelRepository,
-    ObjectStore,
-    SeriesSource,
-    TrainingJobRepository,
-    Workflow,
-)
-from chronos_core.application.ports_ml import ArtifactStore
-from chronos_core.application.training import JobResourceCleaner
-from chronos_core.config import Settings, get_settings
+from chronos_core.application.devices.listing import DevicesDeps
+from chronos_core.application.forecasting.deps import HistoryDeps, PredictionDeps, ProvisioningDeps
+from chronos_core.application.ports.training_jobs import ForecastingJobs
+from chronos_core.application.system.auth import AuthDeps
+from chronos_core.application.system.health import HealthDeps
+from chronos_core.application.training.deps import JobRemovalDeps, TrainingControlDeps
+from chronos_core.config import Settings
+from chronos_core.domain.ids import JobId, ModelId
 
 
-def model_repository() -> ModelRepository:
-    return wiring.model_repository()
+class ApiServices(
+    TrainingControlDeps,
+    JobRemovalDeps,
+    PredictionDeps,
+    ProvisioningDeps,
+    HistoryDeps,
+    DevicesDeps,
+    AuthDeps,
+    HealthDeps,
+    Protocol,
+):
+    """Everything the API's use cases depend on (:class:`chronos_core.bootstrap.Services` is one)."""
+
+    @property
+    def jobs(self) -> ForecastingJobs: ...
+
+    @property
+    def settings(self) -> Settings: ...
 
 
-def health_probes() -> list[HealthProbe]:
-    return wiring.health_probes()
+def services(request: Request) -> ApiServices:
+    return cast("ApiServices", request.app.state.services)
 
 
-def training_jobs() -> TrainingJobRepository:
-    return wiring.training_job_repository()
+def settings(request: Request) -> Settings:
+    return services(request).settings
 
 
-def series_source() -> SeriesSource:
-    return wiring.series_source()
+ServicesDep = Annotated[ApiServices, Depends(services)]
+SettingsDep = Annotated[Settings, Depends(settings)]
 
-
-def workflow() -> Workflow:
-    return wiring.workflow()
-
-
-def artifact_store() -> ArtifactStore:
-    return wiring.artifact_store()
-
-
-def object_store() -> ObjectStore:
-    return wiring.object_store()
-
-
-def job_cleaners() -> list[JobResourceCleaner]:
-    """What deleting a job must also remove outside Chronos (FIWARE resources of forecasts)."""
-    return wiring.job_cleaners()
-
-
-_HEALTH_CACHE = HealthCache(ttl_seconds=5.0)
-
-
-def health_cache() -> HealthCache:
-    """One cache per container: /health probes dependencies at most every 5 s."""
-    return _HEALTH_CACHE
-
-
-ModelRepositoryDep = Annotated[ModelRepository, Depends(model_repository)]
-HealthProbesDep = Annotated[list[HealthProbe], Depends(health_probes)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-HealthCacheDep = Annotated[HealthCache, Depends(health_cache)]
-TrainingJobsDep = Annotated[TrainingJobRepository, Depends(training_jobs)]
-SeriesSourceDep = Annotated[SeriesSource, Depends(series_source)]
-WorkflowDep = Annotated[Workflow, Depends(workflow)]
-ArtifactStoreDep = Annotated[ArtifactStore, Depends(artifact_store)]
-ObjectStoreDep = Annotated[ObjectStore, Depends(object_store)]
-JobCleanersDep = Annotated[list[JobResourceCleaner], Depends(job_cleaners)]
+#: Path parameters shared by the routes.
+ModelIdPath = Annotated[ModelId, Path(description="Model id (UUID).", min_length=1, max_length=64)]
+JobIdPath = Annotated[JobId, Path(description="Training job id (UUID).", min_length=1, max_length=64)]

@@ -8,21 +8,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from chronos_core import wiring
-from chronos_core.application.auth import FailureCounter, TokenVerifier, authenticate
-from chronos_core.config import get_settings
+from chronos_core.api.deps import ServicesDep
+from chronos_core.application.system.auth import Authenticate, authenticate
 from chronos_core.domain.auth import Principal, Role
 
 # Declares the scheme in OpenAPI; the header itself is parsed by the use case.
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued by the configured provider.")
-
-
-def token_verifier() -> TokenVerifier:
-    return wiring.token_verifier()
-
-
-def failure_counter() -> FailureCounter:
-    return wiring.auth_failure_counter()
 
 
 def client_address(request: Request) -> str:
@@ -35,18 +26,10 @@ def client_address(request: Request) -> str:
 
 
 def current_principal(
-    request: Request,
-    verifier: Annotated[TokenVerifier, Depends(token_verifier)],
-    counter: Annotated[FailureCounter, Depends(failure_counter)],
-    _: Annotated[object, Depends(_bearer)] = None,
+    request: Request, services: ServicesDep, _: Annotated[object, Depends(_bearer)] = None
 ) -> Principal:
-    return authenticate(
-        request.headers.get("authorization"),
-        client_address(request),
-        verifier,
-        counter,
-        get_settings().auth_failure_threshold,
-    )
+    command = Authenticate(authorization=request.headers.get("authorization"), client=client_address(request))
+    return authenticate(services, command)
 
 
 def require(role: Role) -> Callable[..., Principal]:

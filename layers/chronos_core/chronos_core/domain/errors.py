@@ -66,3 +66,26 @@ class RateLimitedError(ChronosError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class InsufficientDataError(ValidationError):
+    """A series is too short (or too fragmented) for the configured window and splits, or a
+    forecast context is unusable. ``details`` carry the counts found and what would do."""
+
+    code = "insufficient_data"
+
+
+class TrainingCancelledError(ChronosError):
+    """The job was cancelled while it trained; nothing was written."""
+
+    code = "training_cancelled"
+
+
+class ArtifactIntegrityError(ChronosError):
+    """An artifact's bytes do not match the sha256 recorded when it was written."""
+
+    code = "artifact_integrity"
+
+
+class ArtifactNotFoundError(NotFoundError):
+    """No artifact with this id exists in the store."""

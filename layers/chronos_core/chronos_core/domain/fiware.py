@@ -24,14 +24,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from chronos_core.domain.errors import ValidationError
+
+if TYPE_CHECKING:
+    from chronos_core.domain.model import FiwareSource
 
 #: Where Chronos publishes forecasts unless configured otherwise: the Orion entity type of
 #: forecast entities and the IoT Agent service-group resource of forecast devices.
 DEFAULT_FORECAST_ENTITY_TYPE: Final = "Prediction"
 DEFAULT_FORECAST_GROUP_RESOURCE: Final = "/chronos/forecast"
+#: The attributes Chronos writes on a forecast entity.
+FORECAST_ATTRIBUTE: Final = "forecastSeries"
+SOURCE_ENTITY_ATTRIBUTE: Final = "sourceEntity"
+FEATURE_ATTRIBUTE: Final = "feature"
 MAX_SERVICE_LENGTH: Final = 50
 MAX_SERVICEPATH_LEVELS: Final = 10
 MAX_SERVICEPATH_COMPONENT_LENGTH: Final = 50
@@ -201,3 +211,40 @@ def validate_attributes(attributes: Mapping[str, Any]) -> None:
     """Validate a mapping of attribute name to normalized attribute."""
     for name, attribute in attributes.items():
         validate_attribute(f"attributes.{name}", name, attribute)
+
+
+@dataclass(frozen=True, slots=True)
+class FiwareTenant:
+    """The tenant of a FIWARE call: ``Fiware-Service`` + ``Fiware-ServicePath``, validated
+    (``service`` lowercased, ``servicepath`` one canonical absolute path).
+
+    Every call to STH-Comet, Orion or the IoT Agent takes the tenant of the model being served,
+    never a global default. Construction raises :class:`ValidationError` with details naming
+    ``fiware_service`` / ``fiware_servicepath``.
+    """
+
+    service: str
+    servicepath: str = "/"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "service", validate_service(self.service))
+        object.__setattr__(self, "servicepath", validate_servicepath(self.servicepath))
+
+    @classmethod
+    def of(cls, source: FiwareSource) -> FiwareTenant:
+        """The tenant a model's series lives in."""
+        return cls(source.fiware_service, source.fiware_servicepath)
+
+    def headers(self) -> dict[str, str]:
+        """The two tenant headers (servers read header names case-insensitively)."""
+        return {"Fiware-Service": self.service, "Fiware-ServicePath": self.servicepath}
+
+
+class SeriesRef(BaseModel):
+    """One stored series: an attribute of an entity (``entity_type``, ``entity_id``, ``attribute``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity_type: str = Field(min_length=1)
+    entity_id: str = Field(min_length=1)
+    attribute: str = Field(min_length=1)

@@ -7,6 +7,7 @@ admission apply exactly the same checks.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -24,12 +25,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from chronos_core.domain.errors import ValidationError
+from chronos_core.domain.evaluation import ServingChoice
 from chronos_core.domain.fiware import (
     validate_attribute_name,
     validate_ngsi_id,
     validate_service,
     validate_servicepath,
 )
+from chronos_core.domain.ids import ModelId
 
 MAX_WINDOW = 8760
 MAX_UNITS = 2048
@@ -92,6 +95,30 @@ def default_patience(epochs: int) -> int:
     return min(max(int(epochs * 0.1), 5), 20, epochs)
 
 
+def split_sizes(n: int, validation_ratio: float, test_ratio: float) -> tuple[int, int, int]:
+    """Chronological split sizes ``(train, validation, test)`` of ``n`` grid points.
+
+    Validation and test take ``floor(ratio * n)`` points each (the last ones); train the rest.
+    """
+    n_test = math.floor(test_ratio * n)
+    n_val = math.floor(validation_ratio * n)
+    return n - n_val - n_test, n_val, n_test
+
+
+def minimum_points(lookback: int, horizon: int, validation_ratio: float, test_ratio: float) -> int:
+    """Smallest gap-free series length that yields at least one window in every split.
+
+    One rule for every caller (API admission, pipeline, trainer): train must hold ``L + H``
+    points, validation and test ``H`` each (their windows may read inputs from earlier splits).
+    """
+    n = lookback + 3 * horizon
+    while True:
+        n_train, n_val, n_test = split_sizes(n, validation_ratio, test_ratio)
+        if n_train >= lookback + horizon and n_val >= horizon and n_test >= horizon:
+            return n
+        n += 1
+
+
 def default_name(model_type: ModelType, feature: str) -> str:
     return f"{model_type.label} - {feature}"
 
@@ -101,7 +128,10 @@ def default_description(model_type: ModelType, feature: str) -> str:
 
 
 def iso_z(value: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z`` suffix and millisecond precision (the wire format)."""
+    """ISO-8601 in UTC with a ``Z`` suffix and millisecond precision (the wire format:
+    ``2024-03-01T10:00:00.000Z``); a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -151,6 +181,13 @@ class Hyperparameters(BaseModel):
     def train_ratio(self) -> float:
         return 1.0 - self.validation_ratio - self.test_ratio
 
+    def minimum_points(self) -> int:
+        """The fewest gap-free points a training with these settings can use
+        (:func:`minimum_points`)."""
+        return minimum_points(
+            self.lookback_window, self.forecast_horizon, self.validation_ratio, self.test_ratio
+        )
+
 
 class FiwareSource(BaseModel):
     """Where the model's series lives in FIWARE, including the tenant it belongs to."""
@@ -184,12 +221,25 @@ class FiwareSource(BaseModel):
         return validate_servicepath(value)
 
 
+class ServingSummary(BaseModel):
+    """What a model serves since its latest successful training, and why (the gate's rule and
+    the validation scores behind it, and the served forecaster's interval coverage)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    training_job_id: str
+    serving: ServingChoice
+    rule: str | None = None
+    validation_scores: dict[str, Any] | None = None
+    test_coverage: dict[str, float | None] | None = None
+
+
 class Model(BaseModel):
     """A model definition as stored. ``id`` is a UUID string; datetimes are UTC."""
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: ModelId = Field(default_factory=lambda: ModelId(str(uuid.uuid4())))
     name: str = Field(min_length=1, max_length=100)
     description: str = Field(max_length=1000)
     model_type: ModelType
@@ -198,7 +248,7 @@ class Model(BaseModel):
     patience_is_derived: bool = True
     source: FiwareSource
     has_successful_training: bool = False
-    serving: dict[str, Any] | None = None
+    serving: ServingSummary | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -245,7 +295,7 @@ def build_model(draft: ModelDraft) -> Model:
     """
     values = draft.model_dump()
     return _assemble(
-        model_id=str(uuid.uuid4()),
+        model_id=ModelId(str(uuid.uuid4())),
         values=values,
         patience_is_derived=draft.early_stopping_patience is None,
         created_at=None,
@@ -303,7 +353,7 @@ def flatten(model: Model) -> dict[str, Any]:
         **model.hyperparameters.model_dump(),
         **model.source.model_dump(),
         "has_successful_training": model.has_successful_training,
-        "serving": model.serving,
+        "serving": model.serving.model_dump() if model.serving else None,
         "created_at": model.created_at,
         "updated_at": model.updated_at,
     }
@@ -311,7 +361,7 @@ def flatten(model: Model) -> dict[str, Any]:
 
 def _assemble(
     *,
-    model_id: str,
+    model_id: ModelId,
     values: dict[str, Any],
     patience_is_derived: bool,
     created_at: datetime | None,

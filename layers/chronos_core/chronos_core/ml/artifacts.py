@@ -14,127 +14,24 @@ scores and test coverage ``selection``; ``inference.transform`` says how windows
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chronos_core.ml.config import ServingChoice, TrainingConfig
-from chronos_core.ml.errors import ArtifactIntegrityError, UnsupportedArtifactError
-from chronos_core.ml.metrics import BaselineReport, ForecastMetrics
+from chronos_core.domain.artifacts import METADATA_SCHEMA_VERSION
+from chronos_core.domain.evaluation import (
+    BaselineReport,
+    DataQuality,
+    ForecastMetrics,
+    GateDecision,
+    ServingChoice,
+)
+from chronos_core.ml.config import TrainingConfig
+from chronos_core.ml.errors import UnsupportedArtifactError
 from chronos_core.ml.network import NetworkSpec
-from chronos_core.ml.preprocessing import DataQuality
 from chronos_core.ml.transforms import ScalerParams, TransformSpec
-
-METADATA_SCHEMA_VERSION = 1
-BUCKET_NAME = "model_artifacts"
-
-
-class ArtifactType(StrEnum):
-    MODEL = "model"
-    INFERENCE = "inference"
-    X_SCALER = "x_scaler"
-    Y_SCALER = "y_scaler"
-    METADATA = "metadata"
-
-
-#: (content_type, format, file extension) per artifact type.
-ARTIFACT_FORMATS: dict[ArtifactType, tuple[str, str, str]] = {
-    ArtifactType.MODEL: ("application/zip", "keras", "keras"),
-    ArtifactType.INFERENCE: ("application/x-onnx", "onnx", "onnx"),
-    ArtifactType.X_SCALER: ("application/json", "json", "json"),
-    ArtifactType.Y_SCALER: ("application/json", "json", "json"),
-    ArtifactType.METADATA: ("application/json", "json", "json"),
-}
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-class ArtifactMeta(BaseModel):
-    """Metadata stored with every artifact file (the GridFS ``metadata`` field)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    model_id: str
-    training_job_id: str
-    artifact_type: ArtifactType
-    content_type: str
-    format: str
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
-    schema_version: int = METADATA_SCHEMA_VERSION
-    created_at: datetime
-
-    @classmethod
-    def for_bytes(
-        cls, data: bytes, artifact_type: ArtifactType, model_id: str, training_job_id: str
-    ) -> ArtifactMeta:
-        content_type, fmt, _ = ARTIFACT_FORMATS[artifact_type]
-        return cls(
-            model_id=model_id,
-            training_job_id=training_job_id,
-            artifact_type=artifact_type,
-            content_type=content_type,
-            format=fmt,
-            sha256=sha256_hex(data),
-            size=len(data),
-            created_at=datetime.now(UTC),
-        )
-
-    def filename(self) -> str:
-        extension = ARTIFACT_FORMATS[self.artifact_type][2]
-        return f"{self.model_id}_{self.training_job_id}_{self.artifact_type.value}.{extension}"
-
-
-class StoredArtifact(BaseModel):
-    """An artifact as read back from a store."""
-
-    model_config = ConfigDict(frozen=True)
-
-    artifact_id: str
-    data: bytes
-    meta: ArtifactMeta
-
-
-def verify(artifact: StoredArtifact, expected_type: ArtifactType | None = None) -> StoredArtifact:
-    """Check size, sha256 (and type); raise :class:`ArtifactIntegrityError` on any mismatch."""
-    digest = sha256_hex(artifact.data)
-    if digest != artifact.meta.sha256 or len(artifact.data) != artifact.meta.size:
-        raise ArtifactIntegrityError(
-            f"Artifact {artifact.artifact_id} failed its integrity check.",
-            details=[
-                {
-                    "artifact_id": artifact.artifact_id,
-                    "expected_sha256": artifact.meta.sha256,
-                    "actual_sha256": digest,
-                }
-            ],
-        )
-    if expected_type is not None and artifact.meta.artifact_type != expected_type:
-        raise ArtifactIntegrityError(
-            f"Artifact {artifact.artifact_id} is a {artifact.meta.artifact_type.value}, "
-            f"not a {expected_type.value}.",
-            details=[{"artifact_id": artifact.artifact_id}],
-        )
-    return artifact
-
-
-class ArtifactRefs(BaseModel):
-    """Ids of the five artifacts of one job (store-assigned strings, e.g. ObjectId hex)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str
-    inference: str
-    x_scaler: str
-    y_scaler: str
-    metadata: str
-
 
 # --------------------------------------------------------------------------------------------
 # The metadata document
@@ -211,30 +108,15 @@ class InferenceSpec(BaseModel):
     intervals: PredictionIntervals | None = None
 
 
-class Selection(BaseModel):
-    """The promotion gate's decision, the served forecaster's intervals and their test coverage.
+class Selection(GateDecision):
+    """The promotion gate's decision (:class:`GateDecision`) with the served forecaster's
+    split-conformal intervals, as the metadata artifact records it."""
 
-    ``validation_scores`` holds the three candidates' H-step metrics on the validation split
-    (original units, interpolated targets masked); ``serving`` is the winner (see ``rule``).
-    ``test_metrics`` are the *served* forecaster's metrics on the test split, and
-    ``test_coverage`` the fraction of observed test targets inside each interval, keyed by level
-    (``"80"``, ``"95"``), with ``test_coverage_per_step`` per horizon step.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    serving: ServingChoice
-    rule: str
-    criterion: Literal["mae"] = "mae"
-    gate_margin: float = 0.0
-    validation_scores: dict[ServingChoice, ForecastMetrics]
-    network_beats_baselines: bool
-    season_length: int
-    target_mode: str
     intervals: PredictionIntervals
-    test_metrics: ForecastMetrics
-    test_coverage: dict[str, float | None]
-    test_coverage_per_step: dict[str, list[float | None]]
+
+    def decision(self) -> GateDecision:
+        """The decision without the interval half-widths (what the job keeps)."""
+        return GateDecision.model_validate(self.model_dump(exclude={"intervals"}))
 
 
 class TrainingMetadata(BaseModel):

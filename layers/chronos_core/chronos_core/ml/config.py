@@ -1,6 +1,6 @@
 """Training configuration for one forecasting job, independent of the persistence model.
 
-The domain's ``Model`` is mapped onto :class:`TrainingConfig` by the application layer; this
+A domain ``Model`` becomes a :class:`TrainingConfig` with :func:`training_config_for`; this
 module owns only what the machine-learning code needs, with the same names and bounds as the
 model definition, plus the preprocessing and evaluation knobs the model does not (yet) expose.
 """
@@ -11,7 +11,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chronos_core.domain.model import default_patience
+from chronos_core.domain.evaluation import ServingChoice as DomainServingChoice
+from chronos_core.domain.model import Model, default_patience
 
 ModelKind = Literal["lstm", "gru"]
 
@@ -32,7 +33,7 @@ WindowNormalization = Literal["global", "last_value"]
 TargetModeSetting = Literal["auto", "direct", "residual_last_value", "residual_seasonal_naive"]
 
 #: Forecasters the promotion gate chooses from.
-ServingChoice = Literal["network", "seasonal_naive", "last_value"]
+ServingChoice = DomainServingChoice
 
 _Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
 _Window = Annotated[int, Field(ge=1, le=8760)]
@@ -180,3 +181,22 @@ class JobIdentity(BaseModel):
     model_id: str = Field(min_length=1)
     training_job_id: str = Field(min_length=1)
     feature: str = Field(default="value", min_length=1)
+
+
+def training_config_for(model: Model) -> TrainingConfig:
+    """The training configuration of a model definition (its hyperparameters; the library's
+    defaults for everything the definition does not set)."""
+    hp = model.hyperparameters
+    return TrainingConfig(
+        model_type=model.model_type.value,
+        rnn_layers=[RnnLayerConfig(**layer.model_dump()) for layer in hp.rnn_layers],
+        dense_layers=[DenseLayerConfig(**layer.model_dump()) for layer in hp.dense_layers],
+        lookback_window=hp.lookback_window,
+        forecast_horizon=hp.forecast_horizon,
+        batch_size=hp.batch_size,
+        epochs=hp.epochs,
+        learning_rate=hp.learning_rate,
+        validation_ratio=hp.validation_ratio,
+        test_ratio=hp.test_ratio,
+        early_stopping_patience=hp.early_stopping_patience,
+    )

@@ -2,9 +2,9 @@
 
 The API and forecast Lambdas import this module only (numpy, pydantic; ``onnxruntime`` is imported
 when the first model is loaded). :func:`load_forecaster` reads a job's artifacts from an
-:class:`~chronos_core.application.ports_ml.ArtifactReader`, verifies their checksums, and keeps
-up to :data:`MAX_CACHED_MODELS` loaded forecasters per warm container (LRU, keyed by artifact ids,
-which are immutable).
+:class:`~chronos_core.application.ports.artifacts.ArtifactReader` and verifies their checksums;
+a :class:`ForecasterCache` (one per warm container, owned by the bootstrap) keeps up to
+:data:`MAX_CACHED_MODELS` loaded forecasters (LRU, keyed by artifact ids, which are immutable).
 
 A forecast takes the last :attr:`Forecaster.context_length` values on the training grid and returns
 ``H`` values in original units. What is served is the promotion gate's winner recorded in the
@@ -26,18 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
-from chronos_core.application.ports_ml import ArtifactReader
-from chronos_core.ml.artifacts import (
-    METADATA_SCHEMA_VERSION,
-    ArtifactRefs,
-    ArtifactType,
-    InferenceSpec,
-    scaler_from_bytes,
-    verify,
-)
-from chronos_core.ml.config import ServingChoice
+from chronos_core.application.ports.artifacts import ArtifactReader
+from chronos_core.domain.artifacts import METADATA_SCHEMA_VERSION, ArtifactRefs, ArtifactType, verify
+from chronos_core.domain.evaluation import ServingChoice
+from chronos_core.domain.forecasting import ForecastResult, IntervalBand
+from chronos_core.ml.artifacts import InferenceSpec, scaler_from_bytes
 from chronos_core.ml.conformal import bands
 from chronos_core.ml.errors import InsufficientDataError, UnsupportedArtifactError
 from chronos_core.ml.preprocessing import Point, clean_points, regularize
@@ -51,36 +45,6 @@ from chronos_core.ml.transforms import (
 )
 
 MAX_CACHED_MODELS = 8
-
-
-class IntervalBand(BaseModel):
-    """Lower and upper bounds, one per horizon step (original units)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    lower: list[float]
-    upper: list[float]
-
-
-class ForecastResult(BaseModel):
-    """``H`` forecast values (original units), the instants they are for, and their intervals.
-
-    ``serving`` says which forecaster produced ``values``: ``network`` (the trained model),
-    ``seasonal_naive`` or ``last_value`` (the promotion gate found the network no better than
-    that baseline on the validation split). ``intervals`` maps a nominal coverage in percent
-    (``"80"``, ``"95"``) to ``{"lower": [...], "upper": [...]}``, one bound per step:
-    split-conformal intervals from the served forecaster's validation residuals. Empty for
-    models trained before intervals existed.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    values: list[float]
-    timestamps: list[datetime]
-    last_observation: datetime
-    interval_seconds: float
-    serving: ServingChoice = "network"
-    intervals: dict[str, IntervalBand] = {}
 
 
 class Forecaster:
@@ -255,42 +219,50 @@ def inference_spec_from_metadata(data: bytes) -> InferenceSpec:
     return InferenceSpec.model_validate(raw["inference"])
 
 
-_cache: OrderedDict[ArtifactRefs, Forecaster] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
 def load_forecaster(store: ArtifactReader, refs: ArtifactRefs) -> Forecaster:
-    """The forecaster for a job's artifacts, from the per-container cache or loaded and verified.
+    """Load and verify the forecaster of a job's artifacts (no caching).
 
     Raises ArtifactNotFoundError, ArtifactIntegrityError (checksum or type mismatch) or
     UnsupportedArtifactError.
     """
-    with _cache_lock:
-        hit = _cache.get(refs)
-        if hit is not None:
-            _cache.move_to_end(refs)
-            return hit
     metadata = verify(store.get(refs.metadata), ArtifactType.METADATA)
     inference = verify(store.get(refs.inference), ArtifactType.INFERENCE)
     x_scaler = verify(store.get(refs.x_scaler), ArtifactType.X_SCALER)
     y_scaler = verify(store.get(refs.y_scaler), ArtifactType.Y_SCALER)
-    forecaster = Forecaster.from_bytes(
+    return Forecaster.from_bytes(
         inference.data, x_scaler.data, y_scaler.data, inference_spec_from_metadata(metadata.data)
     )
-    with _cache_lock:
-        _cache[refs] = forecaster
-        _cache.move_to_end(refs)
-        while len(_cache) > MAX_CACHED_MODELS:
-            _cache.popitem(last=False)
-    return forecaster
 
 
-def clear_cache() -> None:
-    """Forget every loaded forecaster (tests; or after an artifact is deleted)."""
-    with _cache_lock:
-        _cache.clear()
+class ForecasterCache:
+    """:class:`~chronos_core.application.ports.forecasting.ForecasterLoader` keeping the
+    ``max_models`` most recently used forecasters of one artifact store (thread-safe)."""
 
+    def __init__(self, store: ArtifactReader, max_models: int = MAX_CACHED_MODELS) -> None:
+        self._store = store
+        self._max = max_models
+        self._cache: OrderedDict[ArtifactRefs, Forecaster] = OrderedDict()
+        self._lock = threading.Lock()
 
-def cached_models() -> int:
-    with _cache_lock:
-        return len(_cache)
+    def load(self, refs: ArtifactRefs) -> Forecaster:
+        with self._lock:
+            hit = self._cache.get(refs)
+            if hit is not None:
+                self._cache.move_to_end(refs)
+                return hit
+        forecaster = load_forecaster(self._store, refs)
+        with self._lock:
+            self._cache[refs] = forecaster
+            self._cache.move_to_end(refs)
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return forecaster
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cache)
+
+    def clear(self) -> None:
+        """Forget every loaded forecaster."""
+        with self._lock:
+            self._cache.clear()

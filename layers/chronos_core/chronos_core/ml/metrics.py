@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+
+from chronos_core.domain.evaluation import ForecastMetrics
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -44,24 +45,6 @@ def _ratio(num: float, den: float) -> float | None:
     if not den > 0.0 or not math.isfinite(den) or not math.isfinite(num):
         return None
     return num / den
-
-
-class ForecastMetrics(BaseModel):
-    """Accuracy of one forecaster on the test windows (original units)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mae: float | None
-    mse: float | None
-    rmse: float | None
-    mape: float | None
-    smape: float | None
-    r2: float | None
-    theil_u: float | None
-    mase: float | None
-    mae_per_step: list[float | None]
-    windows: int
-    values: int
 
 
 def forecast_metrics(
@@ -153,16 +136,3 @@ def skill_score(model_mse: float | None, reference_mse: float | None) -> float |
         return None
     ratio = _ratio(model_mse, reference_mse)
     return None if ratio is None else finite_or_none(1.0 - ratio)
-
-
-class BaselineReport(BaseModel):
-    """The two naive forecasters on the same test windows, and the model's skill against them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    season_length: int
-    season_detected: bool
-    last_value: ForecastMetrics
-    seasonal_naive: ForecastMetrics
-    skill_vs_seasonal_naive: float | None
-    skill_vs_last_value: float | None

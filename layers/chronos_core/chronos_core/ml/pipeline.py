@@ -5,7 +5,7 @@ local runs and tests) calls. Steps:
 
 1. ``preprocessing``: :func:`~chronos_core.ml.preprocessing.prepare_dataset` (may raise
    InsufficientDataError before anything heavy is imported).
-2. ``training``: :func:`~chronos_core.ml.training.fit_network` (TensorFlow imported here).
+2. ``training``: :func:`~chronos_core.ml.fitting.fit_network` (TensorFlow imported here).
 3. ``exporting``: ONNX export, loaded into ONNX Runtime exactly as the forecast Lambdas will, and
    checked against Keras on the test windows (max |diff| in scaled units <= tolerance, else
    ExportParityError).
@@ -28,9 +28,11 @@ local runs and tests) calls. Steps:
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -38,11 +40,12 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from chronos_core.application.ports_ml import ArtifactStore, NullProgress, ProgressReporter
+from chronos_core.application.ports.artifacts import ArtifactStore
+from chronos_core.application.ports.pipeline import ProgressReporter
+from chronos_core.domain.artifacts import ArtifactMeta, ArtifactRefs, ArtifactType
+from chronos_core.domain.evaluation import BaselineReport, DataQuality, ForecastMetrics, ServingChoice
+from chronos_core.domain.training_job import EpochProgress
 from chronos_core.ml.artifacts import (
-    ArtifactMeta,
-    ArtifactRefs,
-    ArtifactType,
     ExportReport,
     InferenceSpec,
     Selection,
@@ -51,13 +54,13 @@ from chronos_core.ml.artifacts import (
     scaler_to_bytes,
 )
 from chronos_core.ml.baselines import last_value_forecast, mase_scale, seasonal_naive_forecast
-from chronos_core.ml.config import JobIdentity, ServingChoice, TrainingConfig
+from chronos_core.ml.config import JobIdentity, TrainingConfig
 from chronos_core.ml.conformal import calibrate, coverage
 from chronos_core.ml.errors import ExportParityError, TrainingCancelledError
 from chronos_core.ml.inference import Forecaster
-from chronos_core.ml.metrics import BaselineReport, ForecastMetrics, forecast_metrics, skill_score
+from chronos_core.ml.metrics import forecast_metrics, skill_score
 from chronos_core.ml.onnx_export import OPSET, export_onnx
-from chronos_core.ml.preprocessing import DataQuality, Point, PreparedDataset, prepare_dataset
+from chronos_core.ml.preprocessing import Point, PreparedDataset, prepare_dataset
 from chronos_core.observability import logger
 
 PARITY_WINDOWS = 1024
@@ -212,44 +215,56 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def run_training_job(
-    points: Iterable[Point],
-    config: TrainingConfig,
-    job: JobIdentity,
-    store: ArtifactStore,
-    progress: ProgressReporter | None = None,
-) -> TrainingOutcome:
-    """Preprocess, train, export, evaluate and store one job. See the module docstring.
+class NullProgress:
+    """A reporter that ignores everything and never stops."""
 
-    ``points`` are ``(timestamp, value)`` pairs; timestamps may be datetimes, epoch seconds or
-    ISO-8601 strings. Raises InsufficientDataError, TrainingCancelledError, ExportParityError,
-    TrainingDivergedError (all ChronosError); nothing is written unless the job succeeds.
-    """
-    reporter: ProgressReporter = progress if progress is not None else NullProgress()
-    durations: dict[str, float] = {}
-    t_start = time.perf_counter()
-    log_keys = {"model_id": job.model_id, "job_id": job.training_job_id}
+    def phase(self, name: str) -> None:
+        return None
 
-    reporter.phase("preprocessing")
-    t = time.perf_counter()
-    prepared = prepare_dataset(points, config, feature=job.feature)
-    durations["preprocessing_seconds"] = time.perf_counter() - t
-    quality = prepared.quality
-    logger.info("preprocessed", extra={**log_keys, **quality.model_dump(mode="json")})
+    def epoch(self, progress: EpochProgress) -> None:
+        return None
 
-    reporter.phase("training")
-    from chronos_core.ml.training import fit_network  # TensorFlow is imported here, lazily
+    def should_stop(self) -> bool:
+        return False
 
-    t = time.perf_counter()
-    trained = fit_network(prepared, reporter)
-    durations["training_seconds"] = time.perf_counter() - t
-    if trained.cancelled:
-        raise TrainingCancelledError(
-            "Training was cancelled.", details=[{"epochs_trained": trained.history.epochs_trained}]
-        )
 
-    reporter.phase("exporting")
-    t = time.perf_counter()
+class _Phases:
+    """Announces each phase to the reporter and times it into ``durations``."""
+
+    def __init__(self, reporter: ProgressReporter) -> None:
+        self.reporter = reporter
+        self.durations: dict[str, float] = {}
+        self._started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def run(self, name: str, duration_key: str) -> Iterator[None]:
+        self.reporter.phase(name)
+        started = time.perf_counter()
+        yield
+        self.durations[duration_key] = time.perf_counter() - started
+
+    def total(self) -> None:
+        """Record ``total_seconds``: from the start of preprocessing until now."""
+        self.durations["total_seconds"] = time.perf_counter() - self._started
+
+
+@dataclass(frozen=True)
+class _Export:
+    """The exported network, loaded as the forecast path will load it, and its parity check."""
+
+    inference_bytes: bytes
+    x_scaler_bytes: bytes
+    y_scaler_bytes: bytes
+    spec: InferenceSpec
+    forecaster: Forecaster
+    parity_max_abs_diff: float
+    parity_windows: int
+
+
+def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
+    """ONNX export, loaded into ONNX Runtime and compared with Keras on the test windows.
+    Raises ExportParityError beyond the tolerance."""
+    config = prepared.config
     inference_bytes = export_onnx(trained.spec, trained.weights)
     x_scaler_bytes = scaler_to_bytes(prepared.x_scaler)
     y_scaler_bytes = scaler_to_bytes(prepared.y_scaler)
@@ -258,40 +273,46 @@ def run_training_job(
         horizon=config.forecast_horizon,
         interval_seconds=prepared.series.interval,
         max_interpolated_gap=config.max_interpolated_gap,
-        feature=job.feature,
+        feature=feature,
         transform=prepared.transform,
     )
     forecaster = Forecaster.from_bytes(inference_bytes, x_scaler_bytes, y_scaler_bytes, spec)
     x_check, _ = prepared.network_arrays(prepared.test_starts[:PARITY_WINDOWS])
     diff = float(np.max(np.abs(forecaster.predict_encoded(x_check) - trained.predict(x_check))))
-    durations["export_seconds"] = time.perf_counter() - t
     if not diff <= config.parity_tolerance:
         raise ExportParityError(
             f"Exported model differs from Keras by {diff:.3g} (tolerance {config.parity_tolerance:g}).",
             details=[{"max_abs_diff": diff, "tolerance": config.parity_tolerance}],
         )
-
-    reporter.phase("evaluating")
-    t = time.perf_counter()
-    evaluation = evaluate(prepared, forecaster)
-    spec = spec.model_copy(
-        update={"selected": evaluation.selection.serving, "intervals": evaluation.selection.intervals}
+    return _Export(
+        inference_bytes, x_scaler_bytes, y_scaler_bytes, spec, forecaster, diff, int(x_check.shape[0])
     )
-    durations["evaluation_seconds"] = time.perf_counter() - t
 
-    reporter.phase("saving")
-    t = time.perf_counter()
+
+def _save(
+    store: ArtifactStore,
+    job: JobIdentity,
+    prepared: PreparedDataset,
+    trained: Any,
+    exported: _Export,
+    evaluation: Evaluation,
+    durations: dict[str, float],
+) -> ArtifactRefs:
+    """Write the five artifacts, the metadata last (its presence means the set is complete)."""
+    config = prepared.config
 
     def put(data: bytes, kind: ArtifactType) -> str:
         return store.put(data, ArtifactMeta.for_bytes(data, kind, job.model_id, job.training_job_id))
 
     ids = {
         "model": put(trained.keras_bytes, ArtifactType.MODEL),
-        "inference": put(inference_bytes, ArtifactType.INFERENCE),
-        "x_scaler": put(x_scaler_bytes, ArtifactType.X_SCALER),
-        "y_scaler": put(y_scaler_bytes, ArtifactType.Y_SCALER),
+        "inference": put(exported.inference_bytes, ArtifactType.INFERENCE),
+        "x_scaler": put(exported.x_scaler_bytes, ArtifactType.X_SCALER),
+        "y_scaler": put(exported.y_scaler_bytes, ArtifactType.Y_SCALER),
     }
-    durations["total_seconds"] = time.perf_counter() - t_start
+    spec = exported.spec.model_copy(
+        update={"selected": evaluation.selection.serving, "intervals": evaluation.selection.intervals}
+    )
     metadata = TrainingMetadata(
         model_id=job.model_id,
         training_job_id=job.training_job_id,
@@ -307,11 +328,11 @@ def run_training_job(
         training_history=trained.history,
         test_metrics=evaluation.metrics,
         baselines=evaluation.baselines,
-        data_quality=quality,
+        data_quality=prepared.quality,
         export=ExportReport(
             opset=OPSET,
-            parity_max_abs_diff=diff,
-            parity_windows=int(x_check.shape[0]),
+            parity_max_abs_diff=exported.parity_max_abs_diff,
+            parity_windows=exported.parity_windows,
             parity_tolerance=config.parity_tolerance,
         ),
         durations=durations,
@@ -319,8 +340,42 @@ def run_training_job(
         selection=evaluation.selection,
     )
     ids["metadata"] = put(metadata.to_json_bytes(), ArtifactType.METADATA)
-    durations["saving_seconds"] = time.perf_counter() - t
-    refs = ArtifactRefs(**ids)
+    return ArtifactRefs(**ids)
+
+
+def run_training_job(
+    points: Iterable[Point],
+    config: TrainingConfig,
+    job: JobIdentity,
+    store: ArtifactStore,
+    progress: ProgressReporter | None = None,
+) -> TrainingOutcome:
+    """Preprocess, train, export, evaluate and store one job. See the module docstring.
+
+    ``points`` are ``(timestamp, value)`` pairs; timestamps may be datetimes, epoch seconds or
+    ISO-8601 strings. Raises InsufficientDataError, TrainingCancelledError, ExportParityError,
+    TrainingDivergedError (all ChronosError); nothing is written unless the job succeeds.
+    """
+    phases = _Phases(progress if progress is not None else NullProgress())
+    log_keys = {"model_id": job.model_id, "job_id": job.training_job_id}
+    with phases.run("preprocessing", "preprocessing_seconds"):
+        prepared = prepare_dataset(points, config, feature=job.feature)
+    logger.info("preprocessed", extra={**log_keys, **prepared.quality.model_dump(mode="json")})
+    with phases.run("training", "training_seconds"):
+        from chronos_core.ml.fitting import fit_network  # TensorFlow is imported here, lazily
+
+        trained = fit_network(prepared, phases.reporter)
+    if trained.cancelled:
+        raise TrainingCancelledError(
+            "Training was cancelled.", details=[{"epochs_trained": trained.history.epochs_trained}]
+        )
+    with phases.run("exporting", "export_seconds"):
+        exported = _export(prepared, trained, job.feature)
+    with phases.run("evaluating", "evaluation_seconds"):
+        evaluation = evaluate(prepared, exported.forecaster)
+    with phases.run("saving", "saving_seconds"):
+        phases.total()
+        refs = _save(store, job, prepared, trained, exported, evaluation, phases.durations)
     logger.info(
         "training job finished",
         extra={
@@ -341,10 +396,10 @@ def run_training_job(
         forecast_horizon=config.forecast_horizon,
         test_metrics=evaluation.metrics,
         baselines=evaluation.baselines,
-        data_quality=quality,
+        data_quality=prepared.quality,
         training_history=trained.history,
-        parity_max_abs_diff=diff,
-        durations=durations,
+        parity_max_abs_diff=exported.parity_max_abs_diff,
+        durations=phases.durations,
         serving=evaluation.selection.serving,
         selection=evaluation.selection,
     )

@@ -27,8 +27,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
 
+from chronos_core.domain.evaluation import DataQuality
+from chronos_core.domain.model import minimum_points as domain_minimum_points
+from chronos_core.domain.model import split_sizes
 from chronos_core.ml.baselines import detect_season, last_value_forecast, seasonal_naive_forecast
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import InsufficientDataError
@@ -150,35 +152,6 @@ def sampling_interval(times: FloatArray) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-class DataQuality(BaseModel):
-    """What preprocessing found and did; stored in the job's metadata."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    raw_points: int
-    invalid_points: int
-    duplicate_timestamps: int
-    slot_collisions: int
-    dropped_points: int
-    observed_points: int
-    interval_seconds: float
-    grid_points: int
-    interpolated_points: int
-    gaps: int
-    long_gaps: int
-    missing_points_not_filled: int
-    segments: int
-    max_interpolated_gap: int
-    first_timestamp: datetime
-    last_timestamp: datetime
-    train_points: int = 0
-    validation_points: int = 0
-    test_points: int = 0
-    train_windows: int = 0
-    validation_windows: int = 0
-    test_windows: int = 0
-
-
 @dataclass(frozen=True)
 class RegularSeries:
     """The series on its regular grid, long gaps removed.
@@ -285,29 +258,11 @@ def regularize(clean: CleanSeries, interval: float, max_interpolated_gap: int) -
 # --------------------------------------------------------------------------------------------
 
 
-def split_sizes(n: int, validation_ratio: float, test_ratio: float) -> tuple[int, int, int]:
-    """Chronological split sizes ``(train, validation, test)`` of ``n`` grid points.
-
-    Validation and test take ``floor(ratio * n)`` points each (the last ones); train the rest.
-    """
-    n_test = math.floor(test_ratio * n)
-    n_val = math.floor(validation_ratio * n)
-    return n - n_val - n_test, n_val, n_test
-
-
 def minimum_points(config: TrainingConfig) -> int:
-    """Smallest gap-free series length that yields at least one window in every split.
-
-    One rule for every caller (API admission, pipeline, trainer): train must hold ``L + H``
-    points, validation and test ``H`` each (their windows may read inputs from earlier splits).
-    """
-    lookback, horizon = config.lookback_window, config.forecast_horizon
-    n = lookback + 3 * horizon
-    while True:
-        n_train, n_val, n_test = split_sizes(n, config.validation_ratio, config.test_ratio)
-        if n_train >= lookback + horizon and n_val >= horizon and n_test >= horizon:
-            return n
-        n += 1
+    """:func:`chronos_core.domain.model.minimum_points` for a training configuration."""
+    return domain_minimum_points(
+        config.lookback_window, config.forecast_horizon, config.validation_ratio, config.test_ratio
+    )
 
 
 def window_starts(series: RegularSeries, lookback: int, horizon: int, lo: int, hi: int) -> IntArray:

@@ -23,14 +23,12 @@ from chronos_core.adapters.fiware.iot_agent import (
     generate_api_key,
 )
 from chronos_core.adapters.fiware.orion import (
-    ForecastPoint,
-    ForecastSeries,
     OrionClient,
     forecast_attributes,
+    forecast_series_attribute,
     notification_subscription,
 )
-from chronos_core.adapters.fiware.sth import SeriesRef, SthCometClient, SthPage, SthPoint
-from chronos_core.adapters.fiware.tenant import FiwareTenant
+from chronos_core.adapters.fiware.sth import SthCometClient, SthPage, SthPoint
 
 __all__ = [
     "DevicePage",
@@ -41,17 +39,13 @@ __all__ = [
     "FiwareProtocolError",
     "FiwareRateLimitedError",
     "FiwareServerError",
-    "FiwareTenant",
     "FiwareUnavailableError",
     "FiwareUpstreamError",
-    "ForecastPoint",
-    "ForecastSeries",
     "IotAgentClient",
     "IotAttribute",
     "IotDevice",
     "OrionClient",
     "RetryPolicy",
-    "SeriesRef",
     "ServiceGroup",
     "SthCometClient",
     "SthPage",
@@ -59,6 +53,7 @@ __all__ = [
     "build_path",
     "encode_path_segment",
     "forecast_attributes",
+    "forecast_series_attribute",
     "generate_api_key",
     "notification_subscription",
 ]

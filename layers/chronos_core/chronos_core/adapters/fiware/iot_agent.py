@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from chronos_core.adapters.fiware.http import FiwareClient, build_path
-from chronos_core.adapters.fiware.tenant import FiwareTenant
 from chronos_core.domain.errors import ValidationError
+from chronos_core.domain.fiware import FiwareTenant
 
 COMPONENT: Final = "IoT Agent"
 DEFAULT_PAGE_SIZE: Final = 100

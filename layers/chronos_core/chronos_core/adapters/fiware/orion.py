@@ -21,24 +21,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from chronos_core.adapters.fiware.http import FiwareClient, build_path
-from chronos_core.adapters.fiware.sth import format_timestamp
-from chronos_core.adapters.fiware.tenant import FiwareTenant
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import (
+    FEATURE_ATTRIBUTE,
+    FORECAST_ATTRIBUTE,
+    SOURCE_ENTITY_ATTRIBUTE,
+    FiwareTenant,
     validate_attribute_name,
     validate_attributes,
     validate_entity,
     validate_ngsi_id,
 )
+from chronos_core.domain.forecasting import ForecastSeries
+from chronos_core.domain.model import iso_z
 
 COMPONENT: Final = "Orion"
 MAX_LIST_LIMIT: Final = 1000
-FORECAST_ATTRIBUTE: Final = "forecastSeries"
-SOURCE_ENTITY_ATTRIBUTE: Final = "sourceEntity"
-FEATURE_ATTRIBUTE: Final = "feature"
 _RESERVED_FORECAST_ATTRS: Final = frozenset({FORECAST_ATTRIBUTE, SOURCE_ENTITY_ATTRIBUTE, FEATURE_ATTRIBUTE})
 
 AttrsFormat = Literal[
@@ -46,52 +45,29 @@ AttrsFormat = Literal[
 ]
 
 
-class ForecastPoint(BaseModel):
-    """One forecast step: ``step`` 1..horizon, the predicted ``value`` and its target instant."""
-
-    model_config = ConfigDict(frozen=True)
-
-    step: int = Field(ge=1)
-    value: float
-    target_timestamp: datetime
-    #: Prediction-interval bounds by nominal coverage in percent, e.g. ``{"80": 1.2, "95": 0.9}``.
-    lower: dict[str, float] = Field(default_factory=dict)
-    upper: dict[str, float] = Field(default_factory=dict)
-
-
-class ForecastSeries(BaseModel):
-    """A forecast batch, published as the ``forecastSeries`` StructuredValue attribute."""
-
-    model_config = ConfigDict(frozen=True)
-
-    generated_at: datetime
-    horizon: int = Field(ge=1)
-    points: list[ForecastPoint]
-    #: Which forecaster produced the values: ``network``, ``seasonal_naive`` or ``last_value``.
-    serving: str | None = None
-
-    def to_attribute(self) -> dict[str, Any]:
-        """``{"type": "StructuredValue", "value": {generatedAt, horizon, points[step, value,
-        targetTimestamp]}, "metadata": {"TimeInstant": {"type": "DateTime", "value": generatedAt}}}``."""
-        generated = format_timestamp(self.generated_at)
-        return {
-            "type": "StructuredValue",
-            "value": {
-                "generatedAt": generated,
-                "horizon": self.horizon,
-                "points": [
-                    {
-                        "step": point.step,
-                        "value": point.value,
-                        "targetTimestamp": format_timestamp(point.target_timestamp),
-                        **({"lower": point.lower, "upper": point.upper} if point.lower else {}),
-                    }
-                    for point in self.points
-                ],
-                **({"serving": self.serving} if self.serving else {}),
-            },
-            "metadata": {"TimeInstant": {"type": "DateTime", "value": generated}},
-        }
+def forecast_series_attribute(series: ForecastSeries) -> dict[str, Any]:
+    """``forecastSeries`` as a normalized attribute: ``{"type": "StructuredValue", "value":
+    {generatedAt, horizon, points[step, value, targetTimestamp, lower?, upper?], serving?},
+    "metadata": {"TimeInstant": {"type": "DateTime", "value": generatedAt}}}``."""
+    generated = iso_z(series.generated_at)
+    return {
+        "type": "StructuredValue",
+        "value": {
+            "generatedAt": generated,
+            "horizon": series.horizon,
+            "points": [
+                {
+                    "step": point.step,
+                    "value": point.value,
+                    "targetTimestamp": iso_z(point.target_timestamp),
+                    **({"lower": point.lower, "upper": point.upper} if point.lower else {}),
+                }
+                for point in series.points
+            ],
+            **({"serving": series.serving} if series.serving else {}),
+        },
+        "metadata": {"TimeInstant": {"type": "DateTime", "value": generated}},
+    }
 
 
 def to_ngsi_attribute(value: Any) -> dict[str, Any]:
@@ -110,7 +86,7 @@ def to_ngsi_attribute(value: Any) -> dict[str, Any]:
     if isinstance(value, int | float):
         return {"type": "Number", "value": value}
     if isinstance(value, datetime):
-        return {"type": "DateTime", "value": format_timestamp(value)}
+        return {"type": "DateTime", "value": iso_z(value)}
     return {"type": "Text", "value": str(value)}
 
 
@@ -133,7 +109,7 @@ def forecast_attributes(
         attributes[name] = to_ngsi_attribute(value)
     attributes[SOURCE_ENTITY_ATTRIBUTE] = {"type": "Relationship", "value": source_entity_id}
     attributes[FEATURE_ATTRIBUTE] = {"type": "Text", "value": feature}
-    attributes[FORECAST_ATTRIBUTE] = series.to_attribute()
+    attributes[FORECAST_ATTRIBUTE] = forecast_series_attribute(series)
     return attributes
 
 

@@ -32,9 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from chronos_core.adapters.fiware.http import FiwareClient, FiwareHttp, RetryPolicy, build_path
-from chronos_core.adapters.fiware.tenant import FiwareTenant
 from chronos_core.config import Settings
 from chronos_core.domain.errors import ValidationError
+from chronos_core.domain.fiware import FiwareTenant, SeriesRef
+from chronos_core.domain.model import iso_z
 
 COMPONENT: Final = "STH-Comet"
 #: STH-Comet's default ``maxPageSize``; larger ``hLimit``/``lastN`` values are rejected with 400.
@@ -42,23 +43,6 @@ MAX_PAGE_SIZE: Final = 100
 TOTAL_COUNT_HEADER: Final = "fiware-total-count"
 
 SthApiVersion = Literal["v1", "v2"]
-
-
-def format_timestamp(value: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and ``Z`` (``2024-03-01T10:00:00.000Z``); naive means UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class SeriesRef(BaseModel):
-    """One stored series: an attribute of an entity (``entity_type``, ``entity_id``, ``attribute``)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    entity_type: str = Field(min_length=1)
-    entity_id: str = Field(min_length=1)
-    attribute: str = Field(min_length=1)
 
 
 class SthPoint(BaseModel):
@@ -326,9 +310,9 @@ class SthCometClient(FiwareClient):
         if with_count:
             params["count"] = "true"
         if date_from is not None:
-            params["dateFrom"] = format_timestamp(date_from)
+            params["dateFrom"] = iso_z(date_from)
         if date_to is not None:
-            params["dateTo"] = format_timestamp(date_to)
+            params["dateTo"] = iso_z(date_to)
         response = self._http.request(
             "GET",
             self._path(series),

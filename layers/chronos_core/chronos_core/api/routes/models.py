@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
-from chronos_core.api.deps import (
-    ArtifactStoreDep,
-    JobCleanersDep,
-    ModelRepositoryDep,
-    ObjectStoreDep,
-    TrainingJobsDep,
-)
-from chronos_core.api.schemas import ErrorResponse, ModelId, ModelPage, ModelResponse, ModelTypeOption
+from chronos_core.api.deps import ModelIdPath, ServicesDep
+from chronos_core.api.schemas.errors import ErrorResponse
+from chronos_core.api.schemas.models import ModelPage, ModelResponse, ModelTypeOption
 from chronos_core.api.security import Admin, Reader
-from chronos_core.application import models as use_cases
-from chronos_core.application import training as training_use_cases
-from chronos_core.application.ports import ModelFilter
+from chronos_core.application.models import definitions, removal
+from chronos_core.application.models.commands import (
+    CreateModel,
+    DeleteModel,
+    GetModel,
+    ListModels,
+    UpdateModel,
+)
+from chronos_core.application.ports.models import ModelFilter
 from chronos_core.domain.model import ModelChanges, ModelDraft, ModelStatus, ModelType
 
 router = APIRouter(prefix="/models", tags=["Models"])
@@ -34,7 +34,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 @router.get("", response_model=ModelPage, include_in_schema=False)
 def list_models(
     principal: Reader,
-    repository: ModelRepositoryDep,
+    services: ServicesDep,
     model_type: Annotated[ModelType | None, Query()] = None,
     status: Annotated[ModelStatus | None, Query()] = None,
     entity_id: Annotated[str | None, Query(max_length=256)] = None,
@@ -43,12 +43,9 @@ def list_models(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ModelPage:
     """Models matching every given filter, newest first, with the total number of matches."""
-    page = use_cases.list_models(
-        repository,
-        principal,
-        ModelFilter(model_type=model_type, status=status, entity_id=entity_id, feature=feature),
-        skip,
-        limit,
+    filters = ModelFilter(model_type=model_type, status=status, entity_id=entity_id, feature=feature)
+    page = definitions.list_models(
+        services, ListModels(principal=principal, filters=filters, skip=skip, limit=limit)
     )
     return ModelPage(
         items=[ModelResponse.of(m) for m in page.items], total=page.total, skip=page.skip, limit=page.limit
@@ -58,46 +55,35 @@ def list_models(
 @router.get("/types", response_model=list[ModelTypeOption])
 def list_model_types(_: Reader) -> list[dict[str, str]]:
     """The recurrent cell types a model can use."""
-    return use_cases.model_types()
+    return definitions.model_types()
 
 
 @router.post("/", status_code=201, response_model=ModelResponse, responses={422: _ERRORS[422]})
 @router.post("", status_code=201, response_model=ModelResponse, include_in_schema=False)
 def create_model(
-    principal: Admin, repository: ModelRepositoryDep, draft: Annotated[ModelDraft, Body()]
+    principal: Admin, services: ServicesDep, draft: Annotated[ModelDraft, Body()]
 ) -> ModelResponse:
     """Create a ``draft`` model; omitted fields take their documented defaults."""
-    return ModelResponse.of(use_cases.create_model(repository, principal, draft))
+    return ModelResponse.of(definitions.create_model(services, CreateModel(principal=principal, draft=draft)))
 
 
 @router.get("/{model_id}", response_model=ModelResponse, responses={404: _ERRORS[404]})
-def get_model(principal: Reader, repository: ModelRepositoryDep, model_id: ModelId) -> ModelResponse:
+def get_model(principal: Reader, services: ServicesDep, model_id: ModelIdPath) -> ModelResponse:
     """One model by id."""
-    return ModelResponse.of(use_cases.get_model(repository, principal, model_id))
+    return ModelResponse.of(definitions.get_model(services, GetModel(principal=principal, model_id=model_id)))
 
 
 @router.patch("/{model_id}", response_model=ModelResponse, responses=_ERRORS)
 def update_model(
-    principal: Admin,
-    repository: ModelRepositoryDep,
-    model_id: ModelId,
-    changes: Annotated[ModelChanges, Body()],
+    principal: Admin, services: ServicesDep, model_id: ModelIdPath, changes: Annotated[ModelChanges, Body()]
 ) -> ModelResponse:
     """Change fields of a ``draft`` model (409 once it is training or trained)."""
-    return ModelResponse.of(use_cases.update_model(repository, principal, model_id, changes))
+    command = UpdateModel(principal=principal, model_id=model_id, changes=changes)
+    return ModelResponse.of(definitions.update_model(services, command))
 
 
 @router.delete("/{model_id}", status_code=204, responses={404: _ERRORS[404], 409: _ERRORS[409]})
-def delete_model(
-    principal: Admin,
-    repository: ModelRepositoryDep,
-    jobs: TrainingJobsDep,
-    artifacts: ArtifactStoreDep,
-    objects: ObjectStoreDep,
-    cleaners: JobCleanersDep,
-    model_id: ModelId,
-) -> Response:
+def delete_model(principal: Admin, services: ServicesDep, model_id: ModelIdPath) -> Response:
     """Delete a model that is not training, with its training jobs and everything they left."""
-    purge = functools.partial(training_use_cases.purge_model_jobs, jobs, artifacts, objects, cleaners)
-    use_cases.delete_model(repository, principal, model_id, purge)
+    removal.delete_model(services, DeleteModel(principal=principal, model_id=model_id))
     return Response(status_code=204)

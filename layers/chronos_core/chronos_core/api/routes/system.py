@@ -9,9 +9,10 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from chronos_core import __version__
-from chronos_core.api.deps import HealthCacheDep, HealthProbesDep, SettingsDep
-from chronos_core.api.schemas import DependencyStatus, HealthResponse, InfoResponse
+from chronos_core.api.deps import ServicesDep, SettingsDep
+from chronos_core.api.schemas.system import DependencyStatus, HealthResponse, InfoResponse
 from chronos_core.api.security import Reader
+from chronos_core.application.system.health import system_health
 from chronos_core.domain.auth import Role
 from chronos_core.domain.model import iso_z
 
@@ -22,9 +23,9 @@ _STARTED_MONOTONIC = time.monotonic()
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
-def health(probes: HealthProbesDep, cache: HealthCacheDep) -> JSONResponse:
+def health(services: ServicesDep) -> JSONResponse:
     """Probe every dependency; 503 when a required one is down."""
-    result = cache.get(probes)
+    result = system_health(services)
     body = HealthResponse(
         status=result.status,
         checked_at=iso_z(result.checked_at),

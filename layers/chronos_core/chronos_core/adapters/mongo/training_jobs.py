@@ -1,0 +1,404 @@
+"""The training-job repository: ``training_jobs``, with ``training_chunks`` and ``training_progress``.
+
+The only writer of these three collections. It implements every job port
+(:mod:`chronos_core.application.ports.training_jobs`): state transitions, the pipeline's
+journal, the trainer's live progress and the recurring-forecast state.
+
+* Writes made for the pipeline are conditional on the job still running, so they are idempotent
+  and never revive a finished job.
+* Collected chunks are recorded in ``training_chunks``, one document per (job, offset):
+  concurrent collectors never write the same document (FerretDB v1 rewrites whole documents, so
+  concurrent updates of one job could lose each other), re-recording a chunk replaces its own
+  document, and the job's counters are derived from them on read.
+* Epochs go to ``training_progress`` (one document per job, written by the trainer only), so the
+  job document changes only on state transitions.
+* Recurring forecasts keep ``prediction_config``, ``next_prediction_at`` (BSON date, the next
+  slot) and ``last_forecast`` on the job document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from chronos_core.adapters.mongo.client import (
+    TRAINING_CHUNKS,
+    TRAINING_JOBS,
+    TRAINING_PROGRESS,
+    Document,
+    with_retries,
+)
+from chronos_core.application.ports.models import Page
+from chronos_core.domain.errors import ConflictError
+from chronos_core.domain.evaluation import TrainingResult
+from chronos_core.domain.forecasting import DueJob, LastForecast, PredictionConfig
+from chronos_core.domain.ids import JobId, ModelId
+from chronos_core.domain.model import utcnow
+from chronos_core.domain.training_job import (
+    RUNNING_STATUSES,
+    CollectionPlan,
+    DatasetSummary,
+    EpochRecord,
+    ExecutionRef,
+    JobError,
+    Phase,
+    TrainingJob,
+    TrainingStatus,
+)
+from chronos_core.observability import logger
+
+_RUNNING: Final = [s.value for s in RUNNING_STATUSES]
+HISTORY_LIMIT: Final = 1000
+#: Progress counters that live in ``training_progress``, not on the job.
+_LIVE_FIELDS: Final = ("epoch", "epochs", "loss", "val_loss", "training_phase")
+
+
+def job_to_document(job: TrainingJob) -> Document:
+    return job.model_dump(mode="python")
+
+
+def document_to_job(doc: Document, chunks: dict[int, int], live: Document | None = None) -> TrainingJob:
+    """The job, with ``chunks_done`` / ``points_collected`` from its chunk records and the epoch
+    counters and history from its live-progress document."""
+    progress = dict(doc.get("progress") or {})
+    progress["chunks_done"] = len(chunks)
+    progress["points_collected"] = int(sum(chunks.values()))
+    history = doc.get("history") or []
+    if live:
+        progress.update({key: live[key] for key in _LIVE_FIELDS if key in live})
+        history = live.get("history") or history
+    return TrainingJob.model_validate({**doc, "progress": progress, "history": history})
+
+
+class MongoTrainingJobRepository:
+    """Every job port on MongoDB (see the module docstring)."""
+
+    def __init__(self, db: Database[Document], attempts: int = 3) -> None:
+        self._jobs: Collection[Document] = db[TRAINING_JOBS]
+        self._chunks: Collection[Document] = db[TRAINING_CHUNKS]
+        self._live: Collection[Document] = db[TRAINING_PROGRESS]
+        self._attempts = attempts
+
+    # ------------------------------------------------------------------ reads
+
+    def _job(self, doc: Document | None) -> TrainingJob | None:
+        if doc is None:
+            return None
+        return document_to_job(
+            doc, self._chunk_points([doc["id"]])[doc["id"]], self._live.find_one({"_id": doc["id"]})
+        )
+
+    def _chunk_points(self, job_ids: list[str]) -> dict[str, dict[int, int]]:
+        found: dict[str, dict[int, int]] = {job_id: {} for job_id in job_ids}
+        for chunk in self._chunks.find({"job_id": {"$in": job_ids}}):
+            found[chunk["job_id"]][int(chunk["offset"])] = int(chunk["points"])
+        return found
+
+    @with_retries
+    def get(self, job_id: JobId) -> TrainingJob | None:
+        return self._job(self._jobs.find_one({"id": job_id}, {"_id": 0}))
+
+    @with_retries
+    def status_of(self, job_id: JobId) -> TrainingStatus | None:
+        doc = self._jobs.find_one({"id": job_id}, {"_id": 0, "status": 1})
+        return TrainingStatus(doc["status"]) if doc else None
+
+    @with_retries
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[TrainingJob]:
+        query = {"model_id": model_id}
+        total = self._jobs.count_documents(query)
+        cursor = (
+            self._jobs.find(query, {"_id": 0, "history": 0})
+            .sort("created_at", DESCENDING)
+            .skip(skip)
+            .limit(limit)
+        )
+        docs = list(cursor)
+        ids = [d["id"] for d in docs]
+        chunks = self._chunk_points(ids)
+        live = {d["_id"]: d for d in self._live.find({"_id": {"$in": ids}}, {"history": 0})}
+        return Page(
+            items=[document_to_job(d, chunks[d["id"]], live.get(d["id"])) for d in docs],
+            total=total,
+            skip=skip,
+            limit=limit,
+        )
+
+    @with_retries
+    def has_completed(self, model_id: ModelId) -> bool:
+        query = {"model_id": model_id, "status": TrainingStatus.COMPLETED.value}
+        return self._jobs.count_documents(query, limit=1) > 0
+
+    @with_retries
+    def running_for_model(self, model_id: ModelId) -> TrainingJob | None:
+        return self._job(self._jobs.find_one({"model_id": model_id, "status": {"$in": _RUNNING}}, {"_id": 0}))
+
+    @with_retries
+    def ids_for_model(self, model_id: ModelId) -> list[JobId]:
+        return [JobId(d["id"]) for d in self._jobs.find({"model_id": model_id}, {"_id": 0, "id": 1})]
+
+    @with_retries
+    def completed_chunks(self, job_id: JobId) -> dict[int, int]:
+        return self._chunk_points([job_id])[job_id]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @with_retries
+    def add(self, job: TrainingJob) -> None:
+        try:
+            self._jobs.insert_one(job_to_document(job))
+        except DuplicateKeyError as exc:
+            raise ConflictError(f"Training job {job.id} already exists") from exc
+
+    def attach_execution(self, job_id: JobId, arn: str, started_at: datetime) -> TrainingJob | None:
+        return self._update_running(job_id, {"execution.arn": arn, "execution.started_at": started_at})
+
+    @with_retries
+    def reopen_for_retry(self, job_id: JobId, execution: ExecutionRef) -> TrainingJob | None:
+        doc = self._jobs.find_one_and_update(
+            {"id": job_id, "status": TrainingStatus.FAILED.value},
+            {
+                "$set": {
+                    "status": TrainingStatus.PENDING.value,
+                    "error": None,
+                    "ended_at": None,
+                    "execution": execution.model_dump(),
+                    "updated_at": utcnow(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return self._job(doc)
+
+    def finish(
+        self, job_id: JobId, status: TrainingStatus, *, error: JobError | None = None
+    ) -> TrainingJob | None:
+        """Move a running job to a final status; open phase timings are closed."""
+        doc = self._running_timings(job_id)
+        if doc is None:
+            return None
+        now = utcnow()
+        updates: dict[str, Any] = {"status": status.value, "ended_at": now}
+        if error is not None:
+            updates["error"] = error.model_dump()
+        for name, timing in (doc.get("phases") or {}).items():
+            if timing.get("started_at") is not None and timing.get("ended_at") is None:
+                updates[f"phases.{name}.ended_at"] = now
+        return self._update_running(job_id, updates)
+
+    @with_retries
+    def delete(self, job_id: JobId) -> bool:
+        self._chunks.delete_many({"job_id": job_id})
+        self._live.delete_one({"_id": job_id})
+        return self._jobs.delete_one({"id": job_id}).deleted_count == 1
+
+    # ------------------------------------------------------------------ the pipeline's journal
+
+    def start_collection(self, job_id: JobId, plan: CollectionPlan) -> TrainingJob | None:
+        return self._enter(
+            job_id,
+            Phase.COLLECT,
+            TrainingStatus.COLLECTING_DATA,
+            {
+                "progress.chunks_total": plan.chunks_total,
+                "progress.points_expected": plan.points_expected,
+                "chunk_points": plan.chunk_points,
+            },
+        )
+
+    @with_retries
+    def record_chunk(self, job_id: JobId, offset: int, points: int) -> bool:
+        if self._jobs.count_documents({"id": job_id, "status": {"$in": _RUNNING}}, limit=1) == 0:
+            return False
+        record = {"job_id": job_id, "offset": offset, "points": points, "recorded_at": utcnow()}
+        try:
+            self._chunks.replace_one({"_id": f"{job_id}|{offset}"}, record, upsert=True)
+        except DuplicateKeyError:  # a concurrent retry of the same chunk inserted it first
+            self._chunks.replace_one({"_id": f"{job_id}|{offset}"}, record)
+        return True
+
+    def start_preparation(self, job_id: JobId) -> TrainingJob | None:
+        self._leave(job_id, Phase.COLLECT, {})
+        return self._enter(job_id, Phase.PREPARE, TrainingStatus.PREPROCESSING)
+
+    def record_dataset(self, job_id: JobId, summary: DatasetSummary) -> TrainingJob | None:
+        return self._leave(
+            job_id,
+            Phase.PREPARE,
+            {
+                "status": TrainingStatus.QUEUED.value,
+                "data_quality": summary.data_quality.model_dump(mode="json"),
+                "sampling_interval_seconds": summary.sampling_interval_seconds,
+            },
+        )
+
+    def start_training(self, job_id: JobId, batch_job_id: str | None) -> TrainingJob | None:
+        fields = {"batch_job_id": batch_job_id} if batch_job_id else {}
+        return self._enter(job_id, Phase.TRAIN, TrainingStatus.TRAINING, fields)
+
+    def record_result(self, job_id: JobId, result: TrainingResult) -> TrainingJob | None:
+        return self._leave(
+            job_id,
+            Phase.TRAIN,
+            {
+                "artifacts": result.artifacts.model_dump(),
+                "serving": result.serving,
+                "selection": result.selection.model_dump(mode="json"),
+                "metrics": result.metrics.model_dump(mode="json"),
+                "result": result.summary.model_dump(mode="json"),
+                "sampling_interval_seconds": result.sampling_interval_seconds,
+                "data_quality": result.data_quality.model_dump(mode="json"),
+            },
+        )
+
+    def start_finalizing(self, job_id: JobId) -> TrainingJob | None:
+        return self._enter(job_id, Phase.FINALIZE)
+
+    @with_retries
+    def _running_timings(self, job_id: JobId) -> Document | None:
+        """``status``, ``phases`` and ``started_at`` of a running job (one read), else None."""
+        doc = self._jobs.find_one({"id": job_id}, {"_id": 0, "status": 1, "phases": 1, "started_at": 1})
+        return doc if doc is not None and doc.get("status") in _RUNNING else None
+
+    def _enter(
+        self,
+        job_id: JobId,
+        phase: Phase,
+        status: TrainingStatus | None = None,
+        fields: Document | None = None,
+    ) -> TrainingJob | None:
+        """Mark ``phase`` started (first start wins: a retried step keeps the first timestamp)."""
+        now = utcnow()
+        doc = self._running_timings(job_id)
+        if doc is None:
+            return None
+        updates: dict[str, Any] = {"phase": phase.value, **(fields or {})}
+        if status is not None:
+            updates["status"] = status.value
+        timing = (doc.get("phases") or {}).get(phase.value) or {}
+        if timing.get("started_at") is None:
+            updates[f"phases.{phase.value}.started_at"] = now
+        updates[f"phases.{phase.value}.ended_at"] = None
+        if doc.get("started_at") is None:
+            updates["started_at"] = now
+        return self._update_running(job_id, updates)
+
+    def _leave(self, job_id: JobId, phase: Phase, fields: Document) -> TrainingJob | None:
+        return self._update_running(job_id, {f"phases.{phase.value}.ended_at": utcnow(), **fields})
+
+    @with_retries
+    def _update_running(self, job_id: JobId, changes: Document) -> TrainingJob | None:
+        """Apply ``$set`` ``changes`` if the job is still running; the updated job, else None."""
+        doc = self._jobs.find_one_and_update(
+            {"id": job_id, "status": {"$in": _RUNNING}},
+            {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return self._job(doc)
+
+    # ------------------------------------------------------------------ live progress
+
+    @with_retries
+    def record_epoch(self, job_id: JobId, record: EpochRecord, epochs: int) -> bool:
+        if self.status_of(job_id) not in RUNNING_STATUSES:
+            return False
+        self._live.update_one(
+            {"_id": job_id},
+            {
+                "$set": {
+                    "epoch": record.epoch,
+                    "epochs": epochs,
+                    "loss": record.loss,
+                    "val_loss": record.val_loss,
+                    "updated_at": utcnow(),
+                },
+                "$push": {"history": {"$each": [record.model_dump()], "$slice": -HISTORY_LIMIT}},
+            },
+            upsert=True,
+        )
+        return True
+
+    @with_retries
+    def record_training_phase(self, job_id: JobId, name: str) -> None:
+        self._live.update_one({"_id": job_id}, {"$set": {"training_phase": name}}, upsert=True)
+
+    # ------------------------------------------------------------------ recurring forecasts
+
+    @with_retries
+    def due_for_forecast(self, now: datetime, limit: int) -> Sequence[DueJob]:
+        cursor = (
+            self._jobs.find(
+                {"prediction_config.enabled": True, "next_prediction_at": {"$lte": now}},
+                {"_id": 0, "id": 1, "next_prediction_at": 1, "prediction_config.interval_seconds": 1},
+            )
+            .sort("next_prediction_at", ASCENDING)
+            .limit(limit)
+        )
+        due: list[DueJob] = []
+        for doc in cursor:
+            interval = (doc.get("prediction_config") or {}).get("interval_seconds")
+            if not interval or float(interval) <= 0 or doc.get("next_prediction_at") is None:
+                logger.warning("Enabled job without a usable interval", extra={"job_id": doc.get("id")})
+                continue
+            due.append(
+                DueJob(job_id=doc["id"], slot=doc["next_prediction_at"], interval_seconds=float(interval))
+            )
+        return due
+
+    @with_retries
+    def enable_forecasts(self, job_id: JobId, config: PredictionConfig, first_slot: datetime | None) -> None:
+        changes: dict[str, Any] = {"prediction_config": config.model_dump(), "updated_at": utcnow()}
+        if first_slot is not None:
+            changes["next_prediction_at"] = first_slot
+        self._jobs.update_one({"id": job_id}, {"$set": changes})
+
+    @with_retries
+    def attach_subscription(self, job_id: JobId, subscription_id: str) -> bool:
+        result = self._jobs.update_one(
+            {"id": job_id, "prediction_config.subscription_id": None},
+            {"$set": {"prediction_config.subscription_id": subscription_id, "updated_at": utcnow()}},
+        )
+        return result.modified_count == 1
+
+    @with_retries
+    def disable_forecasts(self, job_id: JobId) -> None:
+        self._jobs.update_one(
+            {"id": job_id, "prediction_config": {"$ne": None}},
+            {
+                "$set": {
+                    "prediction_config.enabled": False,
+                    "prediction_config.subscription_id": None,
+                    "prediction_config.disabled_at": utcnow(),
+                    "next_prediction_at": None,
+                    "updated_at": utcnow(),
+                }
+            },
+        )
+
+    @with_retries
+    def advance_forecast_slot(self, job_id: JobId, slot: datetime, next_slot: datetime) -> bool:
+        result = self._jobs.update_one(
+            {"id": job_id, "prediction_config.enabled": True, "next_prediction_at": {"$lte": slot}},
+            {"$set": {"next_prediction_at": next_slot}},
+        )
+        return result.modified_count == 1
+
+    @with_retries
+    def record_last_forecast(self, job_id: JobId, run: LastForecast) -> None:
+        self._jobs.update_one(
+            {
+                "id": job_id,
+                "$or": [
+                    {"last_forecast.slot": {"$exists": False}},
+                    {"last_forecast": None},
+                    {"last_forecast.slot": {"$lte": run.slot}},
+                ],
+            },
+            {"$set": {"last_forecast": run.model_dump()}},
+        )

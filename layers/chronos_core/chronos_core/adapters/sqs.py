@@ -1,0 +1,78 @@
+"""The SQS queue of claimed forecast slots."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+from chronos_core.domain.forecasting import ForecastMessage
+from chronos_core.observability import logger
+
+SQS_BATCH: Final = 10
+MAX_VISIBILITY_SECONDS: Final = 43_200
+
+
+class SqsForecastQueue:
+    """:class:`~chronos_core.application.ports.forecasting.ForecastQueue` on an SQS queue."""
+
+    def __init__(
+        self, client: Any, queue_url: str, concurrency: int = 8, retry_delay_seconds: int = 30
+    ) -> None:
+        self._client = client
+        self._url = queue_url
+        self._concurrency = concurrency
+        self._retry_delay = retry_delay_seconds
+
+    def postpone(self, receipt_handle: str, attempt: int) -> None:
+        """Delay the next receive of a failed message: ``retry_delay_seconds × 2^(attempt-1)``,
+        capped at SQS's 12 h (best effort; without it the message reappears after the queue's
+        visibility timeout). A delay of 0 leaves the queue's own timeout in force."""
+        if self._retry_delay <= 0:
+            return
+        delay = min(MAX_VISIBILITY_SECONDS, self._retry_delay * 2 ** max(0, attempt - 1))
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+            )
+        except Exception:
+            logger.warning("Could not delay the retry of a failed forecast", exc_info=True)
+
+    def send(self, messages: Sequence[ForecastMessage], correlation_id: str) -> list[ForecastMessage]:
+        """Send in ``SendMessageBatch`` calls of 10, up to ``concurrency`` in flight (boto3
+        clients are thread-safe), each message carrying ``correlation_id`` as an attribute;
+        return the messages that were not accepted."""
+        batches = [list(messages[i : i + SQS_BATCH]) for i in range(0, len(messages), SQS_BATCH)]
+        send = functools.partial(self._send_batch, correlation_id=correlation_id)
+        if len(batches) <= 1 or self._concurrency <= 1:
+            results = [send(b) for b in batches]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
+                results = list(pool.map(send, batches))
+        return [m for failed in results for m in failed]
+
+    def _send_batch(self, batch: list[ForecastMessage], *, correlation_id: str) -> list[ForecastMessage]:
+        failed: list[ForecastMessage] = []
+        if batch:
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": json.dumps(m.to_body()),
+                    "MessageAttributes": {
+                        "correlation_id": {
+                            "DataType": "String",
+                            "StringValue": correlation_id,
+                        }
+                    },
+                }
+                for i, m in enumerate(batch)
+            ]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except Exception:  # the whole batch failed (throttled, network)
+                logger.exception("SendMessageBatch failed", extra={"messages": len(batch)})
+                return list(batch)
+            failed.extend(batch[int(item["Id"])] for item in response.get("Failed") or [])
+        return failed

@@ -1,0 +1,73 @@
+"""Model definitions as the API shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from chronos_core.domain.model import (
+    DenseLayer,
+    Model,
+    ModelStatus,
+    ModelType,
+    RnnLayer,
+    ServingSummary,
+    flatten,
+    iso_z,
+)
+
+
+class ModelResponse(BaseModel):
+    """A model definition as the API shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    description: str
+    model_type: ModelType
+    status: ModelStatus
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    validation_ratio: float
+    test_ratio: float
+    rnn_layers: list[RnnLayer]
+    dense_layers: list[DenseLayer]
+    early_stopping_patience: int
+    lookback_window: int
+    forecast_horizon: int
+    feature: str
+    entity_type: str
+    entity_id: str
+    fiware_service: str
+    fiware_servicepath: str
+    has_successful_training: bool
+    serving: ServingSummary | None = Field(
+        default=None,
+        description="What predictions serve (network, seasonal_naive or last_value), chosen on the "
+        "validation split of the latest successful training, with the scores behind the choice.",
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @field_serializer("created_at", "updated_at")
+    def _utc(self, value: datetime) -> str:
+        return iso_z(value)
+
+    @classmethod
+    def of(cls, model: Model) -> ModelResponse:
+        return cls.model_validate(flatten(model))
+
+
+class ModelPage(BaseModel):
+    items: list[ModelResponse]
+    total: int
+    skip: int
+    limit: int
+
+
+class ModelTypeOption(BaseModel):
+    value: ModelType
+    label: str

@@ -1,0 +1,1 @@
+"""Device discovery: what an IoT platform team can forecast."""

@@ -1,0 +1,88 @@
+"""What the forecast use cases depend on."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from chronos_core.application.forecasting.settings import ForecastSettings
+from chronos_core.application.models.deps import ModelsDeps
+from chronos_core.application.ports.forecasting import (
+    ForecasterLoader,
+    ForecastHistory,
+    ForecastProvisioner,
+    ForecastPublisher,
+    ForecastQueue,
+    ForecastSchedule,
+)
+from chronos_core.application.ports.pipeline import SeriesSource
+from chronos_core.application.ports.training_jobs import ForecastingJobs, RecurringForecastJobs
+
+
+class ForecastingJobsDeps(ModelsDeps, Protocol):
+    @property
+    def jobs(self) -> ForecastingJobs: ...
+
+    @property
+    def forecast_settings(self) -> ForecastSettings: ...
+
+
+class ForecastContextDeps(Protocol):
+    @property
+    def series(self) -> SeriesSource: ...
+
+    @property
+    def forecasters(self) -> ForecasterLoader: ...
+
+
+class PredictionDeps(ForecastingJobsDeps, ForecastContextDeps, Protocol):
+    """On-demand forecasts."""
+
+
+class ProvisioningDeps(ForecastingJobsDeps, Protocol):
+    """Enabling and disabling recurring forecasts."""
+
+    @property
+    def provisioner(self) -> ForecastProvisioner: ...
+
+
+class SchedulerDeps(Protocol):
+    """The scheduler tick."""
+
+    @property
+    def jobs(self) -> RecurringForecastJobs: ...
+
+    @property
+    def schedule(self) -> ForecastSchedule: ...
+
+    @property
+    def queue(self) -> ForecastQueue: ...
+
+    @property
+    def forecast_settings(self) -> ForecastSettings: ...
+
+
+class WorkerDeps(ForecastingJobsDeps, ForecastContextDeps, Protocol):
+    """The forecast worker."""
+
+    @property
+    def schedule(self) -> ForecastSchedule: ...
+
+    @property
+    def publisher(self) -> ForecastPublisher: ...
+
+
+class HistoryDeps(ForecastingJobsDeps, Protocol):
+    """Past published forecasts."""
+
+    @property
+    def history(self) -> ForecastHistory: ...
+
+
+class CleanupDeps(Protocol):
+    """Removing what a job's recurring forecasts left outside the job."""
+
+    @property
+    def schedule(self) -> ForecastSchedule: ...
+
+    @property
+    def provisioner(self) -> ForecastProvisioner: ...

@@ -1,0 +1,70 @@
+"""On-demand forecasts: forecast now, publish and store nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from chronos_core.application.forecasting.commands import Predict
+from chronos_core.application.forecasting.context import forecast_now
+from chronos_core.application.forecasting.deps import PredictionDeps
+from chronos_core.application.training.queries import job_and_model
+from chronos_core.domain.forecasting import ForecastPoint
+from chronos_core.domain.model import UtcDateTime, utcnow
+
+
+class ContextPoint(BaseModel):
+    timestamp: UtcDateTime
+    value: float | None
+
+
+class Prediction(BaseModel):
+    """An on-demand forecast: the context it used and the ``H`` forecast points, with
+    ``forecast[k].target_timestamp = last_observation + step × interval``."""
+
+    model_id: str
+    training_job_id: str
+    generated_at: UtcDateTime
+    interval_seconds: float
+    lookback_window: int
+    forecast_horizon: int
+    last_observation: UtcDateTime
+    serving: str = Field(description="network, seasonal_naive or last_value (the promotion gate's choice)")
+    context: list[ContextPoint]
+    forecast: list[ForecastPoint]
+    metadata: dict[str, Any]
+
+
+def predict(deps: PredictionDeps, command: Predict) -> Prediction:
+    """Forecast on demand with the job's served forecaster.
+
+    Raises NotFoundError (model/job, also another tenant's), ConflictError (no trained model),
+    UpstreamError (STH failed or returned too few points), DependencyUnavailableError.
+    """
+    job, model = job_and_model(deps, command)
+    result, points = forecast_now(deps, model, job)
+    return Prediction(
+        model_id=model.id,
+        training_job_id=job.id,
+        generated_at=utcnow(),
+        interval_seconds=result.interval_seconds,
+        lookback_window=model.hyperparameters.lookback_window,
+        forecast_horizon=len(result.values),
+        last_observation=result.last_observation,
+        context=[ContextPoint(timestamp=t, value=v) for t, v in points],
+        serving=result.serving,
+        forecast=result.points(),
+        metadata={
+            "model_name": model.name,
+            "model_type": model.model_type.value,
+            "entity_type": model.source.entity_type,
+            "entity_id": model.source.entity_id,
+            "feature": model.source.feature,
+            "training_job_id": job.id,
+            "artifacts": job.artifacts.model_dump() if job.artifacts else {},
+            "metrics": job.metrics.test.model_dump() if job.metrics else None,
+            "serving": result.serving,
+            "intervals": {k: v.model_dump() for k, v in result.intervals.items()},
+        },
+    )

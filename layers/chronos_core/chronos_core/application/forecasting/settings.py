@@ -1,0 +1,19 @@
+"""What the forecast use cases need from the settings."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chronos_core.domain.fiware import DEFAULT_FORECAST_ENTITY_TYPE, DEFAULT_FORECAST_GROUP_RESOURCE
+
+
+class ForecastSettings(BaseModel):
+    """Where forecasts are published and how their runs are retried."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity_type: str = DEFAULT_FORECAST_ENTITY_TYPE
+    group_resource: str = DEFAULT_FORECAST_GROUP_RESOURCE
+    max_receive_count: int = Field(default=3, ge=1)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    max_claims_per_tick: int = Field(default=5000, ge=1)

@@ -1,0 +1,128 @@
+"""The forecast worker: run the forecast of one claimed ``(job, slot)`` and publish it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from chronos_core.application.forecasting.commands import ExecuteForecast
+from chronos_core.application.forecasting.context import forecast_now
+from chronos_core.application.forecasting.deps import WorkerDeps
+from chronos_core.domain.errors import ChronosError, ConflictError
+from chronos_core.domain.forecasting import (
+    MAX_ERROR_LENGTH,
+    ForecastMessage,
+    ForecastRunStatus,
+    ForecastSeries,
+    LastForecast,
+    advance,
+)
+from chronos_core.domain.model import iso_z, utcnow
+from chronos_core.domain.training_job import TrainingJob
+from chronos_core.observability import logger
+
+
+class ExecutionOutcome(BaseModel):
+    job_id: str
+    slot: datetime
+    status: Literal["succeeded", "skipped"]
+    reason: str | None = None
+    points: int = 0
+
+
+def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOutcome:
+    """Run the forecast of one ``(job, slot)`` and upsert it into Orion.
+
+    Skipped (acknowledged, nothing written) when the job or model no longer exists, recurring
+    forecasts are disabled, or this slot already succeeded. A run in progress elsewhere raises
+    ConflictError (the message is retried later). Any failure is recorded on the job's
+    ``last_forecast`` (``final`` on the last allowed attempt) and re-raised. A run that ends
+    (success or final failure) moves the job's next slot past its own, before ``last_forecast``
+    shows the outcome.
+    """
+    message = command.message
+    job = deps.jobs.get(message.job_id)
+    if job is None:
+        return _skipped(message, "job not found")
+    config = job.prediction_config
+    if config is None or not config.enabled:
+        return _skipped(message, "recurring forecasts are disabled")
+    model = deps.models.get(job.model_id)
+    if model is None:
+        return _skipped(message, "model not found")
+    admission = deps.schedule.begin_run(
+        job.id, message.slot, command.attempt, deps.forecast_settings.lease_seconds
+    )
+    if admission == "done":
+        _advance_past(deps, job, message)  # in case the run that succeeded stopped short of it
+        return _skipped(message, "this slot was already forecast")
+    if admission == "busy":
+        raise ConflictError(f"The forecast {message.key} is running elsewhere; retry later")
+    run = LastForecast(
+        slot=message.slot, started_at=utcnow(), status=ForecastRunStatus.RUNNING, attempt=command.attempt
+    )
+    deps.jobs.record_last_forecast(job.id, run)
+    try:
+        result, _ = forecast_now(deps, model, job)
+        series = ForecastSeries.of(result, utcnow())
+        deps.publisher.publish(config, series)
+    except Exception as exc:
+        _record_failure(deps, job, command, run, exc)
+        raise
+    deps.schedule.finish_run(job.id, message.slot, status=ForecastRunStatus.SUCCEEDED, error=None)
+    _advance_past(deps, job, message)
+    deps.jobs.record_last_forecast(
+        job.id,
+        run.model_copy(
+            update={
+                "finished_at": utcnow(),
+                "status": ForecastRunStatus.SUCCEEDED,
+                "points": len(result.values),
+                "generated_at": series.generated_at,
+            }
+        ),
+    )
+    logger.info("Forecast published", extra={"job_id": job.id, "slot": iso_z(message.slot)})
+    return ExecutionOutcome(job_id=job.id, slot=message.slot, status="succeeded", points=len(result.values))
+
+
+def _record_failure(
+    deps: WorkerDeps, job: TrainingJob, command: ExecuteForecast, run: LastForecast, exc: Exception
+) -> None:
+    message = command.message
+    error = exc.message if isinstance(exc, ChronosError) else f"{type(exc).__name__}: internal error"
+    error = error[:MAX_ERROR_LENGTH]
+    final = command.attempt >= deps.forecast_settings.max_receive_count
+    deps.schedule.finish_run(job.id, message.slot, status=ForecastRunStatus.FAILED, error=error)
+    if final:
+        _advance_past(deps, job, message)
+    deps.jobs.record_last_forecast(
+        job.id,
+        run.model_copy(
+            update={
+                "finished_at": utcnow(),
+                "status": ForecastRunStatus.FAILED,
+                "error": error,
+                "final": final,
+            }
+        ),
+    )
+    logger.warning(
+        "Forecast failed",
+        extra={"job_id": job.id, "slot": iso_z(message.slot), "attempt": command.attempt, "final": final},
+    )
+
+
+def _advance_past(deps: WorkerDeps, job: TrainingJob, message: ForecastMessage) -> None:
+    config = job.prediction_config
+    if config is None:
+        return
+    _, next_slot = advance(message.slot, config.interval_seconds, message.slot)
+    deps.jobs.advance_forecast_slot(job.id, message.slot, next_slot)
+
+
+def _skipped(message: ForecastMessage, reason: str) -> ExecutionOutcome:
+    logger.info("Forecast skipped", extra={"job_id": message.job_id, "reason": reason})
+    return ExecutionOutcome(job_id=message.job_id, slot=message.slot, status="skipped", reason=reason)

@@ -1,0 +1,107 @@
+"""What forecasts need: the trained forecaster, the schedule's claims and runs, the queue of
+claimed slots, and FIWARE to publish, provision and read back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from chronos_core.application.ports.pipeline import TimedPoint
+from chronos_core.domain.artifacts import ArtifactRefs
+from chronos_core.domain.fiware import FiwareTenant, SeriesRef
+from chronos_core.domain.forecasting import (
+    ForecastMessage,
+    ForecastResult,
+    ForecastRunStatus,
+    ForecastSeries,
+    PredictionConfig,
+)
+from chronos_core.domain.ids import JobId
+
+RunAdmission = Literal["run", "done", "busy"]
+
+
+class Forecaster(Protocol):
+    """A job's trained forecaster: serves the promotion gate's winner with its intervals."""
+
+    @property
+    def context_length(self) -> int:
+        """Grid values the served forecaster needs."""
+
+    @property
+    def context_points(self) -> int:
+        """How many of the most recent raw points to read (the context plus slack)."""
+
+    def forecast_points(self, points: Sequence[TimedPoint]) -> ForecastResult:
+        """Forecast from raw points on the training grid. Raises InsufficientDataError when the
+        points do not form a usable context."""
+
+
+class ForecasterLoader(Protocol):
+    def load(self, refs: ArtifactRefs) -> Forecaster:
+        """The forecaster of a job's artifacts (cached per warm container). Raises
+        ArtifactNotFoundError, ArtifactIntegrityError."""
+
+
+class ForecastSchedule(Protocol):
+    """Claims of forecast slots and the runs they lead to (one per ``(job, slot)``)."""
+
+    def claim_slots(self, items: Sequence[tuple[JobId, datetime]]) -> list[bool]:
+        """Claim each ``(job_id, slot)``: True for exactly one of any number of concurrent
+        callers claiming the same pair; one result per item."""
+
+    def release(self, job_id: JobId, slot: datetime) -> bool:
+        """Undo the claim of a slot whose message could not be sent; True if undone."""
+
+    def begin_run(self, job_id: JobId, slot: datetime, attempt: int, lease_seconds: float) -> RunAdmission:
+        """Admit a run of ``(job, slot)``: ``run`` (first time, after a failure, or after an
+        expired lease), ``done`` (it succeeded already) or ``busy`` (another run holds the lease)."""
+
+    def finish_run(
+        self, job_id: JobId, slot: datetime, *, status: ForecastRunStatus, error: str | None
+    ) -> None:
+        """Record the outcome of the run of ``(job, slot)``."""
+
+    def delete_runs(self, job_id: JobId) -> int:
+        """Forget every run of a deleted job."""
+
+
+class ForecastQueue(Protocol):
+    """Where claimed slots go (SQS)."""
+
+    def send(self, messages: Sequence[ForecastMessage], correlation_id: str) -> list[ForecastMessage]:
+        """Send every message; return those that could not be sent."""
+
+
+class ForecastPublisher(Protocol):
+    def publish(self, config: PredictionConfig, series: ForecastSeries) -> None:
+        """Upsert ``series`` on the job's forecast entity (Orion)."""
+
+
+class ForecastProvisioner(Protocol):
+    """The FIWARE resources that carry a job's recurring forecasts."""
+
+    def provision(self, config: PredictionConfig) -> None:
+        """Create, idempotently, the tenant's forecast service group, the job's device and the
+        forecast entity."""
+
+    def subscribe(self, config: PredictionConfig, job_id: JobId) -> str:
+        """Create the subscription that feeds the entity's forecasts to STH; return its id."""
+
+    def unsubscribe(self, tenant: FiwareTenant, subscription_id: str) -> None:
+        """Delete a subscription (a missing one is fine)."""
+
+    def remove(self, config: PredictionConfig) -> None:
+        """Delete the subscription, the entity and the device (each missing one is fine)."""
+
+
+class ForecastHistory(Protocol):
+    """Published forecasts as STH-Comet stored them."""
+
+    def count(self, tenant: FiwareTenant, series: SeriesRef) -> int: ...
+
+    def read(
+        self, tenant: FiwareTenant, series: SeriesRef, offset: int, limit: int
+    ) -> list[tuple[datetime, Any]]:
+        """Stored values ``offset .. offset+limit-1``, oldest first, as ``(reception time, value)``."""

@@ -1,0 +1,62 @@
+"""Persistence of model definitions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from chronos_core.domain.ids import ModelId
+from chronos_core.domain.model import Model, ModelStatus, ModelType, ServingSummary
+
+
+@dataclass(frozen=True)
+class ModelFilter:
+    """Exact-match filters for listing models; ``None`` means "any"."""
+
+    model_type: ModelType | None = None
+    status: ModelStatus | None = None
+    entity_id: str | None = None
+    feature: str | None = None
+    services: frozenset[str] | None = None  # tenant restriction; None = all tenants
+
+
+@dataclass(frozen=True)
+class Page[T]:
+    """One page of a listing, with the total number of matches across all pages."""
+
+    items: list[T]
+    total: int
+    skip: int
+    limit: int
+
+
+class ModelRepository(Protocol):
+    """Model definitions and the one-training-at-a-time claim."""
+
+    def add(self, model: Model) -> None:
+        """Insert a new model. Raises ConflictError if the id exists."""
+
+    def get(self, model_id: ModelId) -> Model | None:
+        """The model with this id, or None."""
+
+    def list(self, filters: ModelFilter, skip: int, limit: int) -> Page[Model]:
+        """Models matching ``filters``, newest first."""
+
+    def replace_if_status(self, model: Model, expected_status: ModelStatus) -> bool:
+        """Replace the stored model only while its status is ``expected_status``; True if replaced."""
+
+    def delete(self, model_id: ModelId) -> bool:
+        """Delete the model; True if it existed."""
+
+    def claim_for_training(self, model_id: ModelId) -> bool:
+        """Atomically move the model to ``training`` unless it already is; True for exactly one
+        of any number of concurrent callers."""
+
+    def release_after_training(
+        self, model_id: ModelId, *, succeeded: bool, serving: ServingSummary | None = None
+    ) -> None:
+        """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``;
+        a success records what the model serves."""
+
+    def reset_training_state(self, model_id: ModelId, *, has_success: bool) -> None:
+        """After jobs are deleted: ``trained`` only while a completed job remains."""

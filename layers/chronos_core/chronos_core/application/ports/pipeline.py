@@ -1,0 +1,89 @@
+"""What the training pipeline runs on: the series source, pipeline storage, the workflow, and
+the forecasting library's preparation and training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from chronos_core.domain.evaluation import TrainingResult
+from chronos_core.domain.ids import JobId
+from chronos_core.domain.model import FiwareSource, Model
+from chronos_core.domain.training_job import DatasetSummary, EpochProgress
+
+#: ``(epoch seconds, value or None)``: a point as the pipeline stores it.
+RawPoint = tuple[float, float | None]
+#: ``(UTC time, value or None)``: a point as the series source returns it.
+TimedPoint = tuple[datetime, float | None]
+
+
+class SeriesSource(Protocol):
+    """Where a model's history lives (STH-Comet): count and page points, oldest first."""
+
+    def count(self, source: FiwareSource) -> int:
+        """Points stored for the model's entity attribute. Raises UpstreamError or
+        DependencyUnavailableError."""
+
+    def fetch_range(self, source: FiwareSource, offset: int, count: int) -> list[TimedPoint]:
+        """Points ``offset .. offset+count-1`` (oldest first)."""
+
+    def last_n(self, source: FiwareSource, n: int) -> list[TimedPoint]:
+        """The most recent ``n`` points, oldest first."""
+
+
+class ObjectStore(Protocol):
+    """Pipeline data (S3): checkpoints and datasets under ``jobs/<job_id>/``."""
+
+    def exists(self, key: str) -> bool: ...
+    def put_json(self, key: str, document: Any) -> None: ...
+    def get_json(self, key: str) -> Any: ...
+    def list_keys(self, prefix: str) -> list[str]: ...
+    def delete_prefix(self, prefix: str) -> int: ...
+
+
+class Workflow(Protocol):
+    """The training state machine."""
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        """Start an execution called ``name``; return its ARN. Raises ConflictError when an
+        execution of that name exists already."""
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        """Stop a running execution (a no-op when it has ended)."""
+
+    def console_url(self, execution_arn: str) -> str | None:
+        """A link to the execution in the AWS console, when it exists."""
+
+
+class ProgressReporter(Protocol):
+    """Receives live progress of a training run; may ask it to stop (cancellation)."""
+
+    def phase(self, name: str) -> None:
+        """A new phase started: ``preprocessing``, ``training``, ``exporting``, ``evaluating``,
+        ``saving``."""
+
+    def epoch(self, progress: EpochProgress) -> None:
+        """An epoch finished. Must be cheap or throttle itself: it runs inside the fit loop."""
+
+    def should_stop(self) -> bool:
+        """True to stop the fit at the end of the current epoch (the run is then cancelled)."""
+
+
+class DatasetPreparer(Protocol):
+    """Checks collected points before the expensive training starts."""
+
+    def summarize(self, points: Sequence[RawPoint], model: Model) -> DatasetSummary:
+        """Clean, grid and split ``points`` as training will. Raises InsufficientDataError
+        (naming what is missing) when the model cannot be trained on them."""
+
+
+class Trainer(Protocol):
+    """Fits, exports, evaluates and stores one training run."""
+
+    def train(
+        self, points: Sequence[RawPoint], model: Model, job_id: JobId, progress: ProgressReporter
+    ) -> TrainingResult:
+        """Train the model on ``points`` and store the artifacts. Raises TrainingCancelledError
+        when ``progress`` asks it to stop, InsufficientDataError and other ChronosErrors; nothing
+        is stored unless it succeeds."""

@@ -1,0 +1,1 @@
+"""Cross-cutting use cases of the API: authenticating callers and reporting health."""

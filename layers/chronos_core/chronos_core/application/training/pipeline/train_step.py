@@ -1,0 +1,31 @@
+"""Step Train: fit, export, evaluate and store one run (on AWS Batch, or the local trainer)."""
+
+from __future__ import annotations
+
+from chronos_core.application.training.pipeline.deps import TrainStepDeps
+from chronos_core.application.training.pipeline.events import TrainEvent, TrainResult
+from chronos_core.application.training.pipeline.lookup import require_job, require_model
+from chronos_core.application.training.pipeline.progress import JobProgress
+from chronos_core.domain.errors import TrainingCancelledError
+from chronos_core.observability import logger
+
+
+def train(deps: TrainStepDeps, event: TrainEvent) -> TrainResult:
+    """Train on the prepared dataset and record artifacts and metrics on the job.
+
+    A job that is no longer running is not trained; one cancelled while training stops at the
+    end of the current epoch and records nothing (``trained: false`` with the reason).
+    """
+    job = require_job(deps.jobs, event.job_id)
+    model = require_model(deps, job)
+    if deps.jobs.start_training(job.id, event.batch_job_id) is None:
+        return TrainResult(job_id=job.id, trained=False, reason="job is not running")
+    document = deps.objects.get_json(event.dataset_key)
+    points = [(ms / 1000.0, value) for ms, value in document["points"]]
+    try:
+        result = deps.trainer.train(points, model, job.id, JobProgress(deps.jobs, job.id))
+    except TrainingCancelledError:
+        logger.info("Training stopped: the job was cancelled", extra={"job_id": job.id})
+        return TrainResult(job_id=job.id, trained=False, reason="cancelled")
+    deps.jobs.record_result(job.id, result)
+    return TrainResult(job_id=job.id, trained=True)
