@@ -138,9 +138,12 @@ def bench_predict(job: dict[str, Any], api: httpx.Client, n: int) -> None:
 
 
 def bench_tick(jobs: int, repeats: int = 3) -> None:
+    from chronos_core import bootstrap
     from chronos_core.adapters import mongo
-    from chronos_core.adapters.forecast_schedule import MongoForecastSchedule, SqsForecastQueue
-    from chronos_core.application.forecasts import schedule_due
+    from chronos_core.adapters.sqs import SqsForecastQueue
+    from chronos_core.application.forecasting.commands import ScheduleTick
+    from chronos_core.application.forecasting.scheduler import schedule_due
+    from chronos_core.config import Settings
     from chronos_core.domain.model import utcnow
 
     client = mongo.create_client(STACK["MongoDbUri"], 5000)
@@ -151,8 +154,7 @@ def bench_tick(jobs: int, repeats: int = 3) -> None:
         mongo.ensure_indexes(db)
         queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
         try:
-            schedule = MongoForecastSchedule(db)
-            schedule.ensure_indexes()
+            settings = Settings(mongodb_database=name, forecast_max_claims_per_tick=max(jobs, 5000))
             now = utcnow()
             db["training_jobs"].insert_many(
                 [
@@ -167,8 +169,11 @@ def bench_tick(jobs: int, repeats: int = 3) -> None:
                 ]
             )
             started = time.perf_counter()
-            queue = SqsForecastQueue(sqs, queue_url, "bench")
-            result = schedule_due(schedule, lambda q=queue: q, utcnow())  # type: ignore[misc]
+            queue = SqsForecastQueue(
+                sqs, queue_url, settings.forecast_send_concurrency, settings.forecast_retry_delay_seconds
+            )
+            services = bootstrap.bootstrap(settings, database=db, queue=queue)
+            result = schedule_due(services, ScheduleTick(now=utcnow(), correlation_id="bench"))
             elapsed = time.perf_counter() - started
             attrs = sqs.get_queue_attributes(
                 QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
@@ -188,7 +193,8 @@ def bench_tick(jobs: int, repeats: int = 3) -> None:
 
 
 def bench_forecasts(db: Any, job: dict[str, Any], count: int) -> None:
-    from chronos_core.application.forecasts import ForecastMessage, forecast_entity_id
+    from chronos_core.domain.forecasting import ForecastMessage, PredictionConfig, forecast_entity_id
+    from chronos_core.domain.ids import JobId
     from chronos_core.domain.model import utcnow
 
     model = db["models"].find_one({"id": job["model_id"]})
@@ -198,14 +204,16 @@ def bench_forecasts(db: Any, job: dict[str, Any], count: int) -> None:
         clone = {k: v for k, v in job.items() if k not in ("_id", "last_forecast", "next_prediction_at")}
         clone["id"] = str(uuid.uuid4())
         clone["bench"] = tag
-        clone["prediction_config"] = {
-            "enabled": True,
-            "interval_seconds": 3600,
-            "entity_id": forecast_entity_id(clone["id"]),
-            "entity_type": "Prediction",
-            "fiware_service": model["fiware_service"],
-            "fiware_servicepath": model["fiware_servicepath"],
-        }
+        clone["prediction_config"] = PredictionConfig(
+            enabled=True,
+            interval_seconds=3600,
+            entity_id=forecast_entity_id(JobId(clone["id"])),
+            entity_type="Prediction",
+            fiware_service=model["fiware_service"],
+            fiware_servicepath=model["fiware_servicepath"],
+            source_entity_id=model["entity_id"],
+            feature=model["feature"],
+        ).model_dump()
         clone["next_prediction_at"] = None  # not scheduled: only the messages below run them
         clones.append(clone)
     db["training_jobs"].insert_many(clones)
@@ -220,7 +228,7 @@ def bench_forecasts(db: Any, job: dict[str, Any], count: int) -> None:
                 Entries=[
                     {
                         "Id": str(k),
-                        "MessageBody": json.dumps(ForecastMessage(job_id=job_id, slot=slot).to_body()),
+                        "MessageBody": json.dumps(ForecastMessage(job_id=JobId(job_id), slot=slot).to_body()),
                     }
                     for k, job_id in enumerate(ids[i : i + 10])
                 ],
@@ -245,7 +253,7 @@ def bench_forecasts(db: Any, job: dict[str, Any], count: int) -> None:
         }
         with httpx.Client(base_url=STACK["OrionUrl"], timeout=10, headers=headers) as orion:
             for job_id in ids:
-                orion.delete(f"/v2/entities/{forecast_entity_id(job_id)}")
+                orion.delete(f"/v2/entities/{forecast_entity_id(JobId(job_id))}")
         db["training_jobs"].delete_many({"bench": tag})
         db["forecast_runs"].delete_many({"job_id": {"$in": ids}})
 

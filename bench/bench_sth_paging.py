@@ -16,7 +16,8 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from chronos_core.adapters.fiware import FiwareTenant, SeriesRef, SthCometClient
+from chronos_core.adapters.fiware import SthCometClient
+from chronos_core.domain.fiware import FiwareTenant, SeriesRef
 from local.fiware_sandbox.testing import sandbox_from_env, start_sandbox
 
 

@@ -11,33 +11,46 @@ from pathlib import Path
 
 import pytest
 
+from chronos_core import bootstrap
 from chronos_core.adapters.fiware import (
     FiwareNotFoundError,
     FiwareServerError,
-    FiwareTenant,
     FiwareUnavailableError,
-    ForecastPoint,
-    ForecastSeries,
     IotAgentClient,
     IotAttribute,
     IotDevice,
     OrionClient,
     RetryPolicy,
-    SeriesRef,
     ServiceGroup,
     SthCometClient,
     generate_api_key,
     notification_subscription,
 )
-from chronos_core.application.devices import list_devices_by_entity_type
-from chronos_core.application.fiware_health import HealthStatus, check_fiware
+from chronos_core.adapters.fiware.health import HealthStatus, check_fiware
+from chronos_core.application.devices.listing import (
+    DevicesByEntityType,
+    ListDevices,
+    list_devices_by_entity_type,
+)
 from chronos_core.config import Settings
+from chronos_core.domain.auth import Principal, Role
 from chronos_core.domain.errors import ValidationError
-from chronos_core.domain.fiware import ngsi_id_problem
+from chronos_core.domain.fiware import FiwareTenant, SeriesRef, ngsi_id_problem
+from chronos_core.domain.forecasting import ForecastPoint, ForecastSeries
 from local.fiware_sandbox.testing import ROOT, Sandbox
 
 FAST = RetryPolicy(max_attempts=4, initial_delay=0.01, max_delay=0.05)
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def list_devices(iota: IotAgentClient, tenant: FiwareTenant, page_size: int = 100) -> DevicesByEntityType:
+    """``GET /devices/``'s use case over the bootstrap's services, with ``iota`` as the directory."""
+    services = bootstrap.bootstrap(Settings(), devices=iota)
+    reader = Principal(subject="reader", roles=frozenset({Role.READER}), tenants=frozenset({tenant.service}))
+    command = ListDevices(
+        principal=reader, service=tenant.service, servicepath=tenant.servicepath, page_size=page_size
+    )
+    return list_devices_by_entity_type(services, command)
 
 
 def seed(
@@ -287,7 +300,7 @@ def test_iot_agent_provisioning_and_devices_use_case(sandbox: Sandbox, service: 
         page = iota.list_devices(tenant, limit=2, offset=0)
         assert page.count == 6 and len(page.devices) == 2
         assert len(list(iota.iter_devices(tenant, page_size=2))) == 6
-        result = list_devices_by_entity_type(iota, tenant, page_size=2)
+        result = list_devices(iota, tenant, page_size=2)
         assert result.total == 5
         assert {g.entity_type: len(g.entities) for g in result.devices} == {"Meter": 2, "Room": 3}
         assert iota.delete_device(tenant, "meter0") is True
@@ -369,6 +382,6 @@ def test_seed_cli_csv_and_taylor(sandbox: Sandbox, service: str, tmp_path: Path)
     with SthCometClient(sandbox.sth_url) as sth, IotAgentClient(sandbox.iota_url) as iota:
         assert sth.count(tenant, series) == 4032
         assert sth.last_n(tenant, series, 1)[0].recv_time.date() == datetime(2000, 8, 27).date()
-        devices = list_devices_by_entity_type(iota, tenant)
+        devices = list_devices(iota, tenant)
     assert [g.entity_type for g in devices.devices] == ["ElectricityMeter"]
     assert devices.devices[0].entities[0].attributes[0].name == "demand"

@@ -7,20 +7,14 @@ from ``MONGODB_URI`` (default ``mongodb://127.0.0.1:27118/``).
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
-
-TRAINER_DIR = Path(__file__).resolve().parents[3] / "functions" / "trainer"
-if str(TRAINER_DIR) not in sys.path:
-    sys.path.insert(0, str(TRAINER_DIR))
 
 MONGODB_URI = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27118/")
 

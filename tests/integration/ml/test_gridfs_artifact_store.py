@@ -8,8 +8,8 @@ import pytest
 from bson import ObjectId
 from pymongo.database import Database
 
-from chronos_core.adapters.artifact_store import GridFSArtifactStore
-from chronos_core.ml.artifacts import ArtifactMeta, ArtifactType
+from chronos_core.adapters.artifact_store import BUCKET_NAME, GridFSArtifactStore
+from chronos_core.domain.artifacts import ArtifactMeta, ArtifactType
 from chronos_core.ml.errors import ArtifactIntegrityError, ArtifactNotFoundError
 
 pytestmark = pytest.mark.integration
@@ -29,6 +29,7 @@ def test_round_trip_metadata_and_checksum_failure(ml_db: Database[Any]) -> None:
     assert got.meta.artifact_type is ArtifactType.INFERENCE
     assert got.meta.content_type == "application/x-onnx"
     assert (got.meta.model_id, got.meta.training_job_id) == ("model-1", "job-rt")
+    assert BUCKET_NAME == "model_artifacts"  # the bucket the artifact contract names
     files = ml_db["model_artifacts.files"].find_one({"_id": ObjectId(artifact_id)})
     assert files is not None and files["metadata"]["sha256"] == got.meta.sha256
 

@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 from pymongo.database import Database
 
+from chronos_core import bootstrap
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
+from chronos_core.adapters.mongo import MongoTrainingJobRepository
 from chronos_core.config import Settings
+from chronos_core.domain.artifacts import ArtifactRefs
+from chronos_core.domain.ids import JobId
 from chronos_core.ml import inference
-from chronos_core.ml.artifacts import ArtifactRefs
+from chronos_trainer import EXIT_CANCELLED, EXIT_OK, EXIT_REJECTED, app
 
 from .conftest import MONGODB_URI
 
@@ -22,9 +26,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
 ]
 import tensorflow  # noqa: E402,F401  (the suite requires requirements-ml.txt; a missing TensorFlow must fail)
-
-from chronos_trainer import app  # noqa: E402
-from chronos_trainer.progress import MongoProgressReporter  # noqa: E402
 
 CONFIG = {
     "model_type": "gru",
@@ -36,12 +37,26 @@ CONFIG = {
 }
 
 
-def _use_db(db: Database[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the trainer's settings at the test database (the URI comes from MONGODB_URI)."""
-    monkeypatch.setenv("MONGODB_URI", MONGODB_URI)
-    monkeypatch.setenv("CHRONOS_MONGODB_DATABASE", db.name)
-    settings = Settings()
-    monkeypatch.setattr(app, "get_settings", lambda: settings)
+def _use_db(db: Database[Any], monkeypatch: pytest.MonkeyPatch) -> bootstrap.Services:
+    """Point the trainer's services at the test database (the URI comes from MONGODB_URI)."""
+    services = bootstrap.bootstrap(Settings(mongodb_uri=MONGODB_URI, mongodb_database=db.name))
+    monkeypatch.setattr(app, "services", lambda: services)
+    return services
+
+
+def _insert_job(db: Database[Any], job_id: str, status: str) -> dict[str, Any]:
+    """A job document the repository can read (``TrainingJob``'s required fields), as inserted."""
+    document = {
+        "id": job_id,
+        "model_id": "model-trainer",
+        "fiware_service": "smart",
+        "status": status,
+        "last_n": 300,
+        "points_available": 300,
+        "window_offset": 0,
+    }
+    db["training_jobs"].insert_one(dict(document))
+    return document
 
 
 def _dataset(tmp_path: Path, n: int = 300) -> Path:
@@ -63,7 +78,7 @@ def test_trainer_main_trains_writes_gridfs_artifacts_progress_and_result(
     ml_db: Database[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _use_db(ml_db, monkeypatch)
-    ml_db["training_jobs"].insert_one({"id": "job-trainer", "status": "training"})
+    inserted = _insert_job(ml_db, "job-trainer", "training")
     result = tmp_path / "outcome.json"
     code = app.main(
         [
@@ -81,22 +96,30 @@ def test_trainer_main_trains_writes_gridfs_artifacts_progress_and_result(
             str(result),
         ]
     )
-    assert code == app.EXIT_OK
+    assert code == EXIT_OK
     outcome = json.loads(result.read_text())
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == outcome
     assert outcome["sampling_interval_seconds"] == 600.0
     assert outcome["parity_max_abs_diff"] <= 1e-4
 
-    job = ml_db["training_jobs"].find_one({"id": "job-trainer"})
-    assert job is not None and job["progress"]["phase"] == "saving"
-    assert job["progress"]["epochs"] == 4 and job["progress"]["loss"] is not None
+    # The trainer never writes the job document: its live progress goes to training_progress.
+    job = ml_db["training_jobs"].find_one({"id": "job-trainer"}, {"_id": 0})
+    assert job == inserted
+    assert "phase" not in (job.get("progress") or {}) and "epoch" not in (job.get("progress") or {})
+    live = ml_db["training_progress"].find_one({"_id": "job-trainer"})
+    assert live is not None and live["training_phase"] == "saving"
+    assert live["epochs"] == 4 and live["loss"] is not None
+    assert [entry["epoch"] for entry in live["history"]] == [1, 2, 3, 4]
+    assert all(entry["loss"] is not None for entry in live["history"])
+    read = MongoTrainingJobRepository(ml_db).get(JobId("job-trainer"))
+    assert read is not None and read.progress.epochs == 4 and read.progress.epoch == 4
+    assert read.progress.training_phase == "saving" and read.progress.loss is not None
+    assert len(read.history) == 4
 
     store = GridFSArtifactStore(ml_db)
-    inference.clear_cache()
     forecaster = inference.load_forecaster(store, ArtifactRefs.model_validate(outcome["artifacts"]))
     assert forecaster.serving == outcome["serving"] == outcome["selection"]["serving"]
     assert forecaster.forecast(np.full(forecaster.context_length, 20.0)).shape == (3,)
-    inference.clear_cache()
 
 
 def test_trainer_rejects_too_little_data_with_exit_code_2(
@@ -117,20 +140,21 @@ def test_trainer_rejects_too_little_data_with_exit_code_2(
             "none",
         ]
     )
-    assert code == app.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert GridFSArtifactStore(ml_db).delete_job("job-short") == 0
 
 
-def test_trainer_cancellation_exit_code_3(
-    ml_db: Database[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("status", ["cancelled", "failed"])
+def test_trainer_stops_with_exit_code_3_once_the_job_is_not_running(
+    ml_db: Database[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: str
 ) -> None:
     _use_db(ml_db, monkeypatch)
-    ml_db["training_jobs"].insert_one({"id": "job-cancel", "status": "cancel_requested"})
-    monkeypatch.setattr(MongoProgressReporter, "__init__", _eager_reporter_init)
+    job_id = f"job-{status}"
+    inserted = _insert_job(ml_db, job_id, status)
     code = app.main(
         [
             "--job-id",
-            "job-cancel",
+            job_id,
             "--model-id",
             "m",
             "--dataset",
@@ -139,12 +163,10 @@ def test_trainer_cancellation_exit_code_3(
             json.dumps({**CONFIG, "epochs": 50}),
         ]
     )
-    assert code == app.EXIT_CANCELLED
-    assert GridFSArtifactStore(ml_db).delete_job("job-cancel") == 0
-
-
-_original_init = MongoProgressReporter.__init__
-
-
-def _eager_reporter_init(self: Any, collection: Any, training_job_id: str, **_: Any) -> None:
-    _original_init(self, collection, training_job_id, min_interval=0.0, cancel_check_interval=0.0)
+    assert code == EXIT_CANCELLED
+    assert GridFSArtifactStore(ml_db).delete_job(job_id) == 0
+    assert ml_db["training_jobs"].find_one({"id": job_id}, {"_id": 0}) == inserted
+    live = ml_db["training_progress"].find_one({"_id": job_id}) or {}
+    assert not live.get("history")  # no epoch is recorded for a job that is not running
+    read = MongoTrainingJobRepository(ml_db).get(JobId(job_id))
+    assert read is not None and read.status.value == status and read.progress.epochs == 0

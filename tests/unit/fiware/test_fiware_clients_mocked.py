@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,22 +13,22 @@ import pytest
 from chronos_core.adapters.fiware import (
     FiwareConflictError,
     FiwareProtocolError,
-    FiwareTenant,
-    ForecastPoint,
-    ForecastSeries,
     IotAgentClient,
     IotDevice,
     OrionClient,
     RetryPolicy,
-    SeriesRef,
     ServiceGroup,
     SthCometClient,
     notification_subscription,
 )
-from chronos_core.application.devices import list_devices_by_entity_type
-from chronos_core.application.fiware_health import HealthStatus, check_fiware, probe_orion
+from chronos_core.adapters.fiware.health import HealthStatus, check_fiware, probe_orion
+from chronos_core.application.devices.listing import ListDevices, list_devices_by_entity_type
+from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.config import Settings
-from chronos_core.domain.errors import ValidationError
+from chronos_core.domain.auth import Principal, Role
+from chronos_core.domain.errors import PermissionDeniedError, ValidationError
+from chronos_core.domain.fiware import FiwareTenant, SeriesRef
+from chronos_core.domain.forecasting import ForecastPoint, ForecastSeries
 
 TENANT = FiwareTenant("smart", "/")
 SERIES = SeriesRef(entity_type="Room", entity_id="Room1", attribute="temperature")
@@ -270,6 +271,14 @@ def test_orion_subscription_id_from_location() -> None:
 # -------------------------------------------------------------------------------------- IoT Agent
 
 
+@dataclass
+class DevicesDeps:
+    """What the device listing needs: the IoT Agent client and the forecast settings."""
+
+    devices: IotAgentClient
+    forecast_settings: ForecastSettings = field(default_factory=ForecastSettings)
+
+
 def device(i: int, **extra: Any) -> dict[str, Any]:
     return {
         "device_id": f"d{i}",
@@ -353,13 +362,20 @@ def test_devices_grouped_by_entity_type_without_forecast_devices() -> None:
         return httpx.Response(200, json={"count": len(all_devices), "devices": all_devices})
 
     client = IotAgentClient("http://iota", transport=httpx.MockTransport(handler))
-    result = list_devices_by_entity_type(client, TENANT)
+    deps = DevicesDeps(devices=client)
+    reader = Principal(subject="u", roles=frozenset({Role.READER}), tenants=frozenset({"smart"}))
+    result = list_devices_by_entity_type(
+        deps, ListDevices(principal=reader, service="smart", servicepath="/")
+    )
     assert result.total == 3
     assert [group.entity_type for group in result.devices] == ["Lamp", "Meter", "Sensor"]
     lamp, meter, sensor = result.devices
     assert lamp.entities[0].entity_name == "Lamp:d5"
     assert meter.entities[0].entity_name == "urn:Meter:2"
     assert sensor.entities[0].attributes[0].name == "temperature"
+    stranger = Principal(subject="v", roles=frozenset({Role.READER}), tenants=frozenset({"other"}))
+    with pytest.raises(PermissionDeniedError):
+        list_devices_by_entity_type(deps, ListDevices(principal=stranger, service="smart"))
 
 
 # ----------------------------------------------------------------------------------------- health
@@ -391,13 +407,8 @@ def test_access_token_is_sent_to_every_component() -> None:
     """A FIWARE deployment behind a PEP proxy gets the configured token as X-Auth-Token."""
     import httpx
 
-    from chronos_core.adapters.fiware import (
-        FiwareTenant,
-        IotAgentClient,
-        OrionClient,
-        SeriesRef,
-        SthCometClient,
-    )
+    from chronos_core.adapters.fiware import IotAgentClient, OrionClient, SthCometClient
+    from chronos_core.domain.fiware import FiwareTenant, SeriesRef
 
     seen: list[str | None] = []
 

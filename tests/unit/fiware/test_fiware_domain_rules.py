@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chronos_core.adapters.fiware import FiwareTenant
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import (
+    FiwareTenant,
     validate_attribute,
     validate_entity,
     validate_ngsi_id,

@@ -7,16 +7,8 @@ import json
 import pytest
 
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
-from chronos_core.ml.artifacts import (
-    ArtifactMeta,
-    ArtifactType,
-    StoredArtifact,
-    dumps_strict,
-    scaler_from_bytes,
-    scaler_to_bytes,
-    sha256_hex,
-    verify,
-)
+from chronos_core.domain.artifacts import ArtifactMeta, ArtifactType, StoredArtifact, sha256_hex, verify
+from chronos_core.ml.artifacts import dumps_strict, scaler_from_bytes, scaler_to_bytes
 from chronos_core.ml.errors import ArtifactIntegrityError, ArtifactNotFoundError
 from chronos_core.ml.transforms import ScalerParams
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
-from chronos_core.application.ports_ml import EpochProgress
+from chronos_core.domain.artifacts import ArtifactType
+from chronos_core.domain.training_job import EpochProgress
 from chronos_core.ml import inference
-from chronos_core.ml.artifacts import ArtifactType, TrainingMetadata
+from chronos_core.ml.artifacts import TrainingMetadata
 from chronos_core.ml.config import JobIdentity, RnnLayerConfig, TrainingConfig
 from chronos_core.ml.errors import TrainingCancelledError
 from chronos_core.ml.pipeline import run_training_job
@@ -111,7 +112,6 @@ def test_small_real_fit_writes_artifacts_and_truthful_metrics(make_series) -> No
     assert raw["selection"]["serving"] == sel.serving
 
     # The served forecaster (TensorFlow-free) reproduces the evaluated forecasts of the winner.
-    inference.clear_cache()
     forecaster = inference.load_forecaster(store, outcome.artifacts)
     assert forecaster.serving == sel.serving
     data = prepare_dataset(points, SMALL, feature="temperature")
@@ -125,12 +125,11 @@ def test_small_real_fit_writes_artifacts_and_truthful_metrics(make_series) -> No
     assert set(result.intervals) == {"80", "95"}
     for band in result.intervals.values():
         assert all(lo <= v <= hi for lo, v, hi in zip(band.lower, result.values, band.upper, strict=True))
-    inference.clear_cache()
 
 
 def test_cpu_training_is_reproducible(make_series) -> None:  # type: ignore[no-untyped-def]
-    from chronos_core.application.ports_ml import NullProgress
     from chronos_core.ml.fitting import fit_network
+    from chronos_core.ml.pipeline import NullProgress
 
     config = SMALL.model_copy(update={"epochs": 2})
     data = prepare_dataset(make_series(300, period=24), config)

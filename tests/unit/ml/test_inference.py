@@ -13,16 +13,10 @@ import pytest
 
 import chronos_core
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
-from chronos_core.ml import inference
-from chronos_core.ml.artifacts import (
-    ArtifactMeta,
-    ArtifactRefs,
-    ArtifactType,
-    InferenceSpec,
-    scaler_to_bytes,
-)
+from chronos_core.domain.artifacts import ArtifactMeta, ArtifactRefs, ArtifactType
+from chronos_core.ml.artifacts import InferenceSpec, scaler_to_bytes
 from chronos_core.ml.errors import ArtifactIntegrityError, InsufficientDataError, UnsupportedArtifactError
-from chronos_core.ml.inference import Forecaster, load_forecaster
+from chronos_core.ml.inference import Forecaster, ForecasterCache, load_forecaster
 from chronos_core.ml.transforms import ScalerParams, TransformSpec
 
 from .conftest import constant_network_bytes
@@ -114,8 +108,7 @@ def test_forecast_points_refuses_a_context_broken_by_a_long_gap() -> None:
     assert err.value.details[0]["got"] == 5
 
 
-def test_load_forecaster_caches_per_container_and_evicts_lru(monkeypatch: pytest.MonkeyPatch) -> None:
-    inference.clear_cache()
+def test_forecaster_cache_keeps_loaded_models_and_evicts_lru(monkeypatch: pytest.MonkeyPatch) -> None:
     store = InMemoryArtifactStore()
     refs = _stored_job(store)
     calls: list[str] = []
@@ -126,20 +119,33 @@ def test_load_forecaster_caches_per_container_and_evicts_lru(monkeypatch: pytest
         return original(artifact_id)
 
     monkeypatch.setattr(store, "get", counting_get)
-    first = load_forecaster(store, refs)
+    cache = ForecasterCache(store, max_models=1)
+    first = cache.load(refs)
     assert len(calls) == 4  # metadata, inference, two scalers; never the Keras model
-    assert load_forecaster(store, refs) is first
+    assert cache.load(refs) is first
     assert len(calls) == 4
-    monkeypatch.setattr(inference, "MAX_CACHED_MODELS", 1)
+    assert len(cache) == 1
     other = _stored_job(store, job="job-2")
-    load_forecaster(store, other)
-    assert inference.cached_models() == 1
-    assert load_forecaster(store, refs) is not first  # evicted, loaded again
-    inference.clear_cache()
+    cache.load(other)
+    assert len(cache) == 1
+    assert cache.load(refs) is not first  # evicted, loaded again
+    assert len(calls) == 12
+    cache.clear()
+    assert len(cache) == 0
+    roomy = ForecasterCache(store)  # the default keeps several models
+    kept = roomy.load(refs)
+    roomy.load(other)
+    assert len(roomy) == 2 and roomy.load(refs) is kept
+
+
+def test_load_forecaster_alone_does_not_cache() -> None:
+    store = InMemoryArtifactStore()
+    refs = _stored_job(store)
+    first = load_forecaster(store, refs)
+    assert load_forecaster(store, refs) is not first
 
 
 def test_load_forecaster_fails_on_checksum_mismatch_and_wrong_types() -> None:
-    inference.clear_cache()
     store = InMemoryArtifactStore()
     refs = _stored_job(store)
     swapped = refs.model_copy(update={"inference": refs.x_scaler})
@@ -151,7 +157,6 @@ def test_load_forecaster_fails_on_checksum_mismatch_and_wrong_types() -> None:
 
 
 def test_load_forecaster_refuses_unknown_metadata_schema() -> None:
-    inference.clear_cache()
     store = InMemoryArtifactStore()
     refs = _stored_job(store)
     data = _metadata_bytes(_spec(), schema_version=99)

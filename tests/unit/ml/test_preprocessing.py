@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from chronos_core.domain.errors import ValidationError
+from chronos_core.domain.model import split_sizes
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import InsufficientDataError
 from chronos_core.ml.preprocessing import (
@@ -16,7 +17,6 @@ from chronos_core.ml.preprocessing import (
     prepare_dataset,
     regularize,
     sampling_interval,
-    split_sizes,
     to_epoch_seconds,
 )
 from chronos_core.ml.transforms import (

@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
+from chronos_core.domain.artifacts import ArtifactMeta, ArtifactRefs, ArtifactType
 from chronos_core.ml import inference
-from chronos_core.ml.artifacts import (
-    ArtifactMeta,
-    ArtifactRefs,
-    ArtifactType,
-    InferenceSpec,
-    PredictionIntervals,
-    scaler_to_bytes,
-)
+from chronos_core.ml.artifacts import InferenceSpec, PredictionIntervals, scaler_to_bytes
 from chronos_core.ml.baselines import detect_season, seasonal_naive_forecast
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.conformal import calibrate, coverage, level_key
@@ -290,7 +284,6 @@ def test_forecast_points_returns_serving_and_interval_bands() -> None:
 
 
 def test_a_served_seasonal_naive_model_loads_without_tensorflow_and_needs_a_season_of_context() -> None:
-    inference.clear_cache()
     store = InMemoryArtifactStore()
     lookback, horizon, season = 4, 3, 10
     scaler = scaler_to_bytes(ScalerParams(features=["value"], mean=[0.0], scale=[1.0], n_samples=5))
@@ -328,7 +321,6 @@ def test_a_served_seasonal_naive_model_loads_without_tensorflow_and_needs_a_seas
     assert result.intervals["95"].upper == [v + 1.0 for v in result.values]
     with pytest.raises(InsufficientDataError):
         forecaster.forecast_points(points[-(season - 1) :])
-    inference.clear_cache()
 
 
 # ------------------------------------------------------------------------------- seasons

@@ -4,48 +4,46 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+from chronos_core.application.training.pipeline.events import TrainResult
+from chronos_core.domain.ids import JobId
 from chronos_core.ml.errors import InsufficientDataError
-
-TRAINER_DIR = Path(__file__).resolve().parents[3] / "functions" / "trainer"
-if str(TRAINER_DIR) not in sys.path:
-    sys.path.insert(0, str(TRAINER_DIR))
-
-from chronos_trainer import app  # noqa: E402
-from chronos_trainer.dataset import parse_points, split_s3_uri  # noqa: E402
+from chronos_trainer import EXIT_REJECTED, app
+from chronos_trainer.dataset import parse_points, split_s3_uri
 
 
 @pytest.mark.parametrize(
     ("result", "code"),
-    [({"job_id": "j", "trained": True}, 0), ({"job_id": "j", "trained": False, "reason": "cancelled"}, 3)],
+    [
+        (TrainResult(job_id=JobId("j"), trained=True), 0),
+        (TrainResult(job_id=JobId("j"), trained=False, reason="cancelled"), 3),
+    ],
 )
 def test_batch_command_runs_the_pipeline_step(
-    monkeypatch: pytest.MonkeyPatch, result: dict[str, Any], code: int
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], result: TrainResult, code: int
 ) -> None:
     calls: list[tuple[str, str]] = []
 
-    def fake(job_id: str, dataset_key: str) -> dict[str, Any]:
+    def fake(job_id: str, dataset_key: str) -> TrainResult:
         calls.append((job_id, dataset_key))
         return result
 
     monkeypatch.setattr(app, "run_pipeline_step", fake)
     assert app.main(["--job-id", "j", "--dataset-key", "jobs/j/dataset.json"]) == code
     assert calls == [("j", "jobs/j/dataset.json")]
+    assert TrainResult.model_validate_json(capsys.readouterr().out) == result  # the step's result, printed
 
 
 def test_rejected_input_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake(job_id: str, dataset_key: str) -> dict[str, Any]:
+    def fake(job_id: str, dataset_key: str) -> TrainResult:
         raise InsufficientDataError("too little")
 
     monkeypatch.setattr(app, "run_pipeline_step", fake)
-    assert app.main(["--job-id", "j", "--dataset-key", "k"]) == app.EXIT_REJECTED
-    assert app.main(["--dataset-key", "k"]) == app.EXIT_REJECTED  # no job id
-    assert app.main(["--job-id", "j", "--model-id", "m"]) == app.EXIT_REJECTED  # no dataset
+    assert app.main(["--job-id", "j", "--dataset-key", "k"]) == EXIT_REJECTED
+    assert app.main(["--dataset-key", "k"]) == EXIT_REJECTED  # no job id
+    assert app.main(["--job-id", "j", "--model-id", "m"]) == EXIT_REJECTED  # no dataset
 
 
 def test_dataset_formats() -> None:
