@@ -31,6 +31,7 @@ test: setup
 lint: setup
 	@$(PY) -m ruff check layers functions local tests bench
 	@$(PY) -m mypy
+	@PYTHONPATH=layers/chronos_core .local/venv/bin/lint-imports --no-cache --no-logo
 
 unit: setup
 	@$(PY) -m pytest tests/unit -q

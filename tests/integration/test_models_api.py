@@ -10,11 +10,12 @@ from fastapi.testclient import TestClient
 from pymongo.database import Database
 
 from chronos_core.adapters.mongo import Document, MongoHealthProbe
-from chronos_core.api import deps
 from chronos_core.api.app import create_app
-from chronos_core.application.health import HealthCache
+from chronos_core.application.ports.health import DependencyCheck
+from chronos_core.application.system.health import HealthCache
 from tests.support.app import build_app
 from tests.support.auth import bearer
+from tests.support.fakes import FakeSeriesSource, FakeWorkflow, fake_services
 
 pytestmark = pytest.mark.integration
 
@@ -143,12 +144,12 @@ def test_health_reports_mongodb_with_latency(client: TestClient) -> None:
     assert body["dependencies"][0]["latency_ms"] >= 0
 
 
-def test_health_is_503_when_mongodb_is_down(client: TestClient) -> None:
+def test_health_is_503_when_mongodb_is_down(mongo_db: Database[Document]) -> None:
     from chronos_core.adapters.mongo import create_client
 
     dead = create_client("mongodb://127.0.0.1:1/", 200)
-    client.app.dependency_overrides[deps.health_probes] = lambda: [MongoHealthProbe(dead)]  # type: ignore[attr-defined]
-    response = client.get("/health")
+    with TestClient(build_app(mongo_db, health_probes=[MongoHealthProbe(dead)])) as client:
+        response = client.get("/health")
     assert response.status_code == 503
     assert response.json()["dependencies"][0]["status"] == "down"
 
@@ -173,41 +174,26 @@ def test_health_results_are_cached_briefly(mongo_db: Database[Document]) -> None
         required = True
 
         def check(self) -> Any:
-            from chronos_core.application.ports import DependencyCheck
-
             calls.append(1)
             return DependencyCheck(name="counting", status="up", latency_ms=0.1)
 
-    cache = HealthCache(ttl_seconds=60)
-    app = create_app()
-    app.dependency_overrides[deps.health_probes] = lambda: [CountingProbe()]
-    app.dependency_overrides[deps.health_cache] = lambda: cache
+    app = create_app(fake_services(health_probes=[CountingProbe()], health_cache=HealthCache(ttl_seconds=60)))
     with TestClient(app) as client:
         for _ in range(5):
             assert client.get("/health").status_code == 200
     assert len(calls) == 1
 
 
-class PlentyOfHistory:
+class PlentyOfHistory(FakeSeriesSource):
     def count(self, source: Any) -> int:
         return 10_000
-
-
-class UnreachableWorkflow:
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        raise ConnectionError("Step Functions is unreachable")
-
-    def stop(self, execution_arn: str, cause: str) -> None:
-        raise AssertionError("nothing was started")
-
-    def console_url(self, execution_arn: str) -> str | None:
-        return None
 
 
 def test_a_training_whose_workflow_cannot_start_fails_visibly_and_frees_the_model(
     mongo_db: Database[Document],
 ) -> None:
-    app = build_app(mongo_db, series_source=PlentyOfHistory, workflow=UnreachableWorkflow)
+    unreachable = FakeWorkflow(error=ConnectionError("Step Functions is unreachable"))
+    app = build_app(mongo_db, series=PlentyOfHistory(), workflow=unreachable)
     with TestClient(app, headers=bearer(["admin"], ["*"])) as client:
         model = create(client)
         response = client.post(f"/models/{model['id']}/training-jobs", json={})

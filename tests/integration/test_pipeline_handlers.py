@@ -1,6 +1,11 @@
 """The training-step handlers invoked in-process with the sample events in events/, as Step
 Functions would call them: against the real MongoDB-compatible server, a FIWARE sandbox seeded
-with a series, and moto's S3."""
+with a series, and moto's S3.
+
+The Train event is what both Train states pass on: AWS Batch hands it to the trainer image's
+command, and the local stack's ``functions/trainer/local_batch.py`` runs that same command in a
+subprocess (tested in tests/unit/test_local_batch.py and end to end). Here the command's entry
+point runs in-process, so that it shares moto's S3 with the other steps."""
 
 from __future__ import annotations
 
@@ -15,12 +20,11 @@ import pytest
 from moto import mock_aws
 from pymongo.database import Database
 
-from chronos_core import wiring
-from chronos_core.adapters.mongo import Document, MongoModelRepository
-from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
-from chronos_core.config import get_settings
+from chronos_core import bootstrap
+from chronos_core.adapters.mongo import Document, MongoModelRepository, MongoTrainingJobRepository
+from chronos_core.domain.ids import JobId
 from chronos_core.domain.model import ModelDraft, build_model
-from chronos_core.domain.training import TrainingJob
+from chronos_core.domain.training_job import TrainingJob
 from local.fiware_sandbox.testing import Sandbox, sandbox_from_env, start_sandbox
 from tests.support.lambda_runtime import FakeLambdaContext, load_event, load_handler_module
 
@@ -32,11 +36,11 @@ PIPELINE_EVENTS = {
     "plan_training.json": "plan_training",
     "collect_chunk.json": "collect_chunk",
     "prepare_dataset.json": "prepare_dataset",
-    "train_model.json": "train_model",
+    "train_model.json": "trainer",
     "finalize_training.json": "finalize_training",
     "record_training_failure.json": "record_training_failure",
 }
-JOB_ID = load_event("plan_training.json")["job_id"]
+JOB_ID = JobId(load_event("plan_training.json")["job_id"])
 POINTS = 1200
 BUCKET = "chronos-test-data"
 
@@ -124,14 +128,27 @@ def pipeline_env(
 
 
 def _clear_caches() -> None:
-    get_settings.cache_clear()
-    for cached in (wiring.database, wiring.aws_client, wiring.sth_client, wiring.artifact_store):
-        cached.cache_clear()
+    bootstrap.reset()
 
 
 def invoke(event_name: str, **overrides: Any) -> Any:
+    event = {**load_event(event_name), **overrides}
+    if PIPELINE_EVENTS[event_name] == "trainer":
+        return run_trainer(event)
     module = load_handler_module(PIPELINE_EVENTS[event_name])
-    return module.handler({**load_event(event_name), **overrides}, FakeLambdaContext())
+    return module.handler(event, FakeLambdaContext())
+
+
+def run_trainer(event: dict[str, Any]) -> int:
+    """The Batch job definition's command for ``event`` (its job parameters), in-process."""
+    from chronos_trainer import BATCH_COMMAND
+    from chronos_trainer.app import main
+
+    argv = [
+        str(event[arg.removeprefix("Ref::")]) if arg.startswith("Ref::") else arg for arg in BATCH_COMMAND
+    ]
+    assert argv[:3] == ["python", "-m", "chronos_trainer"]
+    return main(argv[3:])
 
 
 def test_the_steps_run_the_pipeline_from_the_sample_events(pipeline_env: Database[Document]) -> None:
@@ -156,8 +173,10 @@ def test_the_steps_run_the_pipeline_from_the_sample_events(pipeline_env: Databas
     job = pipeline_env.training_jobs.find_one({"id": JOB_ID})
     assert job is not None and job["status"] == "queued"
 
-    trained = invoke("train_model.json", dataset_key=prepared["dataset_key"])
-    assert trained == {"job_id": JOB_ID, "trained": True}
+    assert invoke("train_model.json", dataset_key=prepared["dataset_key"]) == 0  # the trainer's exit code
+    trained = MongoTrainingJobRepository(pipeline_env).get(JOB_ID)
+    assert trained is not None and trained.artifacts is not None and trained.status.value == "training"
+    assert trained.progress.epochs == trained.progress.epoch == 1 and len(trained.history) == 1
 
     final = invoke("finalize_training.json")
     assert final == {"job_id": JOB_ID, "status": "completed"}

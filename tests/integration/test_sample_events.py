@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from chronos_core import wiring
+from chronos_core import bootstrap
 from chronos_core.adapters.mongo import Document
-from chronos_core.config import get_settings
 from tests.support.auth import TEST_SECRET, token
 from tests.support.lambda_runtime import EVENTS, FakeLambdaContext, load_event, load_handler_module
 
@@ -45,16 +44,9 @@ def configured(mongo_db: Database[Document], monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("CHRONOS_AUTH_JWT_SECRET_PARAMETER", raising=False)
     for name in ("CHRONOS_DATA_BUCKET", "CHRONOS_TRAINING_STATE_MACHINE_ARN", "CHRONOS_FORECAST_QUEUE_URL"):
         monkeypatch.delenv(name, raising=False)
-    _clear_caches()
+    bootstrap.reset()
     yield
-    _clear_caches()
-
-
-def _clear_caches() -> None:
-    get_settings.cache_clear()
-    wiring.database.cache_clear()
-    wiring.token_verifier.cache_clear()
-    wiring.forecast_schedule.cache_clear()
+    bootstrap.reset()
 
 
 def with_fresh_token(event: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from pymongo.database import Database
 
 from chronos_core.adapters.mongo import Document, MongoAuthFailureCounter, MongoModelRepository, create_client
-from chronos_core.api import deps
 from chronos_core.config import Settings, get_settings
 from tests.support.app import build_app
 from tests.support.auth import bearer, token
@@ -186,8 +185,7 @@ def test_failures_are_counted_per_client(mongo_db: Database[Document], low_thres
 
 def test_database_down_is_503_with_retry_after_within_bounded_time(mongo_db: Database[Document]) -> None:
     dead = create_client("mongodb://127.0.0.1:1/", 300)[mongo_db.name]
-    app = build(mongo_db)
-    app.dependency_overrides[deps.model_repository] = lambda: MongoModelRepository(dead, attempts=3)
+    app = build_app(mongo_db, models=MongoModelRepository(dead, attempts=3))
     with TestClient(app) as client:
         started = time.perf_counter()
         response = client.get(f"/models/{uuid.uuid4()}", headers=ADMIN_ALL)

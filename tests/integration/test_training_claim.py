@@ -9,13 +9,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.database import Database
 
-from chronos_core.adapters.mongo import TRAINING_LOCKS, Document, MongoModelRepository
-from chronos_core.domain.model import ModelDraft, build_model
+from chronos_core.adapters.mongo import (
+    TRAINING_LOCKS,
+    Document,
+    MongoModelRepository,
+    MongoTrainingJobRepository,
+)
+from chronos_core.application.training.pipeline.completion import finalize, record_failure
+from chronos_core.application.training.pipeline.events import FailureEvent, JobEvent
+from chronos_core.domain.ids import ModelId
+from chronos_core.domain.model import ModelDraft, ServingSummary, build_model
+from chronos_core.domain.training_job import TrainingJob
+from tests.support.fakes import fake_services
 
 pytestmark = pytest.mark.integration
 
 
-def new_model(repository: MongoModelRepository) -> str:
+def new_model(repository: MongoModelRepository) -> ModelId:
     model = build_model(
         ModelDraft.model_validate(
             {
@@ -49,9 +59,10 @@ def test_release_allows_the_next_claim_and_restores_status(mongo_db: Database[Do
     repository.release_after_training(model_id, succeeded=False)
     assert repository.get(model_id).status.value == "draft"  # type: ignore[union-attr]
     assert repository.claim_for_training(model_id)
-    repository.release_after_training(model_id, succeeded=True, serving={"serving": "network"})
+    serving = ServingSummary(training_job_id="j", serving="network")
+    repository.release_after_training(model_id, succeeded=True, serving=serving)
     model = repository.get(model_id)
-    assert model is not None and model.status.value == "trained" and model.serving == {"serving": "network"}
+    assert model is not None and model.status.value == "trained" and model.serving == serving
     assert repository.claim_for_training(model_id)
     repository.release_after_training(model_id, succeeded=False)
     assert repository.get(model_id).status.value == "trained"  # type: ignore[union-attr]  # earlier success
@@ -67,12 +78,13 @@ def test_a_stale_lock_from_an_interrupted_claim_is_replaced(mongo_db: Database[D
 
 
 def test_concurrent_chunk_records_are_all_counted(mongo_db: Database[Document]) -> None:
-    from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
-    from chronos_core.domain.training import TrainingJob
-
     jobs = MongoTrainingJobRepository(mongo_db)
     job = TrainingJob(
-        model_id="m", fiware_service="claims", last_n=20_000, points_available=20_000, window_offset=0
+        model_id=ModelId("m"),
+        fiware_service="claims",
+        last_n=20_000,
+        points_available=20_000,
+        window_offset=0,
     )
     jobs.add(job)
     offsets = list(range(0, 20_000, 1000))
@@ -103,14 +115,13 @@ class ModelStatusAtFinish:
         return self._jobs.finish(job_id, status, **kwargs)  # type: ignore[attr-defined]
 
 
+ARTIFACTS = {k: f"id-{k}" for k in ("model", "inference", "x_scaler", "y_scaler", "metadata")}
+
+
 @pytest.mark.parametrize("outcome", ["failed", "completed"])
 def test_a_terminal_job_is_never_visible_before_its_model_is_released(
     mongo_db: Database[Document], outcome: str
 ) -> None:
-    from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
-    from chronos_core.application.training_pipeline import finalize, record_failure
-    from chronos_core.domain.training import TrainingJob, TrainingStatus
-
     models = MongoModelRepository(mongo_db)
     model_id = new_model(models)
     assert models.claim_for_training(model_id)
@@ -119,15 +130,17 @@ def test_a_terminal_job_is_never_visible_before_its_model_is_released(
         model_id=model_id, fiware_service="claims", last_n=100, points_available=100, window_offset=0
     )
     real_jobs.add(job)
-    real_jobs.update_running(
-        job.id, {"status": TrainingStatus.TRAINING.value, "artifacts": {"model": "k"}, "serving": "network"}
+    mongo_db["training_jobs"].update_one(  # as the train step leaves it
+        {"id": job.id}, {"$set": {"status": "training", "artifacts": ARTIFACTS, "serving": "network"}}
     )
     jobs = ModelStatusAtFinish(real_jobs, models, model_id)
+    services = fake_services(models=models, jobs=jobs)
     if outcome == "failed":
-        record_failure(jobs, models, job.id, "States.TaskFailed", "boom")  # type: ignore[arg-type]
+        failure = FailureEvent(job_id=job.id, failure={"Error": "States.TaskFailed", "Cause": "boom"})
+        record_failure(services, failure)
         expected = "draft"
     else:
-        finalize(jobs, models, job.id)  # type: ignore[arg-type]
+        finalize(services, JobEvent(job_id=job.id))
         expected = "trained"
     assert jobs.seen == [expected]
     stored = real_jobs.get(job.id)
@@ -135,7 +148,8 @@ def test_a_terminal_job_is_never_visible_before_its_model_is_released(
     assert models.get(model_id).status.value == expected  # type: ignore[union-attr]
     # Recording the same outcome again (a retried step) changes nothing.
     if outcome == "failed":
-        assert record_failure(jobs, models, job.id, "x", "y")["recorded"] is False  # type: ignore[arg-type]
+        again = FailureEvent(job_id=job.id, failure={"Error": "x", "Cause": "y"})
+        assert record_failure(services, again).recorded is False
     else:
-        assert finalize(jobs, models, job.id)["status"] == "completed"  # type: ignore[arg-type]
+        assert finalize(services, JobEvent(job_id=job.id)).status == "completed"
     assert jobs.seen == [expected]

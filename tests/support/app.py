@@ -1,4 +1,5 @@
-"""An in-process API wired to the real MongoDB-compatible server and in-memory doubles."""
+"""The API in-process over the bootstrap's container: real MongoDB adapters on a test database,
+in-memory fakes for the rest."""
 
 from __future__ import annotations
 
@@ -13,38 +14,32 @@ from chronos_core.adapters.mongo import (
     MongoAuthFailureCounter,
     MongoHealthProbe,
     MongoModelRepository,
+    MongoTrainingJobRepository,
 )
-from chronos_core.adapters.training_jobs import MongoTrainingJobRepository
-from chronos_core.api import deps, security
 from chronos_core.api.app import create_app
-from chronos_core.application.health import HealthCache
+from chronos_core.bootstrap import Services
 from chronos_core.config import Settings
-from tests.support.auth import verifier
+from tests.support.fakes import fake_services
 
 
-class MemoryObjectStore:
-    """ObjectStore double: JSON documents in a dict."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, Any] = {}
-
-    def exists(self, key: str) -> bool:
-        return key in self.objects
-
-    def put_json(self, key: str, document: Any) -> None:
-        self.objects[key] = document
-
-    def get_json(self, key: str) -> Any:
-        return self.objects[key]
-
-    def list_keys(self, prefix: str) -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-    def delete_prefix(self, prefix: str) -> int:
-        keys = self.list_keys(prefix)
-        for key in keys:
-            del self.objects[key]
-        return len(keys)
+def mongo_services(
+    mongo_db: Database[Document],
+    *,
+    settings: Settings | None = None,
+    window_seconds: int = 300,
+    **overrides: Any,
+) -> Services:
+    """Services whose models, jobs, artifacts, failure counter and health probe are the real
+    MongoDB adapters on ``mongo_db``; everything else is a fake (``overrides`` replace any)."""
+    mongo: dict[str, Any] = {
+        "models": MongoModelRepository(mongo_db),
+        "jobs": MongoTrainingJobRepository(mongo_db),
+        "artifacts": GridFSArtifactStore(mongo_db),
+        "auth_failures": MongoAuthFailureCounter(mongo_db, window_seconds),
+        "health_probes": [MongoHealthProbe(mongo_db.client)],
+        "job_cleaners": [],
+    }
+    return fake_services(settings, **{**mongo, **overrides})
 
 
 def build_app(
@@ -54,21 +49,5 @@ def build_app(
     window_seconds: int = 300,
     **overrides: Any,
 ) -> FastAPI:
-    """The real app with every adapter pointed at ``mongo_db``; ``overrides`` map dependency
-    names in :mod:`chronos_core.api.deps` to factories (e.g. ``workflow=lambda: fake``)."""
-    app = create_app(settings or Settings())
-    objects = MemoryObjectStore()
-    app.dependency_overrides[deps.model_repository] = lambda: MongoModelRepository(mongo_db)
-    app.dependency_overrides[deps.training_jobs] = lambda: MongoTrainingJobRepository(mongo_db)
-    app.dependency_overrides[deps.artifact_store] = lambda: GridFSArtifactStore(mongo_db)
-    app.dependency_overrides[deps.object_store] = lambda: objects
-    app.dependency_overrides[deps.job_cleaners] = lambda: []
-    app.dependency_overrides[deps.health_probes] = lambda: [MongoHealthProbe(mongo_db.client)]
-    app.dependency_overrides[deps.health_cache] = lambda: HealthCache(ttl_seconds=0)
-    app.dependency_overrides[security.token_verifier] = verifier
-    app.dependency_overrides[security.failure_counter] = lambda: MongoAuthFailureCounter(
-        mongo_db, window_seconds
-    )
-    for name, factory in overrides.items():
-        app.dependency_overrides[getattr(deps, name)] = factory
-    return app
+    """The real app over :func:`mongo_services`."""
+    return create_app(mongo_services(mongo_db, settings=settings, window_seconds=window_seconds, **overrides))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from chronos_core.application.training_pipeline import chunk_key, readable_cause
-from chronos_core.domain.training import (
+from chronos_core.application.training.pipeline.events import readable_cause
+from chronos_core.application.training.pipeline.keys import chunk_key
+from chronos_core.domain.training_job import (
     ChunkSpec,
     TrainingStatus,
     choose_chunk_points,

@@ -1,0 +1,826 @@
+"""In-memory fakes of every port, and :func:`fake_services`: the bootstrap's container built
+with them.
+
+Each fake keeps the contract its port documents (conditional writes on running jobs, one winner
+per claim, runs admitted once per slot...), so a use case tested against the fakes behaves the
+same against the real adapters; ``tests/integration`` checks the adapters against FerretDB.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chronos_core.adapters.artifact_store import InMemoryArtifactStore
+from chronos_core.application.ports.forecasting import RunAdmission
+from chronos_core.application.ports.health import DependencyCheck
+from chronos_core.application.ports.models import ModelFilter, Page
+from chronos_core.application.ports.pipeline import ProgressReporter, RawPoint, TimedPoint
+from chronos_core.application.system.health import HealthCache
+from chronos_core.bootstrap import Services, bootstrap
+from chronos_core.config import Settings
+from chronos_core.domain.artifacts import ArtifactRefs
+from chronos_core.domain.errors import ConflictError, TrainingCancelledError
+from chronos_core.domain.evaluation import TrainingResult
+from chronos_core.domain.fiware import FiwareTenant, SeriesRef
+from chronos_core.domain.forecasting import (
+    DueJob,
+    ForecastMessage,
+    ForecastResult,
+    ForecastRunStatus,
+    ForecastSeries,
+    LastForecast,
+    PredictionConfig,
+    run_key,
+)
+from chronos_core.domain.ids import JobId, ModelId
+from chronos_core.domain.model import FiwareSource, Model, ModelStatus, ServingSummary, utcnow
+from chronos_core.domain.training_job import (
+    RUNNING_STATUSES,
+    CollectionPlan,
+    DatasetSummary,
+    EpochProgress,
+    EpochRecord,
+    ExecutionRef,
+    JobError,
+    Phase,
+    PhaseTiming,
+    TrainingJob,
+    TrainingStatus,
+)
+
+# ---------------------------------------------------------------------------------- models
+
+
+class InMemoryModelRepository:
+    """ModelRepository: models by id, and the one-training-at-a-time claim."""
+
+    def __init__(self, *models: Model) -> None:
+        self.models: dict[str, Model] = {m.id: m for m in models}
+        self._lock = threading.Lock()
+
+    def add(self, model: Model) -> None:
+        with self._lock:
+            if model.id in self.models:
+                raise ConflictError(f"Model {model.id} already exists")
+            self.models[model.id] = model
+
+    def get(self, model_id: ModelId) -> Model | None:
+        return self.models.get(model_id)
+
+    def list(self, filters: ModelFilter, skip: int, limit: int) -> Page[Model]:
+        found = [
+            m
+            for m in self.models.values()
+            if (filters.services is None or m.source.fiware_service in filters.services)
+            and (filters.model_type is None or m.model_type == filters.model_type)
+            and (filters.status is None or m.status == filters.status)
+            and (filters.entity_id is None or m.source.entity_id == filters.entity_id)
+            and (filters.feature is None or m.source.feature == filters.feature)
+        ]
+        found.sort(key=lambda m: (-m.created_at.timestamp(), m.id))
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def replace_if_status(self, model: Model, expected_status: ModelStatus) -> bool:
+        with self._lock:
+            current = self.models.get(model.id)
+            if current is None or current.status != expected_status:
+                return False
+            self.models[model.id] = model
+            return True
+
+    def delete(self, model_id: ModelId) -> bool:
+        return self.models.pop(model_id, None) is not None
+
+    def claim_for_training(self, model_id: ModelId) -> bool:
+        with self._lock:
+            model = self.models.get(model_id)
+            if model is None or model.status == ModelStatus.TRAINING:
+                return False
+            self.models[model_id] = model.model_copy(update={"status": ModelStatus.TRAINING})
+            return True
+
+    def release_after_training(
+        self, model_id: ModelId, *, succeeded: bool, serving: ServingSummary | None = None
+    ) -> None:
+        with self._lock:
+            model = self.models.get(model_id)
+            if model is None:
+                return
+            if succeeded:
+                update: dict[str, Any] = {
+                    "status": ModelStatus.TRAINED,
+                    "has_successful_training": True,
+                    "serving": serving,
+                }
+            elif model.status == ModelStatus.TRAINING:
+                update = {
+                    "status": ModelStatus.TRAINED if model.has_successful_training else ModelStatus.DRAFT
+                }
+            else:
+                return
+            self.models[model_id] = model.model_copy(update=update)
+
+    def reset_training_state(self, model_id: ModelId, *, has_success: bool) -> None:
+        model = self.models.get(model_id)
+        if model is None or model.status == ModelStatus.TRAINING:
+            return
+        update: dict[str, Any] = {
+            "status": ModelStatus.TRAINED if has_success else ModelStatus.DRAFT,
+            "has_successful_training": has_success,
+        }
+        if not has_success:
+            update["serving"] = None
+        self.models[model_id] = model.model_copy(update=update)
+
+
+# ---------------------------------------------------------------------------------- jobs
+
+
+class InMemoryTrainingJobs:
+    """Every job port: lifecycle, the pipeline journal, live progress, recurring forecasts.
+    Writes for the pipeline apply only while the job runs, as the Mongo adapter's do."""
+
+    def __init__(self, *jobs: TrainingJob) -> None:
+        self.jobs: dict[str, TrainingJob] = {j.id: j for j in jobs}
+        self.chunks: dict[str, dict[int, int]] = {}
+        self.live: dict[str, dict[str, Any]] = {}
+        #: (status of last_forecast, next_prediction_at) at each record_last_forecast call.
+        self.next_seen_by_record: list[tuple[str, datetime | None]] = []
+        self._lock = threading.RLock()
+
+    # reads
+    def get(self, job_id: JobId) -> TrainingJob | None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        chunks = self.chunks.get(job_id, {})
+        live = self.live.get(job_id, {})
+        progress = job.progress.model_copy(
+            update={
+                "chunks_done": len(chunks),
+                "points_collected": sum(chunks.values()),
+                **{k: v for k, v in live.items() if k != "history"},
+            }
+        )
+        return job.model_copy(update={"progress": progress, "history": live.get("history", job.history)})
+
+    def status_of(self, job_id: JobId) -> TrainingStatus | None:
+        job = self.jobs.get(job_id)
+        return job.status if job else None
+
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[TrainingJob]:
+        found = sorted(
+            (j for j in self.jobs.values() if j.model_id == model_id),
+            key=lambda j: j.created_at,
+            reverse=True,
+        )
+        items = [self.get(j.id) for j in found[skip : skip + limit]]
+        return Page(items=[j for j in items if j], total=len(found), skip=skip, limit=limit)
+
+    def has_completed(self, model_id: ModelId) -> bool:
+        return any(
+            j.model_id == model_id and j.status == TrainingStatus.COMPLETED for j in self.jobs.values()
+        )
+
+    def running_for_model(self, model_id: ModelId) -> TrainingJob | None:
+        job = next((j for j in self.jobs.values() if j.model_id == model_id and j.status.running), None)
+        return self.get(job.id) if job else None
+
+    def ids_for_model(self, model_id: ModelId) -> list[JobId]:
+        return [j.id for j in self.jobs.values() if j.model_id == model_id]
+
+    def completed_chunks(self, job_id: JobId) -> dict[int, int]:
+        return dict(self.chunks.get(job_id, {}))
+
+    # lifecycle
+    def add(self, job: TrainingJob) -> None:
+        with self._lock:
+            if job.id in self.jobs:
+                raise ConflictError(f"Training job {job.id} already exists")
+            self.jobs[job.id] = job
+
+    def _update_running(self, job_id: JobId, **changes: Any) -> TrainingJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status not in RUNNING_STATUSES:
+                return None
+            self.jobs[job_id] = job.model_copy(update={**changes, "updated_at": utcnow()})
+            return self.get(job_id)
+
+    def attach_execution(self, job_id: JobId, arn: str, started_at: datetime) -> TrainingJob | None:
+        job = self.jobs.get(job_id)
+        if job is None or job.execution is None:
+            return None
+        return self._update_running(
+            job_id, execution=job.execution.model_copy(update={"arn": arn, "started_at": started_at})
+        )
+
+    def reopen_for_retry(self, job_id: JobId, execution: ExecutionRef) -> TrainingJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status != TrainingStatus.FAILED:
+                return None
+            self.jobs[job_id] = job.model_copy(
+                update={
+                    "status": TrainingStatus.PENDING,
+                    "error": None,
+                    "ended_at": None,
+                    "execution": execution,
+                }
+            )
+            return self.get(job_id)
+
+    def finish(
+        self, job_id: JobId, status: TrainingStatus, *, error: JobError | None = None
+    ) -> TrainingJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status not in RUNNING_STATUSES:
+                return None
+            now = utcnow()
+            phases = {
+                name: t.model_copy(update={"ended_at": now}) if t.started_at and not t.ended_at else t
+                for name, t in job.phases.items()
+            }
+            changes: dict[str, Any] = {"status": status, "ended_at": now, "phases": phases}
+            if error is not None:
+                changes["error"] = error
+            return self._update_running(job_id, **changes)
+
+    def delete(self, job_id: JobId) -> bool:
+        self.chunks.pop(job_id, None)
+        self.live.pop(job_id, None)
+        return self.jobs.pop(job_id, None) is not None
+
+    # the pipeline's journal
+    def _enter(
+        self, job_id: JobId, phase: Phase, status: TrainingStatus | None = None, **fields: Any
+    ) -> TrainingJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status not in RUNNING_STATUSES:
+                return None
+            now = utcnow()
+            timing = job.phases.get(phase.value) or PhaseTiming()
+            phases = {**job.phases, phase.value: PhaseTiming(started_at=timing.started_at or now)}
+            changes: dict[str, Any] = {"phase": phase, "phases": phases, **fields}
+            if status is not None:
+                changes["status"] = status
+            if job.started_at is None:
+                changes["started_at"] = now
+            return self._update_running(job_id, **changes)
+
+    def _leave(self, job_id: JobId, phase: Phase, **fields: Any) -> TrainingJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return None
+            timing = job.phases.get(phase.value) or PhaseTiming()
+            phases = {**job.phases, phase.value: timing.model_copy(update={"ended_at": utcnow()})}
+            return self._update_running(job_id, phases=phases, **fields)
+
+    def start_collection(self, job_id: JobId, plan: CollectionPlan) -> TrainingJob | None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        progress = job.progress.model_copy(
+            update={"chunks_total": plan.chunks_total, "points_expected": plan.points_expected}
+        )
+        return self._enter(
+            job_id,
+            Phase.COLLECT,
+            TrainingStatus.COLLECTING_DATA,
+            progress=progress,
+            chunk_points=plan.chunk_points,
+        )
+
+    def record_chunk(self, job_id: JobId, offset: int, points: int) -> bool:
+        if self.status_of(job_id) not in RUNNING_STATUSES:
+            return False
+        self.chunks.setdefault(job_id, {})[offset] = points
+        return True
+
+    def start_preparation(self, job_id: JobId) -> TrainingJob | None:
+        self._leave(job_id, Phase.COLLECT)
+        return self._enter(job_id, Phase.PREPARE, TrainingStatus.PREPROCESSING)
+
+    def record_dataset(self, job_id: JobId, summary: DatasetSummary) -> TrainingJob | None:
+        return self._leave(
+            job_id,
+            Phase.PREPARE,
+            status=TrainingStatus.QUEUED,
+            data_quality=summary.data_quality,
+            sampling_interval_seconds=summary.sampling_interval_seconds,
+        )
+
+    def start_training(self, job_id: JobId, batch_job_id: str | None) -> TrainingJob | None:
+        fields = {"batch_job_id": batch_job_id} if batch_job_id else {}
+        return self._enter(job_id, Phase.TRAIN, TrainingStatus.TRAINING, **fields)
+
+    def record_result(self, job_id: JobId, result: TrainingResult) -> TrainingJob | None:
+        return self._leave(
+            job_id,
+            Phase.TRAIN,
+            artifacts=result.artifacts,
+            serving=result.serving,
+            selection=result.selection,
+            metrics=result.metrics,
+            result=result.summary,
+            sampling_interval_seconds=result.sampling_interval_seconds,
+            data_quality=result.data_quality,
+        )
+
+    def start_finalizing(self, job_id: JobId) -> TrainingJob | None:
+        return self._enter(job_id, Phase.FINALIZE)
+
+    # live progress
+    def record_training_phase(self, job_id: JobId, name: str) -> None:
+        self.live.setdefault(job_id, {})["training_phase"] = name
+
+    def record_epoch(self, job_id: JobId, record: EpochRecord, epochs: int) -> bool:
+        if self.status_of(job_id) not in RUNNING_STATUSES:
+            return False
+        live = self.live.setdefault(job_id, {})
+        live.update(epoch=record.epoch, epochs=epochs, loss=record.loss, val_loss=record.val_loss)
+        live.setdefault("history", []).append(record)
+        return True
+
+    # recurring forecasts
+    def due_for_forecast(self, now: datetime, limit: int) -> Sequence[DueJob]:
+        due = [
+            DueJob(
+                job_id=j.id, slot=j.next_prediction_at, interval_seconds=j.prediction_config.interval_seconds
+            )
+            for j in self.jobs.values()
+            if j.prediction_config is not None
+            and j.prediction_config.enabled
+            and j.next_prediction_at is not None
+            and j.next_prediction_at <= now
+        ]
+        return sorted(due, key=lambda d: d.slot)[:limit]
+
+    def enable_forecasts(self, job_id: JobId, config: PredictionConfig, first_slot: datetime | None) -> None:
+        with self._lock:
+            job = self.jobs[job_id]
+            changes: dict[str, Any] = {"prediction_config": config}
+            if first_slot is not None:
+                changes["next_prediction_at"] = first_slot
+            self.jobs[job_id] = job.model_copy(update=changes)
+
+    def attach_subscription(self, job_id: JobId, subscription_id: str) -> bool:
+        with self._lock:
+            job = self.jobs[job_id]
+            config = job.prediction_config
+            if config is None or config.subscription_id is not None:
+                return False
+            self.jobs[job_id] = job.model_copy(
+                update={"prediction_config": config.model_copy(update={"subscription_id": subscription_id})}
+            )
+            return True
+
+    def disable_forecasts(self, job_id: JobId) -> None:
+        with self._lock:
+            job = self.jobs[job_id]
+            if job.prediction_config is None:
+                return
+            config = job.prediction_config.model_copy(
+                update={"enabled": False, "subscription_id": None, "disabled_at": utcnow()}
+            )
+            self.jobs[job_id] = job.model_copy(
+                update={"prediction_config": config, "next_prediction_at": None}
+            )
+
+    def advance_forecast_slot(self, job_id: JobId, slot: datetime, next_slot: datetime) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if (
+                job is None
+                or not job.forecasts_enabled
+                or job.next_prediction_at is None
+                or job.next_prediction_at > slot
+            ):
+                return False
+            self.jobs[job_id] = job.model_copy(update={"next_prediction_at": next_slot})
+            return True
+
+    def record_last_forecast(self, job_id: JobId, run: LastForecast) -> None:
+        with self._lock:
+            job = self.jobs[job_id]
+            self.next_seen_by_record.append((run.status.value, job.next_prediction_at))
+            if job.last_forecast is None or job.last_forecast.slot <= run.slot:
+                self.jobs[job_id] = job.model_copy(update={"last_forecast": run})
+
+
+# ------------------------------------------------------------------------------- forecasts
+
+
+class InMemoryForecastSchedule:
+    """ForecastSchedule: a claim ticket per ``(job, slot)`` inserted once; runs admitted once
+    per slot while running, again after a failure, never after a success."""
+
+    def __init__(self) -> None:
+        self.tickets: set[str] = set()
+        self.runs: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def claim_slots(self, items: Sequence[tuple[JobId, datetime]]) -> list[bool]:
+        won = []
+        with self._lock:
+            for job_id, slot in items:
+                key = run_key(job_id, slot)
+                won.append(key not in self.tickets)
+                self.tickets.add(key)
+        return won
+
+    def release(self, job_id: JobId, slot: datetime) -> bool:
+        with self._lock:
+            key = run_key(job_id, slot)
+            if key in self.tickets:
+                self.tickets.remove(key)
+                return True
+            return False
+
+    def begin_run(self, job_id: JobId, slot: datetime, attempt: int, lease_seconds: float) -> RunAdmission:
+        with self._lock:
+            key = run_key(job_id, slot)
+            run = self.runs.get(key)
+            now = utcnow()
+            expired = run is not None and run["status"] == "running" and run["lease_until"] < now
+            if run is None or run["status"] == "failed" or expired:
+                self.runs[key] = {
+                    "job_id": job_id,
+                    "status": "running",
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                }
+                return "run"
+            return "done" if run["status"] == "succeeded" else "busy"
+
+    def finish_run(
+        self, job_id: JobId, slot: datetime, *, status: ForecastRunStatus, error: str | None
+    ) -> None:
+        self.runs[run_key(job_id, slot)] = {"job_id": job_id, "status": status.value, "error": error}
+
+    def delete_runs(self, job_id: JobId) -> int:
+        keys = [k for k, v in self.runs.items() if v["job_id"] == job_id]
+        for key in keys:
+            del self.runs[key]
+        return len(keys)
+
+
+class FakeQueue:
+    """ForecastQueue: keeps what was sent; ``fail`` picks messages it refuses."""
+
+    def __init__(self, fail: Callable[[ForecastMessage], bool] = lambda m: False) -> None:
+        self.sent: list[ForecastMessage] = []
+        self.correlation_ids: set[str] = set()
+        self.fail = fail
+        self._lock = threading.Lock()
+
+    def send(self, messages: Sequence[ForecastMessage], correlation_id: str) -> list[ForecastMessage]:
+        failed = [m for m in messages if self.fail(m)]
+        with self._lock:
+            self.sent.extend(m for m in messages if not self.fail(m))
+            self.correlation_ids.add(correlation_id)
+        return failed
+
+
+class FakePublisher:
+    """ForecastPublisher: keeps ``(config, series)`` of each publication; may fail."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.published: list[tuple[PredictionConfig, ForecastSeries]] = []
+        self.error = error
+
+    def publish(self, config: PredictionConfig, series: ForecastSeries) -> None:
+        if self.error is not None:
+            raise self.error
+        self.published.append((config, series))
+
+
+class FakeProvisioner:
+    """ForecastProvisioner: records every call; subscriptions get ids ``sub-1``, ``sub-2``..."""
+
+    def __init__(self) -> None:
+        self.provisioned: list[PredictionConfig] = []
+        self.subscriptions: dict[str, FiwareTenant] = {}
+        self.removed: list[PredictionConfig] = []
+        self._ids = itertools.count(1)
+        #: Called inside subscribe, after the id is made (to interleave a concurrent enable).
+        self.on_subscribe: Callable[[str], None] = lambda subscription_id: None
+
+    def provision(self, config: PredictionConfig) -> None:
+        self.provisioned.append(config)
+
+    def subscribe(self, config: PredictionConfig, job_id: JobId) -> str:
+        subscription_id = f"sub-{next(self._ids)}"
+        self.subscriptions[subscription_id] = FiwareTenant(config.fiware_service, config.fiware_servicepath)
+        self.on_subscribe(subscription_id)
+        return subscription_id
+
+    def unsubscribe(self, tenant: FiwareTenant, subscription_id: str) -> None:
+        self.subscriptions.pop(subscription_id, None)
+
+    def remove(self, config: PredictionConfig) -> None:
+        if config.subscription_id:
+            self.subscriptions.pop(config.subscription_id, None)
+        self.removed.append(config)
+
+
+class FakeForecastHistory:
+    """ForecastHistory: stored values per ``(tenant, series)``, oldest first."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[FiwareTenant, SeriesRef], list[tuple[datetime, Any]]] = {}
+
+    def count(self, tenant: FiwareTenant, series: SeriesRef) -> int:
+        return len(self.values.get((tenant, series), []))
+
+    def read(
+        self, tenant: FiwareTenant, series: SeriesRef, offset: int, limit: int
+    ) -> list[tuple[datetime, Any]]:
+        return self.values.get((tenant, series), [])[offset : offset + limit]
+
+
+@dataclass
+class FakeForecaster:
+    """A forecaster needing ``context_length`` values; forecasts ``values`` one interval apart."""
+
+    context_length: int = 3
+    values: tuple[float, ...] = (1.0, 2.0)
+    interval_seconds: float = 60.0
+    serving: str = "network"
+    calls: list[int] = field(default_factory=list)
+
+    @property
+    def context_points(self) -> int:
+        return self.context_length + 2
+
+    def forecast_points(self, points: Sequence[TimedPoint]) -> ForecastResult:
+        self.calls.append(len(points))
+        last = points[-1][0]
+        step = timedelta(seconds=self.interval_seconds)
+        return ForecastResult(
+            values=list(self.values),
+            timestamps=[last + step * (k + 1) for k in range(len(self.values))],
+            last_observation=last,
+            interval_seconds=self.interval_seconds,
+            serving=self.serving,  # type: ignore[arg-type]
+        )
+
+
+class FakeForecasterLoader:
+    """ForecasterLoader: the same forecaster for every job; records the refs it loaded."""
+
+    def __init__(self, forecaster: FakeForecaster | None = None) -> None:
+        self.forecaster = forecaster or FakeForecaster()
+        self.loaded: list[ArtifactRefs] = []
+
+    def load(self, refs: ArtifactRefs) -> FakeForecaster:
+        self.loaded.append(refs)
+        return self.forecaster
+
+
+# ------------------------------------------------------------------------------- pipeline
+
+
+class FakeSeriesSource:
+    """SeriesSource: points per entity id (oldest first), or an error to raise."""
+
+    def __init__(
+        self, points: dict[str, list[TimedPoint]] | None = None, error: Exception | None = None
+    ) -> None:
+        self.points = points or {}
+        self.error = error
+        self.calls: list[tuple[str, str, int, int]] = []
+
+    def _of(self, source: FiwareSource) -> list[TimedPoint]:
+        if self.error is not None:
+            raise self.error
+        return self.points.get(source.entity_id, [])
+
+    def count(self, source: FiwareSource) -> int:
+        self.calls.append(("count", source.entity_id, 0, 0))
+        return len(self._of(source))
+
+    def fetch_range(self, source: FiwareSource, offset: int, count: int) -> list[TimedPoint]:
+        self.calls.append(("fetch_range", source.entity_id, offset, count))
+        return self._of(source)[offset : offset + count]
+
+    def last_n(self, source: FiwareSource, n: int) -> list[TimedPoint]:
+        self.calls.append(("last_n", source.entity_id, 0, n))
+        return self._of(source)[-n:]
+
+
+class InMemoryObjectStore:
+    """ObjectStore: JSON documents in a dict."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, Any] = {}
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def put_json(self, key: str, document: Any) -> None:
+        self.objects[key] = document
+
+    def get_json(self, key: str) -> Any:
+        return self.objects[key]
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = self.list_keys(prefix)
+        for key in keys:
+            del self.objects[key]
+        return len(keys)
+
+
+class FakeWorkflow:
+    """Workflow: records started and stopped executions; ``error`` makes starts fail."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.started: list[tuple[str, dict[str, Any]]] = []
+        self.stopped: list[str] = []
+        self.error = error
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        if self.error is not None:
+            raise self.error
+        if any(started == name for started, _ in self.started):
+            raise ConflictError(f"An execution named {name} exists already")
+        self.started.append((name, payload))
+        return f"arn:aws:states:local:000000000000:execution:training:{name}"
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        self.stopped.append(execution_arn)
+
+    def console_url(self, execution_arn: str) -> str | None:
+        return None
+
+
+class FakeDatasetPreparer:
+    """DatasetPreparer: answers ``summary`` (or raises ``error``); records the points it saw."""
+
+    def __init__(self, summary: DatasetSummary | None = None, error: Exception | None = None) -> None:
+        self.summary = summary
+        self.error = error
+        self.seen: list[list[RawPoint]] = []
+
+    def summarize(self, points: Sequence[RawPoint], model: Model) -> DatasetSummary:
+        self.seen.append(list(points))
+        if self.error is not None:
+            raise self.error
+        assert self.summary is not None, "give the fake a summary"
+        return self.summary
+
+
+class FakeTrainer:
+    """Trainer: reports ``epochs`` epochs to the progress reporter, then answers ``result``.
+    Stops with TrainingCancelledError when the reporter asks to."""
+
+    def __init__(
+        self, result: TrainingResult | None = None, epochs: int = 2, error: Exception | None = None
+    ) -> None:
+        self.result = result
+        self.epochs = epochs
+        self.error = error
+        self.on_epoch: Callable[[int], None] = lambda epoch: None
+
+    def train(
+        self, points: Sequence[RawPoint], model: Model, job_id: JobId, progress: ProgressReporter
+    ) -> TrainingResult:
+        progress.phase("training")
+        for epoch in range(1, self.epochs + 1):
+            progress.epoch(
+                EpochProgress(
+                    epoch=epoch,
+                    epochs=self.epochs,
+                    loss=1.0 / epoch,
+                    val_loss=None,
+                    learning_rate=None,
+                    elapsed_seconds=0,
+                )
+            )
+            self.on_epoch(epoch)
+            if progress.should_stop():
+                raise TrainingCancelledError("Training was cancelled.")
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None, "give the fake a result"
+        progress.phase("saving")
+        return self.result
+
+
+# ------------------------------------------------------------------------------- devices, edges
+
+
+@dataclass(frozen=True)
+class FakeAttribute:
+    name: str
+    type: str = "Number"
+    object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FakeDevice:
+    device_id: str
+    entity_name: str | None = None
+    entity_type: str | None = None
+    apikey: str | None = None
+    attributes: tuple[FakeAttribute, ...] = ()
+
+
+@dataclass(frozen=True)
+class FakeGroup:
+    apikey: str
+    resource: str
+    entity_type: str | None = None
+
+
+class FakeDeviceDirectory:
+    """DeviceDirectory: devices and groups per tenant service."""
+
+    def __init__(self, devices: Sequence[FakeDevice] = (), groups: Sequence[FakeGroup] = ()) -> None:
+        self.devices = list(devices)
+        self.groups = list(groups)
+        self.tenants: list[FiwareTenant] = []
+
+    def iter_devices(self, tenant: FiwareTenant, *, page_size: int = 100) -> Iterator[FakeDevice]:
+        self.tenants.append(tenant)
+        yield from self.devices
+
+    def list_groups(self, tenant: FiwareTenant) -> Sequence[FakeGroup]:
+        return self.groups
+
+
+class InMemoryFailureCounter:
+    """FailureCounter: failures per client in one endless window."""
+
+    def __init__(self, window_seconds: int = 300) -> None:
+        self.counts: dict[str, int] = {}
+        self.window_seconds = window_seconds
+
+    def failures(self, client: str) -> tuple[int, int]:
+        return self.counts.get(client, 0), self.window_seconds
+
+    def record_failure(self, client: str) -> None:
+        self.counts[client] = self.counts.get(client, 0) + 1
+
+
+@dataclass
+class FakeProbe:
+    """HealthProbe answering ``status``."""
+
+    name: str
+    status: str = "up"
+    required: bool = True
+    calls: int = 0
+
+    def check(self) -> DependencyCheck:
+        self.calls += 1
+        return DependencyCheck(name=self.name, status=self.status, latency_ms=1.0, required=self.required)
+
+
+# ------------------------------------------------------------------------------- the container
+
+
+def fake_services(settings: Settings | None = None, **overrides: Any) -> Services:
+    """The bootstrap's :class:`Services` with an in-memory fake for every port (``overrides``
+    replace any of them by attribute name). No network, no database."""
+    from tests.support.auth import verifier
+
+    artifacts = InMemoryArtifactStore()
+    defaults: dict[str, Any] = {
+        "models": InMemoryModelRepository(),
+        "jobs": InMemoryTrainingJobs(),
+        "schedule": InMemoryForecastSchedule(),
+        "artifacts": artifacts,
+        "auth_failures": InMemoryFailureCounter(),
+        "objects": InMemoryObjectStore(),
+        "workflow": FakeWorkflow(),
+        "queue": FakeQueue(),
+        "series": FakeSeriesSource(),
+        "history": FakeForecastHistory(),
+        "publisher": FakePublisher(),
+        "provisioner": FakeProvisioner(),
+        "devices": FakeDeviceDirectory(),
+        "forecasters": FakeForecasterLoader(),
+        "preparer": FakeDatasetPreparer(),
+        "trainer": FakeTrainer(),
+        "token_verifier": verifier(),
+        "health_probes": [FakeProbe("mongodb")],
+        "health_cache": HealthCache(ttl_seconds=0),
+    }
+    defaults.update(overrides)
+    return bootstrap(settings or Settings(), **defaults)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
