@@ -64,11 +64,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     seconds = context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
     code, tail = _run(command, _environment(batch_job_id), max(1.0, seconds))
     if code is None:
-        raise BatchJobTimedOut(f"The trainer ran longer than {seconds:.0f} s and was stopped")
+        raise BatchJobTimedOut(f"{job_name}: the trainer ran longer than {seconds:.0f} s and was stopped")
     if code != 0:
         meaning = _MEANING.get(code, "the trainer failed")
         last = " | ".join(tail[-3:])
-        raise BatchJobFailed(f"Essential container in task exited with code {code} ({meaning}): {last}")
+        raise BatchJobFailed(
+            f"{job_name}: essential container in task exited with code {code} ({meaning}): {last}"
+        )
     logger.info("The trainer finished", extra={"batch_job_id": batch_job_id})
     return {"JobId": batch_job_id, "JobName": job_name, "Status": "SUCCEEDED"}
 

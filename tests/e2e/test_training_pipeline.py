@@ -34,6 +34,16 @@ def sfn_client(stack: dict[str, Any]) -> Any:
     return local_client("stepfunctions", stack["LocalStackUrl"])
 
 
+def train_step_logs(stack: dict[str, Any], job_id: str) -> str:
+    """Everything the local Train step (functions/trainer/local_batch.py) logged for ``job_id``:
+    its own lines and the trainer process's, forwarded."""
+    functions = local_client("lambda", stack["LocalStackUrl"]).list_functions()["Functions"]
+    [name] = [f["FunctionName"] for f in functions if "TrainModelFunction" in f["FunctionName"]]
+    logs = local_client("logs", stack["LocalStackUrl"])
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", filterPattern=f'"{job_id}"')["events"]
+    return "\n".join(e["message"] for e in events)
+
+
 def test_training_goes_through_every_phase(api: httpx.Client, stack: dict[str, Any], series: str) -> None:
     model = create_model(api, series)
     job = start(api, model["id"])
@@ -57,6 +67,12 @@ def test_training_goes_through_every_phase(api: httpx.Client, stack: dict[str, A
     assert trained["serving"]["serving"] == done["serving"] in ("network", "seasonal_naive", "last_value")
     assert set(trained["serving"]["validation_scores"]) == {"network", "seasonal_naive", "last_value"}
     assert done["metrics"]["test_coverage"]["95"] is not None
+    # Trained by the Batch container's command, run as a process by the local Train step.
+    batch_job_id = done["execution"]["batch_job_id"]
+    assert batch_job_id.startswith("local-")
+    logs = train_step_logs(stack, job["id"])
+    assert "Starting the trainer" in logs and "chronos_trainer" in logs
+    assert "training job finished" in logs  # the trainer process's own log line, forwarded
 
     sfn = sfn_client(stack)
     arn = done["execution"]["arn"]
@@ -145,6 +161,12 @@ def test_cancel_during_training_and_conflicts(api: httpx.Client, stack: dict[str
     assert api.get(f"/models/{model['id']}").json()["status"] == "draft"
     execution = sfn_client(stack).describe_execution(executionArn=after["execution"]["arn"])
     assert execution["status"] == "ABORTED"
+    assert after["execution"]["batch_job_id"].startswith("local-")
+    deadline = time.monotonic() + 60  # the trainer process stops at its next epoch and exits (code 3)
+    while "the job was cancelled" not in (logs := train_step_logs(stack, job["id"])):
+        assert time.monotonic() < deadline, f"the trainer process did not stop on the cancel: {logs[-2000:]}"
+        time.sleep(2)
+    assert "exited with code 3 (the job was cancelled)" in logs
 
 
 def test_delete_job_removes_artifacts_and_checkpoints(

@@ -341,7 +341,8 @@ class InMemoryTrainingJobs:
 
     # live progress
     def record_training_phase(self, job_id: JobId, name: str) -> None:
-        self.live.setdefault(job_id, {})["training_phase"] = name
+        if self.status_of(job_id) in RUNNING_STATUSES:
+            self.live.setdefault(job_id, {})["training_phase"] = name
 
     def record_epoch(self, job_id: JobId, record: EpochRecord, epochs: int) -> bool:
         if self.status_of(job_id) not in RUNNING_STATUSES:

@@ -15,7 +15,7 @@ Ways in:
   flags, or the request JSON in ``CHRONOS_TRAINER_REQUEST``): a dataset location and a
   configuration, no job document needed; the outcome JSON is printed and, with ``result``,
   written to S3 or a file. ``progress: mongo`` writes epochs to the job's live progress and stops
-  when the job is no longer running.
+  when the job is no longer running (without a job document, progress is logged instead).
 
 Exit codes: 0 on success, 2 when the input is rejected (too little data, bad configuration:
 retrying cannot help), 3 when the job was cancelled, 1 otherwise.
@@ -133,8 +133,14 @@ def run(request: TrainerRequest, *, container: Services | None = None) -> Traini
 
 
 def _progress(request: TrainerRequest, container: Services) -> ProgressReporter:
+    """``mongo``: the job's live progress, stopping once the job stops running; a job that has
+    no document (a standalone run) gets log lines instead."""
     if request.progress == "mongo":
-        return JobProgress(container.jobs, JobId(request.training_job_id))
+        job_id = JobId(request.training_job_id)
+        if container.jobs.status_of(job_id) is not None:
+            return JobProgress(container.jobs, job_id)
+        logger.warning("No job document: progress goes to the log", extra={"job_id": job_id})
+        return LogProgress(request.training_job_id)
     if request.progress == "log":
         return LogProgress(request.training_job_id)
     return NullProgress()

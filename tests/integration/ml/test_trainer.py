@@ -170,3 +170,13 @@ def test_trainer_stops_with_exit_code_3_once_the_job_is_not_running(
     assert not live.get("history")  # no epoch is recorded for a job that is not running
     read = MongoTrainingJobRepository(ml_db).get(JobId(job_id))
     assert read is not None and read.status.value == status and read.progress.epochs == 0
+
+
+def test_a_standalone_run_without_a_job_document_trains_with_logged_progress(
+    ml_db: Database[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_db(ml_db, monkeypatch)
+    arguments = ["--job-id", "no-such-job", "--model-id", "m", "--dataset", str(_dataset(tmp_path))]
+    assert app.main([*arguments, "--config", json.dumps({**CONFIG, "epochs": 2})]) == EXIT_OK
+    assert ml_db["training_progress"].count_documents({"_id": "no-such-job"}) == 0  # no job, nothing written
+    assert GridFSArtifactStore(ml_db).delete_job("no-such-job") == 5

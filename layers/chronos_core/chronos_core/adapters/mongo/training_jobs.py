@@ -326,7 +326,8 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def record_training_phase(self, job_id: JobId, name: str) -> None:
-        self._live.update_one({"_id": job_id}, {"$set": {"training_phase": name}}, upsert=True)
+        if self.status_of(job_id) in RUNNING_STATUSES:
+            self._live.update_one({"_id": job_id}, {"$set": {"training_phase": name}}, upsert=True)
 
     # ------------------------------------------------------------------ recurring forecasts
 

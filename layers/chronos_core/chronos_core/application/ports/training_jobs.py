@@ -106,7 +106,8 @@ class TrainingProgressLog(Protocol):
     """Live progress the trainer writes while it fits (never the job document itself)."""
 
     def record_training_phase(self, job_id: JobId, name: str) -> None:
-        """The trainer's current sub-phase (preprocessing, training, exporting...)."""
+        """The trainer's current sub-phase (preprocessing, training, exporting...), while the job
+        runs."""
 
     def record_epoch(self, job_id: JobId, record: EpochRecord, epochs: int) -> bool:
         """Record a finished epoch while the job runs; False once it has finished."""
