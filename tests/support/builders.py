@@ -66,7 +66,11 @@ def job(
 
 def trained_job(job_id: str = "job-1", model_id: str = "model-1", **fields: Any) -> TrainingJob:
     """A completed job with its artifacts (``fields`` override any attribute)."""
-    values: dict[str, Any] = {"artifacts": ARTIFACTS, "serving": "network", "sampling_interval_seconds": 1800.0}
+    values: dict[str, Any] = {
+        "artifacts": ARTIFACTS,
+        "serving": "network",
+        "sampling_interval_seconds": 1800.0,
+    }
     return job(job_id, model_id, TrainingStatus.COMPLETED, **{**values, **fields})
 
 

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from chronos_trainer import BATCH_COMMAND
-
 from tests.template.test_template import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
