@@ -62,3 +62,29 @@ def test_the_trainer_module_resolves_in_the_subprocess(monkeypatch: pytest.Monke
         local_batch, "batch_command", lambda parameters: [sys.executable, "-m", "chronos_trainer", "--help"]
     )
     assert local_batch.handler(EVENT, FakeLambdaContext(remaining_ms=120_000))["Status"] == "SUCCEEDED"
+
+
+def test_stopping_the_execution_terminates_the_trainer_without_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As submitJob.sync does on StopExecution (Batch TerminateJob): nobody waits for an answer."""
+    checks = iter([True, True, False])
+    monkeypatch.setattr(local_batch, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(local_batch, "execution_running", lambda arn: lambda: next(checks, False))
+    script(monkeypatch, "import time; time.sleep(60)")
+    result = local_batch.handler({**EVENT, "execution_arn": "arn:x"}, FakeLambdaContext(remaining_ms=60_000))
+    assert result["Status"] == "TERMINATED"
+
+
+def test_a_trainer_that_exits_after_its_execution_was_stopped_is_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The trainer saw the cancel first (exit 3) and the execution is already stopped."""
+    monkeypatch.setattr(local_batch, "execution_running", lambda arn: lambda: False)
+    script(monkeypatch, "raise SystemExit(3)")
+    result = local_batch.handler({**EVENT, "execution_arn": "arn:x"}, FakeLambdaContext(remaining_ms=60_000))
+    assert result["Status"] == "TERMINATED"
+
+
+def test_without_an_execution_the_trainer_is_never_terminated() -> None:
+    assert local_batch.execution_running(None)() is True

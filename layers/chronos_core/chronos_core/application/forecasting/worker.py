@@ -17,9 +17,10 @@ from chronos_core.domain.forecasting import (
     ForecastRunStatus,
     ForecastSeries,
     LastForecast,
+    PredictionConfig,
     advance,
 )
-from chronos_core.domain.model import iso_z, utcnow
+from chronos_core.domain.model import Model, iso_z, utcnow
 from chronos_core.domain.training_job import TrainingJob
 from chronos_core.observability import logger
 
@@ -43,23 +44,10 @@ def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOut
     shows the outcome.
     """
     message = command.message
-    job = deps.jobs.get(message.job_id)
-    if job is None:
-        return _skipped(message, "job not found")
-    config = job.prediction_config
-    if config is None or not config.enabled:
-        return _skipped(message, "recurring forecasts are disabled")
-    model = deps.models.get(job.model_id)
-    if model is None:
-        return _skipped(message, "model not found")
-    admission = deps.schedule.begin_run(
-        job.id, message.slot, command.attempt, deps.forecast_settings.lease_seconds
-    )
-    if admission == "done":
-        _advance_past(deps, job, message)  # in case the run that succeeded stopped short of it
-        return _skipped(message, "this slot was already forecast")
-    if admission == "busy":
-        raise ConflictError(f"The forecast {message.key} is running elsewhere; retry later")
+    target = _runnable(deps, command)
+    if isinstance(target, ExecutionOutcome):
+        return target
+    job, model, config = target
     run = LastForecast(
         slot=message.slot, started_at=utcnow(), status=ForecastRunStatus.RUNNING, attempt=command.attempt
     )
@@ -69,58 +57,79 @@ def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOut
         series = ForecastSeries.of(result, utcnow())
         deps.publisher.publish(config, series)
     except Exception as exc:
-        _record_failure(deps, job, command, run, exc)
+        error = exc.message if isinstance(exc, ChronosError) else f"{type(exc).__name__}: internal error"
+        final = command.attempt >= deps.forecast_settings.max_receive_count
+        _finish(deps, job, run, ForecastRunStatus.FAILED, error=error[:MAX_ERROR_LENGTH], final=final)
+        logger.warning(
+            "Forecast failed",
+            extra={"job_id": job.id, "slot": iso_z(message.slot), "attempt": command.attempt, "final": final},
+        )
         raise
-    deps.schedule.finish_run(job.id, message.slot, status=ForecastRunStatus.SUCCEEDED, error=None)
-    _advance_past(deps, job, message)
-    deps.jobs.record_last_forecast(
-        job.id,
-        run.model_copy(
-            update={
-                "finished_at": utcnow(),
-                "status": ForecastRunStatus.SUCCEEDED,
-                "points": len(result.values),
-                "generated_at": series.generated_at,
-            }
-        ),
+    _finish(
+        deps,
+        job,
+        run,
+        ForecastRunStatus.SUCCEEDED,
+        points=len(result.values),
+        generated_at=series.generated_at,
     )
     logger.info("Forecast published", extra={"job_id": job.id, "slot": iso_z(message.slot)})
     return ExecutionOutcome(job_id=job.id, slot=message.slot, status="succeeded", points=len(result.values))
 
 
-def _record_failure(
-    deps: WorkerDeps, job: TrainingJob, command: ExecuteForecast, run: LastForecast, exc: Exception
-) -> None:
+def _runnable(
+    deps: WorkerDeps, command: ExecuteForecast
+) -> tuple[TrainingJob, Model, PredictionConfig] | ExecutionOutcome:
+    """The job, model and configuration of a slot that may run now (its run admitted), or the
+    outcome that says why it does not (skipped). Raises ConflictError while another run holds
+    the slot."""
     message = command.message
-    error = exc.message if isinstance(exc, ChronosError) else f"{type(exc).__name__}: internal error"
-    error = error[:MAX_ERROR_LENGTH]
-    final = command.attempt >= deps.forecast_settings.max_receive_count
-    deps.schedule.finish_run(job.id, message.slot, status=ForecastRunStatus.FAILED, error=error)
-    if final:
-        _advance_past(deps, job, message)
-    deps.jobs.record_last_forecast(
-        job.id,
-        run.model_copy(
-            update={
-                "finished_at": utcnow(),
-                "status": ForecastRunStatus.FAILED,
-                "error": error,
-                "final": final,
-            }
-        ),
-    )
-    logger.warning(
-        "Forecast failed",
-        extra={"job_id": job.id, "slot": iso_z(message.slot), "attempt": command.attempt, "final": final},
-    )
+    job = deps.jobs.get(message.job_id)
+    if job is None:
+        return _skipped(message, "job not found")
+    config = job.prediction_config
+    if config is None or not config.enabled:
+        return _skipped(message, "recurring forecasts are disabled")
+    model = deps.models.get(job.model_id)
+    if model is None:
+        return _skipped(message, "model not found")
+    lease = deps.forecast_settings.lease_seconds
+    admission = deps.schedule.begin_run(job.id, message.slot, command.attempt, lease)
+    if admission == "done":
+        _advance_past(deps, job, message.slot)  # in case the run that succeeded stopped short of it
+        return _skipped(message, "this slot was already forecast")
+    if admission == "busy":
+        raise ConflictError(f"The forecast {message.key} is running elsewhere; retry later")
+    return job, model, config
 
 
-def _advance_past(deps: WorkerDeps, job: TrainingJob, message: ForecastMessage) -> None:
+def _finish(
+    deps: WorkerDeps,
+    job: TrainingJob,
+    run: LastForecast,
+    status: ForecastRunStatus,
+    *,
+    error: str | None = None,
+    final: bool = False,
+    points: int = 0,
+    generated_at: datetime | None = None,
+) -> None:
+    """Record the run's outcome; a run that will not be retried (a success, or a final failure)
+    first moves the job past its slot."""
+    deps.schedule.finish_run(job.id, run.slot, status=status, error=error)
+    if status == ForecastRunStatus.SUCCEEDED or final:
+        _advance_past(deps, job, run.slot)
+    update = {"finished_at": utcnow(), "status": status, "error": error, "final": final, "points": points}
+    finished = run.model_copy(update={**update, "generated_at": generated_at})
+    deps.jobs.record_last_forecast(job.id, finished)
+
+
+def _advance_past(deps: WorkerDeps, job: TrainingJob, slot: datetime) -> None:
     config = job.prediction_config
     if config is None:
         return
-    _, next_slot = advance(message.slot, config.interval_seconds, message.slot)
-    deps.jobs.advance_forecast_slot(job.id, message.slot, next_slot)
+    _, next_slot = advance(slot, config.interval_seconds, slot)
+    deps.jobs.advance_forecast_slot(job.id, slot, next_slot)
 
 
 def _skipped(message: ForecastMessage, reason: str) -> ExecutionOutcome:
