@@ -176,3 +176,44 @@ def test_last_value_normalization_round_trips() -> None:
     y = encode_targets(targets, windows, scaler, spec)
     assert np.allclose(y, [[1.0, 2.0], [0.5, 1.0]])
     assert np.allclose(decode_outputs(y, windows, scaler, spec), targets)
+
+
+@pytest.mark.parametrize(
+    ("target_mode", "season_length"),
+    [("direct", None), ("residual_last_value", None), ("residual_seasonal_naive", 48), ("auto", None)],
+)
+def test_quality_reports_the_windows_returned_for_the_transform_context(
+    make_series,  # type: ignore[no-untyped-def]
+    target_mode: str,
+    season_length: int | None,
+) -> None:
+    points = make_series(1200, noise=0.05)
+    del points[500:540]  # a long gap: two segments
+    config = TrainingConfig(
+        lookback_window=24,
+        forecast_horizon=6,
+        target_mode=target_mode,  # type: ignore[arg-type]
+        season_length=season_length,
+    )
+    data = prepare_dataset(points, config)
+    q = data.quality
+    assert q.segments == 2
+    assert (q.train_points, q.train_points + q.validation_points) == (data.train_end, data.validation_end)
+    assert q.train_points + q.validation_points + q.test_points == q.grid_points == len(data.series)
+    splits = [
+        (data.train_starts, q.train_windows, 0, data.train_end),
+        (data.validation_starts, q.validation_windows, data.train_end, data.validation_end),
+        (data.test_starts, q.test_windows, data.validation_end, len(data.series)),
+    ]
+    context, horizon = data.context_length, config.forecast_horizon
+    for starts, windows, lo, hi in splits:
+        assert windows == starts.size > 0
+        # The whole raw context and the targets lie in one segment, the targets in their split.
+        segment = np.searchsorted(data.series.segment_starts, starts, side="right") - 1
+        assert np.all(starts - context >= data.series.segment_starts[segment])
+        assert np.all(starts + horizon <= data.series.segment_ends[segment])
+        assert np.all(starts >= lo) and np.all(starts + horizon <= hi)
+    if data.transform.target_mode == "residual_seasonal_naive":
+        # A context one season longer than the lookback gives fewer training windows.
+        assert context == 24 + data.season_length
+        assert q.train_windows < data.train_end - 2 * (24 + 6 - 1)

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -188,68 +188,131 @@ def regularize(clean: CleanSeries, interval: float, max_interpolated_gap: int) -
         raise InsufficientDataError("No valid data points.", details=[{"field": "points", "valid": 0}])
     if not interval > 0:
         raise ValueError("interval must be positive")
+    snapped = _snap_to_slots(clean, interval)
+    gaps = _find_gaps(snapped.slots, max_interpolated_gap)
+    grid = _fill_grid(snapped, gaps, interval)
+    return RegularSeries(
+        times=grid.times,
+        values=grid.values,
+        observed=grid.observed,
+        segment_starts=grid.segment_starts,
+        segment_ends=grid.segment_ends,
+        interval=interval,
+        quality=_grid_quality(clean, snapped, gaps, grid, interval, max_interpolated_gap),
+    )
+
+
+class _Snapped(NamedTuple):
+    """The occupied slots ``k`` of the grid ``t0 + k * interval``, strictly increasing."""
+
+    t0: float
+    slots: IntArray
+    values: FloatArray  # the mean of the points snapped to each slot
+    collisions: int  # points that landed on an already occupied slot
+
+
+def _snap_to_slots(clean: CleanSeries, interval: float) -> _Snapped:
+    """Snap every point of a non-empty ``clean`` to its nearest slot (``t0`` = first time) and
+    average the points that share one."""
     t0 = float(clean.times[0])
     slots_raw = np.rint((clean.times - t0) / interval).astype(np.int64)
     slots, inverse = np.unique(slots_raw, return_inverse=True)
     sums = np.bincount(inverse, weights=clean.values, minlength=slots.size)
     counts = np.bincount(inverse, minlength=slots.size)
-    slot_values = sums / counts
-    collisions = int(slots_raw.size - slots.size)
+    return _Snapped(t0, slots, sums / counts, int(slots_raw.size - slots.size))
 
+
+class _Gaps(NamedTuple):
+    """The empty runs between consecutive occupied slots and the segments they delimit."""
+
+    missing: IntArray  # empty slots between occupied slot i and i + 1
+    long: BoolArray  # True where that run is too long to interpolate (it ends a segment)
+    first: IntArray  # per segment, the index (into the occupied slots) of its first slot
+    last: IntArray  # per segment, the index of its last slot (inclusive)
+
+
+def _find_gaps(slots: IntArray, max_interpolated_gap: int) -> _Gaps:
+    """Gaps of the non-empty, strictly increasing ``slots``; runs over ``max_interpolated_gap``
+    empty slots split segments."""
     missing = np.diff(slots) - 1
-    gap_mask = missing > 0
     long_mask = missing > max_interpolated_gap
     breaks = np.flatnonzero(long_mask) + 1  # indices into ``slots`` where a new segment starts
-    seg_first = np.concatenate([[0], breaks]).astype(np.int64)
-    seg_last = np.concatenate([breaks - 1, [slots.size - 1]]).astype(np.int64)
+    first = np.concatenate([[0], breaks]).astype(np.int64)
+    last = np.concatenate([breaks - 1, [slots.size - 1]]).astype(np.int64)
+    return _Gaps(missing, long_mask, first, last)
 
-    time_parts: list[FloatArray] = []
-    value_parts: list[FloatArray] = []
-    observed_parts: list[BoolArray] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    cursor = 0
-    for first, last in zip(seg_first.tolist(), seg_last.tolist(), strict=True):
-        seg_slots = slots[first : last + 1]
-        grid = np.arange(seg_slots[0], seg_slots[-1] + 1, dtype=np.int64)
-        vals = np.interp(grid, seg_slots, slot_values[first : last + 1])
-        obs = np.zeros(grid.size, dtype=np.bool_)
-        obs[seg_slots - seg_slots[0]] = True
-        time_parts.append(t0 + grid.astype(np.float64) * interval)
-        value_parts.append(vals)
-        observed_parts.append(obs)
-        starts.append(cursor)
-        cursor += int(grid.size)
-        ends.append(cursor)
 
-    values = np.concatenate(value_parts)
-    observed = np.concatenate(observed_parts)
-    quality = DataQuality(
+class _Grid(NamedTuple):
+    """The gap-free segments laid end to end (the arrays of :class:`RegularSeries`)."""
+
+    times: FloatArray
+    values: FloatArray
+    observed: BoolArray
+    segment_starts: IntArray
+    segment_ends: IntArray
+
+
+def _fill_grid(snapped: _Snapped, gaps: _Gaps, interval: float) -> _Grid:
+    """Every slot of every segment, short gaps interpolated, segments concatenated in order."""
+    parts = [
+        _fill_segment(snapped.slots[first : last + 1], snapped.values[first : last + 1], snapped.t0, interval)
+        for first, last in zip(gaps.first.tolist(), gaps.last.tolist(), strict=True)
+    ]
+    lengths = np.asarray([part.values.size for part in parts], dtype=np.int64)
+    ends = np.cumsum(lengths, dtype=np.int64)
+    return _Grid(
+        times=np.concatenate([part.times for part in parts]),
+        values=np.concatenate([part.values for part in parts]),
+        observed=np.concatenate([part.observed for part in parts]),
+        segment_starts=ends - lengths,
+        segment_ends=ends,
+    )
+
+
+class _Segment(NamedTuple):
+    """One gap-free segment on the grid (``observed`` False where interpolated)."""
+
+    times: FloatArray
+    values: FloatArray
+    observed: BoolArray
+
+
+def _fill_segment(slots: IntArray, values: FloatArray, t0: float, interval: float) -> _Segment:
+    """All slots from ``slots[0]`` to ``slots[-1]``; the empty ones linearly interpolated and
+    marked unobserved."""
+    grid = np.arange(slots[0], slots[-1] + 1, dtype=np.int64)
+    observed = np.zeros(grid.size, dtype=np.bool_)
+    observed[slots - slots[0]] = True
+    return _Segment(t0 + grid.astype(np.float64) * interval, np.interp(grid, slots, values), observed)
+
+
+def _grid_quality(
+    clean: CleanSeries,
+    snapped: _Snapped,
+    gaps: _Gaps,
+    grid: _Grid,
+    interval: float,
+    max_interpolated_gap: int,
+) -> DataQuality:
+    """The :class:`DataQuality` of cleaning and regularising (split figures still unset)."""
+    grid_points = int(grid.values.size)
+    return DataQuality(
         raw_points=clean.raw_points,
         invalid_points=clean.invalid_points,
         duplicate_timestamps=clean.duplicate_points,
-        slot_collisions=collisions,
-        dropped_points=clean.invalid_points + clean.duplicate_points + collisions,
-        observed_points=int(slots.size),
+        slot_collisions=snapped.collisions,
+        dropped_points=clean.invalid_points + clean.duplicate_points + snapped.collisions,
+        observed_points=int(snapped.slots.size),
         interval_seconds=interval,
-        grid_points=int(values.size),
-        interpolated_points=int(values.size - slots.size),
-        gaps=int(gap_mask.sum()),
-        long_gaps=int(long_mask.sum()),
-        missing_points_not_filled=int(missing[long_mask].sum()),
-        segments=len(starts),
+        grid_points=grid_points,
+        interpolated_points=grid_points - int(snapped.slots.size),
+        gaps=int((gaps.missing > 0).sum()),
+        long_gaps=int(gaps.long.sum()),
+        missing_points_not_filled=int(gaps.missing[gaps.long].sum()),
+        segments=int(grid.segment_starts.size),
         max_interpolated_gap=max_interpolated_gap,
         first_timestamp=datetime.fromtimestamp(float(clean.times[0]), tz=UTC),
         last_timestamp=datetime.fromtimestamp(float(clean.times[-1]), tz=UTC),
-    )
-    return RegularSeries(
-        times=np.concatenate(time_parts),
-        values=values,
-        observed=observed,
-        segment_starts=np.asarray(starts, dtype=np.int64),
-        segment_ends=np.asarray(ends, dtype=np.int64),
-        interval=interval,
-        quality=quality,
     )
 
 
@@ -284,6 +347,54 @@ def gather(values: npt.NDArray[Any], starts: IntArray, offset: int, length: int)
     idx = starts[:, None] + np.arange(offset, offset + length, dtype=np.int64)[None, :]
     out: npt.NDArray[Any] = values[idx]
     return out
+
+
+class _SplitBounds(NamedTuple):
+    """Chronological splits of the grid: train ``[0, train_end)``, validation
+    ``[train_end, validation_end)``, test ``[validation_end, end)``; ``end`` is the grid size."""
+
+    train_end: int
+    validation_end: int
+    end: int
+
+
+def _split_bounds(grid_points: int, config: TrainingConfig) -> _SplitBounds:
+    """The split of ``grid_points`` by :func:`~chronos_core.domain.model.split_sizes`."""
+    n_train, n_val, _ = split_sizes(grid_points, config.validation_ratio, config.test_ratio)
+    return _SplitBounds(n_train, n_train + n_val, grid_points)
+
+
+class _SplitWindows(NamedTuple):
+    """The window starts (:func:`window_starts`) of each split."""
+
+    train: IntArray
+    validation: IntArray
+    test: IntArray
+
+    def any_empty(self) -> bool:
+        """True when some split has no window."""
+        return self.train.size == 0 or self.validation.size == 0 or self.test.size == 0
+
+    def counts(self) -> dict[str, int]:
+        """``{"train_windows": ..., "validation_windows": ..., "test_windows": ...}``."""
+        return {
+            "train_windows": int(self.train.size),
+            "validation_windows": int(self.validation.size),
+            "test_windows": int(self.test.size),
+        }
+
+    def describe(self) -> str:
+        """``train=N, validation=N, test=N`` (for error messages)."""
+        return f"train={self.train.size}, validation={self.validation.size}, test={self.test.size}"
+
+
+def _split_windows(series: RegularSeries, context: int, horizon: int, bounds: _SplitBounds) -> _SplitWindows:
+    """The windows of ``context`` inputs and ``horizon`` targets whose targets lie in each split."""
+    return _SplitWindows(
+        train=window_starts(series, context, horizon, 0, bounds.train_end),
+        validation=window_starts(series, context, horizon, bounds.train_end, bounds.validation_end),
+        test=window_starts(series, context, horizon, bounds.validation_end, bounds.end),
+    )
 
 
 @dataclass(frozen=True)
@@ -342,116 +453,119 @@ def prepare_dataset(
     :func:`minimum_points` when any split would get no window.
     """
     clean = clean_points(points)
-    if clean.times.size < 2:
-        raise InsufficientDataError(
-            f"Too little data: {clean.times.size} valid point(s); at least "
-            f"{minimum_points(config)} are needed.",
-            details=[
-                {
-                    "field": "points",
-                    "valid": int(clean.times.size),
-                    "invalid": clean.invalid_points,
-                    "required": minimum_points(config),
-                }
-            ],
-        )
-    interval = sampling_interval(clean.times)
-    series = regularize(clean, interval, config.max_interpolated_gap)
-    n = len(series)
-    n_train, n_val, n_test = split_sizes(n, config.validation_ratio, config.test_ratio)
-    train_end, validation_end = n_train, n_train + n_val
-    lookback, horizon = config.lookback_window, config.forecast_horizon
-    train = window_starts(series, lookback, horizon, 0, train_end)
-    val = window_starts(series, lookback, horizon, train_end, validation_end)
-    test = window_starts(series, lookback, horizon, validation_end, n)
-
-    quality = series.quality.model_copy(
-        update={
-            "train_points": n_train,
-            "validation_points": n_val,
-            "test_points": n_test,
-            "train_windows": int(train.size),
-            "validation_windows": int(val.size),
-            "test_windows": int(test.size),
-        }
-    )
-    series = RegularSeries(
-        series.times,
-        series.values,
-        series.observed,
-        series.segment_starts,
-        series.segment_ends,
-        series.interval,
-        quality,
-    )
-    if train.size == 0 or val.size == 0 or test.size == 0:
-        need = minimum_points(config)
-        raise InsufficientDataError(
-            f"Too little data for lookback_window={lookback} and forecast_horizon={horizon}: "
-            f"windows per split train={train.size}, validation={val.size}, test={test.size}. "
-            f"At least {need} regularly spaced points without long gaps are needed; "
-            f"got {n} grid points in {quality.segments} segment(s).",
-            details=[
-                {
-                    "field": "points",
-                    "grid_points": n,
-                    "segments": quality.segments,
-                    "train_windows": int(train.size),
-                    "validation_windows": int(val.size),
-                    "test_windows": int(test.size),
-                    "required": need,
-                }
-            ],
-        )
-
-    train_values = series.values[:train_end]
-    if config.season_length is not None:
-        season, detected = config.season_length, False
-    else:
-        season, detected = detect_season(train_values, config.max_season_length), True
-
-    transform = _resolve_transform(series, config, season, train_end, val)
-    if transform.target_mode == "residual_seasonal_naive":
-        context = transform.context_length(lookback)
-        train = window_starts(series, context, horizon, 0, train_end)
-        val = window_starts(series, context, horizon, train_end, validation_end)
-        test = window_starts(series, context, horizon, validation_end, n)
-        if train.size == 0 or val.size == 0 or test.size == 0:
-            raise InsufficientDataError(
-                f"Too little data for target_mode=residual_seasonal_naive with season {season}: "
-                f"windows per split train={train.size}, validation={val.size}, test={test.size}.",
-                details=[{"field": "points", "grid_points": n, "season_length": season}],
-            )
-        series = dataclasses.replace(
-            series,
-            quality=series.quality.model_copy(
-                update={
-                    "train_windows": int(train.size),
-                    "validation_windows": int(val.size),
-                    "test_windows": int(test.size),
-                }
-            ),
-        )
-        diffs = seasonal_differences(series, season, train_end)
-        if diffs.size == 0:
-            raise InsufficientDataError("No seasonal difference in the training split.")
-        scaler = ScalerParams.fit(diffs, feature, applies_to="seasonal_differences")
-    else:
-        scaler = ScalerParams.fit(train_values, feature)
+    _require_distinct_points(clean, config)
+    series = regularize(clean, sampling_interval(clean.times), config.max_interpolated_gap)
+    bounds = _split_bounds(len(series), config)
+    plain = _split_windows(series, config.lookback_window, config.forecast_horizon, bounds)
+    _require_windows(plain, series, config)
+    season = _choose_season(series.values[: bounds.train_end], config)
+    chosen = _resolve_transform(series, config, season.length, bounds, plain)
+    _require_context_windows(chosen, len(series), season.length)
+    scaler = _fit_scaler(series, chosen.transform, season.length, bounds.train_end, feature)
     return PreparedDataset(
-        series=series,
+        series=_with_split_quality(series, bounds, chosen.windows),
         config=config,
-        train_end=train_end,
-        validation_end=validation_end,
-        train_starts=train,
-        validation_starts=val,
-        test_starts=test,
+        train_end=bounds.train_end,
+        validation_end=bounds.validation_end,
+        train_starts=chosen.windows.train,
+        validation_starts=chosen.windows.validation,
+        test_starts=chosen.windows.test,
         x_scaler=scaler,
         y_scaler=scaler,
-        transform=transform,
-        season_length=season,
-        season_detected=detected,
+        transform=chosen.transform,
+        season_length=season.length,
+        season_detected=season.detected,
     )
+
+
+def _require_distinct_points(clean: CleanSeries, config: TrainingConfig) -> None:
+    """Raise :class:`InsufficientDataError` (valid, invalid and required counts in ``details``)
+    when ``clean`` holds fewer than two points."""
+    if clean.times.size >= 2:
+        return
+    need = minimum_points(config)
+    raise InsufficientDataError(
+        f"Too little data: {clean.times.size} valid point(s); at least {need} are needed.",
+        details=[
+            {
+                "field": "points",
+                "valid": int(clean.times.size),
+                "invalid": clean.invalid_points,
+                "required": need,
+            }
+        ],
+    )
+
+
+def _require_windows(windows: _SplitWindows, series: RegularSeries, config: TrainingConfig) -> None:
+    """Raise :class:`InsufficientDataError` (the windows per split, the grid size and
+    :func:`minimum_points` in ``details``) when a split has no window of the plain lookback."""
+    if not windows.any_empty():
+        return
+    need = minimum_points(config)
+    n, segments = len(series), series.quality.segments
+    raise InsufficientDataError(
+        f"Too little data for lookback_window={config.lookback_window} and "
+        f"forecast_horizon={config.forecast_horizon}: windows per split {windows.describe()}. "
+        f"At least {need} regularly spaced points without long gaps are needed; "
+        f"got {n} grid points in {segments} segment(s).",
+        details=[
+            {"field": "points", "grid_points": n, "segments": segments, **windows.counts(), "required": need}
+        ],
+    )
+
+
+class _Season(NamedTuple):
+    """The season the dataset uses (baselines, MASE, the seasonal residual transform)."""
+
+    length: int  # in grid steps, >= 1 (1: no season)
+    detected: bool  # False when the configuration fixed it
+
+
+def _choose_season(train_values: FloatArray, config: TrainingConfig) -> _Season:
+    """``config.season_length`` when set, else the season :func:`detect_season` finds in the
+    training split's values."""
+    if config.season_length is not None:
+        return _Season(config.season_length, False)
+    return _Season(detect_season(train_values, config.max_season_length), True)
+
+
+def _require_context_windows(chosen: _TransformChoice, grid_points: int, season: int) -> None:
+    """Raise :class:`InsufficientDataError` when the seasonal residual transform, whose context is
+    one season longer than the lookback, leaves a split without a window."""
+    if chosen.transform.target_mode != "residual_seasonal_naive" or not chosen.windows.any_empty():
+        return
+    raise InsufficientDataError(
+        f"Too little data for target_mode=residual_seasonal_naive with season {season}: "
+        f"windows per split {chosen.windows.describe()}.",
+        details=[{"field": "points", "grid_points": grid_points, "season_length": season}],
+    )
+
+
+def _fit_scaler(
+    series: RegularSeries, transform: TransformSpec, season: int, train_end: int, feature: str
+) -> ScalerParams:
+    """The scaler of inputs and targets, fitted on the training split ``[0, train_end)`` only: on
+    its seasonal differences for the seasonal residual transform, else on its values."""
+    if transform.target_mode != "residual_seasonal_naive":
+        return ScalerParams.fit(series.values[:train_end], feature)
+    diffs = seasonal_differences(series, season, train_end)
+    if diffs.size == 0:
+        raise InsufficientDataError("No seasonal difference in the training split.")
+    return ScalerParams.fit(diffs, feature, applies_to="seasonal_differences")
+
+
+def _with_split_quality(series: RegularSeries, bounds: _SplitBounds, windows: _SplitWindows) -> RegularSeries:
+    """``series`` whose quality also carries the points and the final windows of each split."""
+    quality = series.quality.model_copy(
+        update={
+            "train_points": bounds.train_end,
+            "validation_points": bounds.validation_end - bounds.train_end,
+            "test_points": bounds.end - bounds.validation_end,
+            **windows.counts(),
+        }
+    )
+    return dataclasses.replace(series, quality=quality)
 
 
 def segment_ids(series: RegularSeries) -> IntArray:
@@ -491,40 +605,65 @@ def baseline_validation_mae(
 MIN_SEASONAL_WINDOW_SHARE = 0.5
 
 
+class _TransformChoice(NamedTuple):
+    """A concrete transform and the windows of its context (:meth:`TransformSpec.context_length`)."""
+
+    transform: TransformSpec
+    windows: _SplitWindows
+
+
 def _resolve_transform(
-    series: RegularSeries, config: TrainingConfig, season: int, train_end: int, val_starts: IntArray
-) -> TransformSpec:
-    """The concrete :class:`TransformSpec` for ``config.target_mode`` (``auto`` decided here)."""
+    series: RegularSeries, config: TrainingConfig, season: int, bounds: _SplitBounds, plain: _SplitWindows
+) -> _TransformChoice:
+    """The concrete :class:`TransformSpec` for ``config.target_mode`` (``auto`` decided here) and
+    its windows; ``plain`` are the windows of the plain lookback, reused where the context is
+    the lookback. The seasonal windows may leave a split empty (checked by the caller)."""
     mode = config.target_mode
     if mode == "direct":
-        return TransformSpec(
+        spec = TransformSpec(
             window_normalization=config.window_normalization, target_mode="direct", season_length=season
         )
+        return _TransformChoice(spec, plain)
     if mode == "residual_last_value":
-        return TransformSpec(window_normalization="last_value", target_mode=mode, season_length=season)
+        return _TransformChoice(_last_value_transform(season), plain)
     if mode == "residual_seasonal_naive":
-        return TransformSpec(window_normalization="last_value", target_mode=mode, season_length=season)
-    # auto
-    lookback, horizon = config.lookback_window, config.forecast_horizon
-    fallback = TransformSpec(
+        return _seasonal_choice(series, config, season, bounds)
+    return _auto_transform(series, config, season, bounds, plain)
+
+
+def _last_value_transform(season: int) -> TransformSpec:
+    """``residual_last_value`` (inputs and targets relative to the last input), ``season`` kept."""
+    return TransformSpec(
         window_normalization="last_value", target_mode="residual_last_value", season_length=season
     )
-    if season < 2:
-        return fallback
-    mae_sn, mae_lv = baseline_validation_mae(series, val_starts, horizon, season)
-    if not mae_sn < mae_lv:
-        return fallback
-    context = lookback + season
-    plain = window_starts(series, lookback, horizon, 0, train_end).size
-    seasonal = window_starts(series, context, horizon, 0, train_end).size
-    n = len(series)
-    n_train, n_val, _ = split_sizes(n, config.validation_ratio, config.test_ratio)
-    enough_eval = (
-        window_starts(series, context, horizon, n_train, n_train + n_val).size > 0
-        and window_starts(series, context, horizon, n_train + n_val, n).size > 0
-    )
-    if seasonal < max(1, int(MIN_SEASONAL_WINDOW_SHARE * plain)) or not enough_eval:
-        return fallback
-    return TransformSpec(
+
+
+def _seasonal_choice(
+    series: RegularSeries, config: TrainingConfig, season: int, bounds: _SplitBounds
+) -> _TransformChoice:
+    """The seasonal residual transform and its windows (context ``L + m``)."""
+    spec = TransformSpec(
         window_normalization="last_value", target_mode="residual_seasonal_naive", season_length=season
     )
+    context = spec.context_length(config.lookback_window)
+    return _TransformChoice(spec, _split_windows(series, context, config.forecast_horizon, bounds))
+
+
+def _auto_transform(
+    series: RegularSeries, config: TrainingConfig, season: int, bounds: _SplitBounds, plain: _SplitWindows
+) -> _TransformChoice:
+    """``auto``: the seasonal residual transform when a season (``>= 2``) was found, the
+    seasonal-naive forecast beats the last value on the validation windows, and its longer context
+    keeps :data:`MIN_SEASONAL_WINDOW_SHARE` of the training windows and a window in validation and
+    test; otherwise ``residual_last_value`` on the plain windows."""
+    fallback = _TransformChoice(_last_value_transform(season), plain)
+    if season < 2:
+        return fallback
+    mae_sn, mae_lv = baseline_validation_mae(series, plain.validation, config.forecast_horizon, season)
+    if not mae_sn < mae_lv:
+        return fallback
+    seasonal = _seasonal_choice(series, config, season, bounds)
+    windows = seasonal.windows
+    enough_train = windows.train.size >= max(1, int(MIN_SEASONAL_WINDOW_SHARE * plain.train.size))
+    enough_eval = windows.validation.size > 0 and windows.test.size > 0
+    return seasonal if enough_train and enough_eval else fallback
