@@ -3,8 +3,7 @@ in a subprocess, waited for the way Step Functions' ``batch:submitJob.sync`` wai
 
 Contract, mirroring the Batch path of ``statemachines/training.asl.json``:
 
-* Input: the Batch state's job parameters, ``{"job_id", "dataset_key"}``, plus the execution's
-  ARN (``execution_arn``), which ``submitJob.sync`` knows implicitly.
+* Input: the Batch state's job parameters, ``{"job_id", "dataset_key"}``.
 * The command is :data:`chronos_trainer.BATCH_COMMAND` with its ``Ref::`` parameters
   substituted, exactly as AWS Batch substitutes them; ``python`` is this interpreter (the
   project's virtualenv locally), the working directory is this function's code (which holds
@@ -12,13 +11,12 @@ Contract, mirroring the Batch path of ``statemachines/training.asl.json``:
   ``AWS_BATCH_JOB_ID`` (``local-<uuid>``), as Batch sets it.
 * Every line the trainer writes is forwarded to this function's log (CloudWatch Logs locally).
 * Exit code 0 answers ``{"JobId", "JobName", "Status": "SUCCEEDED"}`` (what ``submitJob.sync``
-  returns); any other code raises :class:`BatchJobFailed` naming the code and the trainer's last
-  lines, so the state machine's Catch routes it to RecordFailure as a failed Batch job would be.
-* Stopping the execution terminates the job, as ``submitJob.sync`` does in AWS: while the trainer
-  runs, the execution's status is checked every :data:`POLL_SECONDS`; once it has ended, the
-  trainer is terminated (SIGTERM, then SIGKILL after :data:`TERMINATE_GRACE_SECONDS`) and the
-  answer is ``Status: "TERMINATED"`` with no error, since nobody is waiting for it any more. (The
-  trainer itself also stops at its next epoch once its job is no longer running.)
+  returns). Exit code 3 (the job is no longer running: cancelled, which stops the execution)
+  answers ``Status: "CANCELLED"`` without an error: in AWS, stopping the execution terminates the
+  Batch job and nothing reads its end; LocalStack instead waits for the running task of a stopped
+  execution and would turn a failing one into ``FAILED`` rather than ``ABORTED``. Any other code
+  raises :class:`BatchJobFailed` naming the code and the trainer's last lines, so the state
+  machine's Catch routes it to RecordFailure as a failed Batch job would be.
 * A trainer still running when the function's own deadline approaches is killed and
   :class:`BatchJobTimedOut` raised (Batch's ``attemptDurationSeconds``).
 """
@@ -30,24 +28,18 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from chronos_core.bootstrap import services
 from chronos_core.observability import logger
 from chronos_trainer import BATCH_COMMAND, EXIT_CANCELLED, EXIT_REJECTED
 
 #: Seconds kept free before the function's deadline to stop the trainer and answer.
 DEADLINE_MARGIN_SECONDS: Final = 10.0
-POLL_SECONDS: Final = 2.0
-TERMINATE_GRACE_SECONDS: Final = 10.0
 TAIL_LINES: Final = 20
 CODE_DIR: Final = Path(__file__).resolve().parent
-_MEANING: Final = {EXIT_REJECTED: "the trainer rejected its input", EXIT_CANCELLED: "the job was cancelled"}
+_MEANING: Final = {EXIT_REJECTED: "the trainer rejected its input"}
 
 
 class BatchJobFailed(Exception):
@@ -58,39 +50,12 @@ class BatchJobTimedOut(Exception):
     """The trainer ran past the time it was given and was killed."""
 
 
-@dataclass(frozen=True)
-class Finished:
-    """How the trainer process ended: its exit code (None when killed at the deadline), whether
-    it was terminated because its execution had ended, and its last output lines."""
-
-    code: int | None
-    terminated: bool
-    tail: list[str]
-
-
 def batch_command(parameters: dict[str, str]) -> list[str]:
     """:data:`BATCH_COMMAND` with every ``Ref::<name>`` replaced by ``parameters[name]``."""
     command = [
         parameters[arg.removeprefix("Ref::")] if arg.startswith("Ref::") else arg for arg in BATCH_COMMAND
     ]
     return [sys.executable if arg == "python" else arg for arg in command]
-
-
-def execution_running(execution_arn: str | None) -> Callable[[], bool]:
-    """A check that the execution is still running (always true without an ARN; a failed check
-    counts as running, so a flaky call never kills a training)."""
-    if not execution_arn:
-        return lambda: True
-
-    def check() -> bool:
-        try:
-            status = services().aws_client("stepfunctions").describe_execution(executionArn=execution_arn)
-        except Exception:
-            logger.warning("Could not read the execution's status", exc_info=True)
-            return True
-        return bool(status.get("status") == "RUNNING")
-
-    return check
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
@@ -101,21 +66,18 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     logger.set_correlation_id(parameters["job_id"])
     logger.info("Starting the trainer", extra={"batch_job_id": batch_job_id, "command": command})
     seconds = max(1.0, context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS)
-    running = execution_running(event.get("execution_arn"))
-    finished = _run(command, _environment(batch_job_id), seconds, running)
+    code, tail = _run(command, _environment(batch_job_id), seconds)
     answer = {"JobId": batch_job_id, "JobName": job_name}
-    if finished.terminated:
-        logger.info("The execution ended: the trainer was terminated", extra={"batch_job_id": batch_job_id})
-        return {**answer, "Status": "TERMINATED"}
-    if finished.code is None:
+    if code is None:
         raise BatchJobTimedOut(f"{job_name}: the trainer ran longer than {seconds:.0f} s and was stopped")
-    if finished.code != 0:
-        if not running():  # stopped while the trainer was exiting: nobody waits for an answer
-            return {**answer, "Status": "TERMINATED"}
-        meaning = _MEANING.get(finished.code, "the trainer failed")
-        last = " | ".join(finished.tail[-3:])
+    if code == EXIT_CANCELLED:
+        logger.info("The trainer stopped: its job is no longer running", extra={"batch_job_id": batch_job_id})
+        return {**answer, "Status": "CANCELLED"}
+    if code != 0:
+        meaning = _MEANING.get(code, "the trainer failed")
+        last = " | ".join(tail[-3:])
         raise BatchJobFailed(
-            f"{job_name}: essential container in task exited with code {finished.code} ({meaning}): {last}"
+            f"{job_name}: essential container in task exited with code {code} ({meaning}): {last}"
         )
     logger.info("The trainer finished", extra={"batch_job_id": batch_job_id})
     return {**answer, "Status": "SUCCEEDED"}
@@ -126,9 +88,9 @@ def _environment(batch_job_id: str) -> dict[str, str]:
     return {**os.environ, "AWS_BATCH_JOB_ID": batch_job_id, "PYTHONPATH": os.pathsep.join(path)}
 
 
-def _run(command: list[str], env: dict[str, str], timeout: float, running: Callable[[], bool]) -> Finished:
-    """Run ``command``, forwarding its output, until it exits, its execution ends (terminated)
-    or ``timeout`` seconds pass (killed)."""
+def _run(command: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, list[str]]:
+    """Run ``command``, forwarding its output; ``(exit code, or None when killed at the
+    deadline; its last lines)``."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     process = subprocess.Popen(  # noqa: S603 - our own command, no shell
         command, cwd=CODE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
@@ -143,29 +105,11 @@ def _run(command: list[str], env: dict[str, str], timeout: float, running: Calla
 
     reader = threading.Thread(target=forward, daemon=True)
     reader.start()
-    deadline = time.monotonic() + timeout
-    terminated = False
-    code: int | None = None
-    while code is None:
-        try:
-            code = process.wait(timeout=max(0.0, min(POLL_SECONDS, deadline - time.monotonic())))
-        except subprocess.TimeoutExpired:
-            if time.monotonic() >= deadline:
-                process.kill()
-                process.wait()
-                break
-            if not running():
-                terminated = True
-                code = _terminate(process)
-    reader.join(timeout=5)
-    return Finished(code=code, terminated=terminated, tail=list(tail))
-
-
-def _terminate(process: subprocess.Popen[str]) -> int:
-    """SIGTERM, then SIGKILL after the grace period (Batch's TerminateJob)."""
-    process.terminate()
     try:
-        return process.wait(timeout=TERMINATE_GRACE_SECONDS)
+        code: int | None = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        return process.wait()
+        process.wait()
+        code = None
+    reader.join(timeout=5)
+    return code, list(tail)

@@ -40,7 +40,7 @@ def test_success_answers_what_submit_job_sync_answers_and_forwards_the_output(
     assert f"epoch 1 of {result['JobId']}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("code", "meaning"), [(2, "rejected its input"), (3, "cancelled"), (1, "failed")])
+@pytest.mark.parametrize(("code", "meaning"), [(2, "rejected its input"), (1, "failed"), (4, "failed")])
 def test_a_non_zero_exit_is_a_failed_batch_job_naming_the_code_and_the_last_lines(
     monkeypatch: pytest.MonkeyPatch, code: int, meaning: str
 ) -> None:
@@ -64,27 +64,10 @@ def test_the_trainer_module_resolves_in_the_subprocess(monkeypatch: pytest.Monke
     assert local_batch.handler(EVENT, FakeLambdaContext(remaining_ms=120_000))["Status"] == "SUCCEEDED"
 
 
-def test_stopping_the_execution_terminates_the_trainer_without_an_error(
+def test_a_trainer_that_stopped_because_its_job_was_cancelled_is_no_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """As submitJob.sync does on StopExecution (Batch TerminateJob): nobody waits for an answer."""
-    checks = iter([True, True, False])
-    monkeypatch.setattr(local_batch, "POLL_SECONDS", 0.1)
-    monkeypatch.setattr(local_batch, "execution_running", lambda arn: lambda: next(checks, False))
-    script(monkeypatch, "import time; time.sleep(60)")
-    result = local_batch.handler({**EVENT, "execution_arn": "arn:x"}, FakeLambdaContext(remaining_ms=60_000))
-    assert result["Status"] == "TERMINATED"
-
-
-def test_a_trainer_that_exits_after_its_execution_was_stopped_is_not_an_error(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The trainer saw the cancel first (exit 3) and the execution is already stopped."""
-    monkeypatch.setattr(local_batch, "execution_running", lambda arn: lambda: False)
-    script(monkeypatch, "raise SystemExit(3)")
-    result = local_batch.handler({**EVENT, "execution_arn": "arn:x"}, FakeLambdaContext(remaining_ms=60_000))
-    assert result["Status"] == "TERMINATED"
-
-
-def test_without_an_execution_the_trainer_is_never_terminated() -> None:
-    assert local_batch.execution_running(None)() is True
+    """The execution was stopped with the job: like AWS, it must stay ABORTED, not turn FAILED."""
+    script(monkeypatch, "print('Training stopped: the job was cancelled'); raise SystemExit(3)")
+    result = local_batch.handler(EVENT, FakeLambdaContext(remaining_ms=60_000))
+    assert result["Status"] == "CANCELLED" and result["JobId"].startswith("local-")
