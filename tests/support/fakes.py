@@ -768,11 +768,9 @@ class InMemoryFailureCounter:
         self.counts: dict[str, int] = {}
         self.window_seconds = window_seconds
 
-    def failures(self, client: str) -> tuple[int, int]:
-        return self.counts.get(client, 0), self.window_seconds
-
-    def record_failure(self, client: str) -> None:
+    def record_failure(self, client: str) -> tuple[int, int]:
         self.counts[client] = self.counts.get(client, 0) + 1
+        return self.counts[client], self.window_seconds
 
 
 @dataclass

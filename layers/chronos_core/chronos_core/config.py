@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     # HTTP hardening.
     cors_allowed_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    api_request_budget_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=900,
+        description="Time a request's outbound calls may take in all; keep it below the API "
+        "function's timeout (29 s behind API Gateway) so that a hanging dependency is answered "
+        "503 with Retry-After.",
+    )
 
     # Training pipeline.
     training_chunk_points: int = Field(default=10_000, ge=100, le=1_000_000)

@@ -37,13 +37,18 @@ def test_a_valid_token_is_the_principal_and_failures_are_counted_per_client() ->
     assert counter.counts == {"a": 4}
 
 
-def test_a_client_over_the_threshold_is_rate_limited() -> None:
+def test_a_client_over_the_threshold_is_rate_limited_but_a_valid_token_never_is() -> None:
     counter = InMemoryFailureCounter(window_seconds=42)
-    counter.counts["a"] = 10
     services = fake_services(auth_failures=counter)
+    for _ in range(10):  # the threshold's worth of failures: each answered 401
+        with pytest.raises(AuthenticationError):
+            authenticate(services, Authenticate(authorization="Bearer bad", client="a"))
     with pytest.raises(RateLimitedError) as raised:
-        authenticate(services, Authenticate(authorization=f"Bearer {token()}", client="a"))
+        authenticate(services, Authenticate(authorization="Bearer bad", client="a"))
     assert raised.value.retry_after == 42
+    # The same address with a valid token (a NAT, the dashboard's backend): accepted, not counted.
+    caller = authenticate(services, Authenticate(authorization=f"Bearer {token()}", client="a"))
+    assert caller.subject == "tester" and counter.counts["a"] == 11
 
 
 def test_health_is_down_only_when_a_required_dependency_is_and_is_cached() -> None:

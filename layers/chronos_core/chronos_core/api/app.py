@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from chronos_core import __version__
 from chronos_core.api.deps import ApiServices
 from chronos_core.api.errors import install_error_handlers
-from chronos_core.api.middleware import BodySizeLimit
+from chronos_core.api.middleware import BodySizeLimit, RequestBudget
 from chronos_core.api.routes import devices, forecasts, models, system, training_jobs
 
 
@@ -20,6 +20,13 @@ def create_app(services: ApiServices) -> FastAPI:
         title="Chronos",
         version=__version__,
         description="Train LSTM/GRU forecasting models on FIWARE sensor history and publish forecasts.",
+        # No redirect for a trailing slash: behind API Gateway it would drop the stage prefix and
+        # reflect the Host header, before authentication. Such paths answer 404.
+        redirect_slashes=False,
+        # /openapi.json stays public (it describes the API, nothing of the deployment); no
+        # Swagger UI or ReDoc, which load their assets from a public CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -35,6 +42,7 @@ def create_app(services: ApiServices) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestBudget, seconds=settings.api_request_budget_seconds)
     for module in (system, models, training_jobs, devices, forecasts):
         app.include_router(module.router)
     return app

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from chronos_core.api.deps import ServicesDep
+from chronos_core.api.routing import PRINCIPAL_STATE, client_address
 from chronos_core.application.system.auth import Authenticate, authenticate
 from chronos_core.domain.auth import Principal, Role
 
@@ -16,20 +16,16 @@ from chronos_core.domain.auth import Principal, Role
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued by the configured provider.")
 
 
-def client_address(request: Request) -> str:
-    """The caller's source IP as API Gateway saw it, else the socket peer."""
-    event: dict[str, Any] = request.scope.get("aws.event") or {}
-    source = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
-    if source:
-        return str(source)
-    return request.client.host if request.client else "unknown"
-
-
-def current_principal(
-    request: Request, services: ServicesDep, _: Annotated[object, Depends(_bearer)] = None
-) -> Principal:
-    command = Authenticate(authorization=request.headers.get("authorization"), client=client_address(request))
-    return authenticate(services, command)
+def current_principal(request: Request, _: Annotated[object, Depends(_bearer)] = None) -> Principal:
+    """The caller, authenticated by :class:`~chronos_core.api.routing.AuthenticatedRoute` (or
+    here, for a route of another class)."""
+    if not hasattr(request.state, PRINCIPAL_STATE):
+        command = Authenticate(
+            authorization=request.headers.get("authorization"), client=client_address(request)
+        )
+        setattr(request.state, PRINCIPAL_STATE, authenticate(request.app.state.services, command))
+    principal: Principal = getattr(request.state, PRINCIPAL_STATE)
+    return principal
 
 
 def require(role: Role) -> Callable[..., Principal]:

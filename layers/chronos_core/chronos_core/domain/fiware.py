@@ -142,6 +142,14 @@ def validate_ngsi_id(field_name: str, value: str) -> str:
     return value
 
 
+def validate_path_addressable(field_name: str, value: str) -> str:
+    """Refuse ``.`` and ``..``: valid NGSI identifiers, but no URL path can address them (STH-Comet
+    reads a series by ``/entities/{id}/attrs/{attr}``), so a model on them could never train."""
+    if value in (".", ".."):
+        raise _fail(field_name, "'.' and '..' cannot be addressed in a URL path", value)
+    return value
+
+
 def validate_attribute_name(field_name: str, value: str) -> str:
     """Validate an attribute name: an NGSI identifier that is not reserved (``id``, ``type``...)."""
     validate_ngsi_id(field_name, value)

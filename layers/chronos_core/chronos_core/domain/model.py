@@ -29,6 +29,7 @@ from chronos_core.domain.evaluation import ServingChoice
 from chronos_core.domain.fiware import (
     validate_attribute_name,
     validate_ngsi_id,
+    validate_path_addressable,
     validate_service,
     validate_servicepath,
 )
@@ -57,13 +58,15 @@ class ModelStatus(StrEnum):
     TRAINED = "trained"
 
 
-Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
-BatchSize = Annotated[int, Field(ge=1, le=1024)]
-Epochs = Annotated[int, Field(ge=1, le=1000)]
-LearningRate = Annotated[float, Field(gt=0.0, le=1.0)]
-Ratio = Annotated[float, Field(gt=0.0, lt=1.0)]
-Window = Annotated[int, Field(ge=1, le=MAX_WINDOW)]
-Patience = Annotated[int, Field(ge=1, le=1000)]
+# Strict numbers: ``true`` is not 1 and ``"10"`` is not 10 (an int still counts as a float).
+Dropout = Annotated[float, Field(ge=0.0, lt=1.0, strict=True)]
+BatchSize = Annotated[int, Field(ge=1, le=1024, strict=True)]
+Epochs = Annotated[int, Field(ge=1, le=1000, strict=True)]
+LearningRate = Annotated[float, Field(gt=0.0, le=1.0, strict=True)]
+Ratio = Annotated[float, Field(gt=0.0, lt=1.0, strict=True)]
+Window = Annotated[int, Field(ge=1, le=MAX_WINDOW, strict=True)]
+Patience = Annotated[int, Field(ge=1, le=1000, strict=True)]
+Units = Annotated[int, Field(gt=0, le=MAX_UNITS, strict=True)]
 
 
 class RnnLayer(BaseModel):
@@ -71,7 +74,7 @@ class RnnLayer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    units: int = Field(gt=0, le=MAX_UNITS)
+    units: Units
     dropout: Dropout = 0.1
     recurrent_dropout: Dropout = 0.0
 
@@ -81,7 +84,7 @@ class DenseLayer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    units: int = Field(gt=0, le=MAX_UNITS)
+    units: Units
     dropout: Dropout = 0.1
     activation: str = Field(default="relu", pattern=r"^(relu|tanh|sigmoid|linear|elu|selu|gelu|swish)$")
 
@@ -203,12 +206,12 @@ class FiwareSource(BaseModel):
     @field_validator("entity_type", "entity_id")
     @classmethod
     def _ngsi_id(cls, value: str, info: ValidationInfo) -> str:
-        return validate_ngsi_id(str(info.field_name), value)
+        return validate_path_addressable(str(info.field_name), validate_ngsi_id(str(info.field_name), value))
 
     @field_validator("feature")
     @classmethod
     def _attribute(cls, value: str) -> str:
-        return validate_attribute_name("feature", value)
+        return validate_path_addressable("feature", validate_attribute_name("feature", value))
 
     @field_validator("fiware_service")
     @classmethod

@@ -14,6 +14,11 @@ Contracts:
   :class:`~.errors.FiwareUnavailableError`; an error status raises the class chosen by
   :func:`~.errors.error_for_status`. Upstream bodies go into ``upstream_description`` (logs) only.
 * **Headers** are read through :class:`httpx.Headers`, which is case-insensitive.
+* **Deadline.** Inside a time budget (:mod:`chronos_core.deadlines`, opened by the API for each
+  request) every attempt's timeout is cut to what is left, a backoff that would not leave
+  :data:`MIN_ATTEMPT_SECONDS` for another attempt is not taken, and a request that finds less than
+  that left raises :class:`~.errors.FiwareUnavailableError` at once: the caller answers 503 with
+  ``Retry-After`` in time instead of being cut off by its platform.
 
 The :class:`FiwareHttp` wrapper owns one :class:`httpx.Client` (connection pool) and is safe to use
 from several threads at once (the STH client's concurrent page fetches rely on it).
@@ -36,11 +41,15 @@ from chronos_core.adapters.fiware.errors import (
     error_for_status,
 )
 from chronos_core.config import Settings
+from chronos_core.deadlines import remaining
 from chronos_core.domain.errors import ValidationError
 from chronos_core.observability import logger
 
 #: Statuses worth retrying: throttling and server-side failures.
 RETRYABLE_STATUSES: frozenset[int] = frozenset({429, *range(500, 600)})
+
+#: Less time than this left in the budget: no (further) attempt is made.
+MIN_ATTEMPT_SECONDS = 0.5
 
 _SAFE_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
@@ -164,6 +173,7 @@ class FiwareHttp:
         self.component = component
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self._timeout = timeout
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._client = httpx.Client(
@@ -208,12 +218,15 @@ class FiwareHttp:
         attempt = 0
         while True:
             attempt += 1
+            timeout = self._attempt_timeout(operation, attempt)
             try:
-                response = self._client.request(method, path, params=params, headers=headers, json=json)
+                response = self._client.request(
+                    method, path, params=params, headers=headers, json=json, timeout=timeout
+                )
             except _TRANSPORT_ERRORS as exc:
                 retryable = idempotent or isinstance(exc, _SAFE_TRANSPORT_ERRORS)
-                if retryable and attempt < policy.max_attempts:
-                    delay = policy.backoff(attempt, self._rng)
+                delay = policy.backoff(attempt, self._rng)
+                if retryable and attempt < policy.max_attempts and self._time_for(delay):
                     self._log_retry(operation, attempt, type(exc).__name__, delay)
                     self._sleep(delay)
                     continue
@@ -225,16 +238,34 @@ class FiwareHttp:
             if status in ok:
                 return response
             retryable = status in policy.retry_statuses and (idempotent or status == 429)
-            if retryable and attempt < policy.max_attempts:
-                delay = policy.backoff(attempt, self._rng)
-                hint = _retry_after(response)
-                if hint is not None:
-                    delay = min(max(delay, hint), policy.max_delay)
+            delay = policy.backoff(attempt, self._rng)
+            hint = _retry_after(response)
+            if hint is not None:
+                delay = min(max(delay, hint), policy.max_delay)
+            if retryable and attempt < policy.max_attempts and self._time_for(delay):
                 self._log_retry(operation, attempt, f"HTTP {status}", delay)
                 response.close()
                 self._sleep(delay)
                 continue
             raise self.error_from(response, operation)
+
+    def _attempt_timeout(self, operation: str, attempt: int) -> float:
+        """This attempt's timeout: the client's, cut to the budget left. Raises
+        FiwareUnavailableError when the budget cannot fit another attempt."""
+        budget = remaining()
+        if budget is None:
+            return self._timeout
+        if budget < MIN_ATTEMPT_SECONDS:
+            raise FiwareUnavailableError(
+                self.component, operation, f"the request's time budget ran out after {attempt - 1} attempt(s)"
+            )
+        return min(self._timeout, budget)
+
+    @staticmethod
+    def _time_for(delay: float) -> bool:
+        """Whether waiting ``delay`` still leaves time for one more attempt."""
+        budget = remaining()
+        return budget is None or budget - delay >= MIN_ATTEMPT_SECONDS
 
     def error_from(self, response: httpx.Response, operation: str) -> Exception:
         """Build the typed error for an unexpected ``response`` (the body is never echoed)."""

@@ -33,6 +33,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from chronos_core.adapters.fiware.http import FiwareClient, FiwareHttp, RetryPolicy, build_path
 from chronos_core.config import Settings
+from chronos_core.deadlines import in_this_context
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import FiwareTenant, SeriesRef
 from chronos_core.domain.model import iso_z
@@ -241,7 +242,7 @@ class SthCometClient(FiwareClient):
 
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sth-page")
         try:
-            futures = [executor.submit(fetch, spec) for spec in pages]
+            futures = [executor.submit(in_this_context(fetch), spec) for spec in pages]
             result: list[SthPoint] = []
             for future in futures:
                 result.extend(future.result())

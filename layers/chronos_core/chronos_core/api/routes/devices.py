@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from chronos_core.api.deps import ServicesDep
+from chronos_core.api.routing import AuthenticatedRoute
 from chronos_core.api.schemas.errors import ErrorResponse
 from chronos_core.api.security import Reader
 from chronos_core.application.devices.listing import (
@@ -15,7 +16,7 @@ from chronos_core.application.devices.listing import (
     list_devices_by_entity_type,
 )
 
-router = APIRouter(prefix="/devices", tags=["Devices"])
+router = APIRouter(prefix="/devices", tags=["Devices"], route_class=AuthenticatedRoute)
 
 
 @router.get(

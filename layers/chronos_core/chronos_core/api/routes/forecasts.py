@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from chronos_core.api.deps import JobIdPath, ModelIdPath, ServicesDep
+from chronos_core.api.routing import AuthenticatedRoute
 from chronos_core.api.schemas.errors import ErrorResponse
 from chronos_core.api.schemas.forecasts import ToggleRequest
 from chronos_core.api.security import Operator, Reader
@@ -17,7 +18,9 @@ from chronos_core.application.forecasting.history import HistoryPage
 from chronos_core.application.forecasting.predict import Prediction
 from chronos_core.application.forecasting.provisioning import ToggleResult
 
-router = APIRouter(prefix="/models/{model_id}/training-jobs/{job_id}", tags=["Predictions"])
+router = APIRouter(
+    prefix="/models/{model_id}/training-jobs/{job_id}", tags=["Predictions"], route_class=AuthenticatedRoute
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such model or job (for this caller)."},

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from chronos_core.api.deps import ModelIdPath, ServicesDep
+from chronos_core.api.routing import AuthenticatedRoute
 from chronos_core.api.schemas.errors import ErrorResponse
 from chronos_core.api.schemas.models import ModelPage, ModelResponse, ModelTypeOption
 from chronos_core.api.security import Admin, Reader
@@ -21,7 +22,7 @@ from chronos_core.application.models.commands import (
 from chronos_core.application.ports.models import ModelFilter
 from chronos_core.domain.model import ModelChanges, ModelDraft, ModelStatus, ModelType
 
-router = APIRouter(prefix="/models", tags=["Models"])
+router = APIRouter(prefix="/models", tags=["Models"], route_class=AuthenticatedRoute)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse, "description": "No such model."},

@@ -7,13 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response
 
 from chronos_core.api.deps import JobIdPath, ModelIdPath, ServicesDep
+from chronos_core.api.routing import AuthenticatedRoute
 from chronos_core.api.schemas.errors import ErrorResponse
 from chronos_core.api.schemas.training_jobs import TrainingJobPage, TrainingJobResponse, TrainingRequest
 from chronos_core.api.security import Operator, Reader
 from chronos_core.application.training import admission, control, queries, removal
 from chronos_core.application.training.commands import JobCommand, ListJobs, StartTraining
 
-router = APIRouter(prefix="/models/{model_id}/training-jobs", tags=["Training"])
+router = APIRouter(
+    prefix="/models/{model_id}/training-jobs", tags=["Training"], route_class=AuthenticatedRoute
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such model or job (for this caller)."},

@@ -12,9 +12,10 @@ class ToggleRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool
+    enabled: bool = Field(strict=True)
     interval_seconds: int | None = Field(
         default=None,
+        strict=True,
         ge=MIN_INTERVAL_SECONDS,
         le=MAX_INTERVAL_SECONDS,
         description="Seconds between forecasts; default: the training data's sampling interval "

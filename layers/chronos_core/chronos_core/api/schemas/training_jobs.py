@@ -22,6 +22,7 @@ class TrainingRequest(BaseModel):
 
     last_n: int | None = Field(
         default=None,
+        strict=True,
         ge=1,
         le=MAX_TRAINING_POINTS,
         description="Train on the most recent N points; omitted means every stored point.",

@@ -13,10 +13,8 @@ class TokenVerifier(Protocol):
 
 
 class FailureCounter(Protocol):
-    """Authentication failures per client, shared by every function instance."""
+    """Authentication failures per client in a sliding window, shared by every instance."""
 
-    def failures(self, client: str) -> tuple[int, int]:
-        """(failures in the current window, seconds until the window ends)."""
-
-    def record_failure(self, client: str) -> None:
-        """Count one more failure for ``client`` in the current window."""
+    def record_failure(self, client: str) -> tuple[int, int]:
+        """Count one failure of ``client`` (atomically: concurrent failures are all counted) and
+        return ``(failures within the window ending now, seconds until one of them leaves it)``."""

@@ -34,18 +34,22 @@ class Authenticate:
 def authenticate(deps: AuthDeps, command: Authenticate) -> Principal:
     """The Principal behind an ``Authorization: Bearer`` header.
 
-    Raises RateLimitedError (the client failed too often in the current window) and
-    AuthenticationError (the header is missing or the token does not verify; counted).
+    A token that verifies is always accepted, whatever its client did before: the failure limit
+    guards against guessing, and must not let failures from one address (a NAT, a proxy serving
+    many users) lock out valid credentials. A missing or failing token is counted for its client;
+    within the window it raises AuthenticationError, then RateLimitedError (429) once the client
+    has failed more than the threshold.
     """
-    count, retry_after = deps.auth_failures.failures(command.client)
-    if count >= deps.auth_failure_threshold:
-        raise RateLimitedError("Too many failed authentication attempts", retry_after=max(retry_after, 1))
     scheme, _, token = (command.authorization or "").partition(" ")
     try:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("Missing bearer token")
         return deps.token_verifier.verify(token.strip())
     except AuthenticationError:
-        deps.auth_failures.record_failure(command.client)
-        logger.warning("Authentication failed", extra={"client": command.client})
+        count, retry_after = deps.auth_failures.record_failure(command.client)
+        logger.warning("Authentication failed", extra={"client": command.client, "failures": count})
+        if count > deps.auth_failure_threshold:
+            raise RateLimitedError(
+                "Too many failed authentication attempts", retry_after=max(retry_after, 1)
+            ) from None
         raise
