@@ -153,3 +153,28 @@ def test_a_terminal_job_is_never_visible_before_its_model_is_released(
     else:
         assert finalize(services, JobEvent(job_id=job.id)).status == "completed"
     assert jobs.seen == [expected]
+
+
+def test_a_deletion_and_a_training_start_never_both_win(mongo_db: Database[Document]) -> None:
+    """They share one claim: in each race exactly one of them takes it."""
+    repository = MongoModelRepository(mongo_db)
+    for _ in range(10):
+        model_id = new_model(repository)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            start = pool.submit(repository.claim_for_training, model_id)
+            delete = pool.submit(repository.claim_for_deletion, model_id)
+        assert [start.result(), delete.result()].count(True) == 1
+        if delete.result():
+            assert repository.delete(model_id)
+            assert not repository.claim_for_training(model_id)  # no model: no claim, no orphan job
+        else:
+            assert repository.get(model_id).status.value == "training"  # type: ignore[union-attr]
+
+
+def test_a_deletion_that_did_not_happen_gives_its_claim_back(mongo_db: Database[Document]) -> None:
+    repository = MongoModelRepository(mongo_db)
+    model_id = new_model(repository)
+    assert repository.claim_for_deletion(model_id)
+    assert not repository.claim_for_training(model_id)
+    repository.release_claim(model_id)
+    assert repository.claim_for_training(model_id)

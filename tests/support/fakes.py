@@ -62,6 +62,7 @@ class InMemoryModelRepository:
 
     def __init__(self, *models: Model) -> None:
         self.models: dict[str, Model] = {m.id: m for m in models}
+        self.claims: set[str] = set()  # deletions in progress
         self._lock = threading.Lock()
 
     def add(self, model: Model) -> None:
@@ -95,15 +96,28 @@ class InMemoryModelRepository:
             return True
 
     def delete(self, model_id: ModelId) -> bool:
-        return self.models.pop(model_id, None) is not None
+        deleted = self.models.pop(model_id, None) is not None
+        self.claims.discard(model_id)
+        return deleted
 
     def claim_for_training(self, model_id: ModelId) -> bool:
         with self._lock:
             model = self.models.get(model_id)
-            if model is None or model.status == ModelStatus.TRAINING:
+            if model is None or model.status == ModelStatus.TRAINING or model_id in self.claims:
                 return False
             self.models[model_id] = model.model_copy(update={"status": ModelStatus.TRAINING})
             return True
+
+    def claim_for_deletion(self, model_id: ModelId) -> bool:
+        with self._lock:
+            model = self.models.get(model_id)
+            if model is None or model.status == ModelStatus.TRAINING or model_id in self.claims:
+                return False
+            self.claims.add(model_id)
+            return True
+
+    def release_claim(self, model_id: ModelId) -> None:
+        self.claims.discard(model_id)
 
     def release_after_training(
         self, model_id: ModelId, *, succeeded: bool, serving: ServingSummary | None = None

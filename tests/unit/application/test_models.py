@@ -116,3 +116,18 @@ def test_a_training_model_cannot_be_deleted() -> None:
 
 def test_model_types_are_labelled() -> None:
     assert model_types() == [{"value": "lstm", "label": "LSTM"}, {"value": "gru", "label": "GRU"}]
+
+
+def test_a_model_whose_training_is_starting_cannot_be_deleted_and_the_claim_is_given_back() -> None:
+    from chronos_core.domain.training_job import TrainingStatus
+    from tests.support.builders import job
+
+    models = InMemoryModelRepository(model(status=ModelStatus.TRAINED))
+    services = fake_services(models=models, jobs=InMemoryTrainingJobs(job(status=TrainingStatus.PENDING)))
+    with pytest.raises(ConflictError):  # a job is running: the purge refuses, the claim goes back
+        delete_model(services, DeleteModel(principal=principal(), model_id=ModelId("model-1")))
+    assert models.claims == set() and models.get(ModelId("model-1")) is not None
+    assert models.claim_for_deletion(ModelId("model-1"))  # a deletion in progress...
+    with pytest.raises(ConflictError, match="starting"):
+        delete_model(services, DeleteModel(principal=principal(), model_id=ModelId("model-1")))
+    assert not models.claim_for_training(ModelId("model-1"))  # ...and no training can start

@@ -101,23 +101,40 @@ class MongoModelRepository:
 
     @with_retries
     def delete(self, model_id: ModelId) -> bool:
+        """Delete the model, then its lock (in that order: a claim made in between finds no model)."""
+        deleted = self._models.delete_one({"id": model_id}).deleted_count == 1
         self._locks.delete_one({"_id": model_id})
-        return self._models.delete_one({"id": model_id}).deleted_count == 1
+        return deleted
+
+    @with_retries
+    def claim_for_deletion(self, model_id: ModelId) -> bool:
+        """Take the model's lock for its deletion; False while a training is being started (or
+        runs). :meth:`delete` or :meth:`release_claim` gives it back."""
+        return self._claim_lock(model_id)
+
+    @with_retries
+    def release_claim(self, model_id: ModelId) -> None:
+        self._locks.delete_one({"_id": model_id})
+
+    def _claim_lock(self, model_id: ModelId) -> bool:
+        """Take the lock; a lock older than a minute on a model that is not training was left by
+        an interrupted claim and is replaced."""
+        if self._take_lock(model_id):
+            return True
+        model = self._models.find_one({"id": model_id}, {"_id": 0, "status": 1})
+        if model is None or model.get("status") == ModelStatus.TRAINING.value:
+            return False
+        self._locks.delete_one(
+            {"_id": model_id, "taken_at": {"$lt": datetime.now(UTC) - timedelta(seconds=60)}}
+        )
+        return self._take_lock(model_id)
 
     @with_retries
     def claim_for_training(self, model_id: ModelId) -> bool:
         """Move the model to ``training`` unless it already is; True for exactly one of any number
-        of concurrent callers (a unique lock document decides)."""
-        if not self._take_lock(model_id):
-            model = self._models.find_one({"id": model_id}, {"_id": 0, "status": 1})
-            if model is None or model.get("status") == ModelStatus.TRAINING.value:
-                return False
-            # A lock without a training model was left by an interrupted claim: replace it.
-            self._locks.delete_one(
-                {"_id": model_id, "taken_at": {"$lt": datetime.now(UTC) - timedelta(seconds=60)}}
-            )
-            if not self._take_lock(model_id):
-                return False
+        of concurrent callers (a unique lock document decides, shared with deletion)."""
+        if not self._claim_lock(model_id):
+            return False
         result = self._models.update_one(
             {"id": model_id},
             {"$set": {"status": ModelStatus.TRAINING.value, "updated_at": datetime.now(UTC)}},

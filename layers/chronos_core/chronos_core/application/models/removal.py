@@ -13,9 +13,11 @@ from chronos_core.observability import logger
 
 def delete_model(deps: JobRemovalDeps, command: DeleteModel) -> None:
     """Delete a model that is not training, after removing its jobs (artifacts, checkpoints,
-    FIWARE resources).
+    FIWARE resources). The deletion takes the same claim as a training start, so of a deletion and
+    a start that race, exactly one succeeds and no job is left without its model.
 
-    Raises NotFoundError (no such model for this caller) and ConflictError (a training runs).
+    Raises NotFoundError (no such model for this caller) and ConflictError (a training runs or
+    is starting).
     """
     model = get_model(deps, GetModel(principal=command.principal, model_id=command.model_id))
     if model.status == ModelStatus.TRAINING:
@@ -23,6 +25,15 @@ def delete_model(deps: JobRemovalDeps, command: DeleteModel) -> None:
             f"Model {model.id} is training; cancel its training job before deleting it",
             details=[{"field": "status", "message": "is training"}],
         )
-    purge_model_jobs(deps, model.id)
+    if not deps.models.claim_for_deletion(model.id):
+        raise ConflictError(
+            f"A training of model {model.id} is starting; retry once it has started, then cancel it",
+            details=[{"field": "status", "message": "a training is starting"}],
+        )
+    try:
+        purge_model_jobs(deps, model.id)
+    except Exception:
+        deps.models.release_claim(model.id)
+        raise
     deps.models.delete(model.id)
     logger.info("Model deleted", extra={"model_id": model.id})

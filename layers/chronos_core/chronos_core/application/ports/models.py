@@ -46,11 +46,17 @@ class ModelRepository(Protocol):
         """Replace the stored model only while its status is ``expected_status``; True if replaced."""
 
     def delete(self, model_id: ModelId) -> bool:
-        """Delete the model; True if it existed."""
+        """Delete the model (and give back its claim); True if it existed."""
 
     def claim_for_training(self, model_id: ModelId) -> bool:
         """Atomically move the model to ``training`` unless it already is; True for exactly one
-        of any number of concurrent callers."""
+        of any number of concurrent callers (training starts and deletions share the claim)."""
+
+    def claim_for_deletion(self, model_id: ModelId) -> bool:
+        """Take the model's claim to delete it; False while a training is starting or runs."""
+
+    def release_claim(self, model_id: ModelId) -> None:
+        """Give back a claim taken for a deletion that did not happen."""
 
     def release_after_training(
         self, model_id: ModelId, *, succeeded: bool, serving: ServingSummary | None = None

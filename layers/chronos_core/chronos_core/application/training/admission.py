@@ -9,7 +9,7 @@ from chronos_core.application.models.definitions import get_model
 from chronos_core.application.training.commands import StartTraining
 from chronos_core.application.training.deps import TrainingControlDeps
 from chronos_core.application.training.execution import start_execution
-from chronos_core.domain.errors import ConflictError, ValidationError
+from chronos_core.domain.errors import ConflictError, NotFoundError, ValidationError
 from chronos_core.domain.model import Model, ModelStatus
 from chronos_core.domain.training_job import ExecutionRef, TrainingJob, execution_name
 
@@ -31,7 +31,9 @@ def start_training(deps: TrainingControlDeps, command: StartTraining) -> Trainin
     total = deps.series.count(model.source)
     last_n = _training_window(model, total, command.last_n)
     if not deps.models.claim_for_training(model.id):
-        raise ConflictError(f"Model {model.id} already has a running training job")
+        if deps.models.get(model.id) is None:
+            raise NotFoundError(f"Model {model.id} not found")  # deleted meanwhile
+        raise ConflictError(f"Model {model.id} already has a running training job (or is being deleted)")
     job = TrainingJob(
         model_id=model.id,
         fiware_service=model.source.fiware_service,
