@@ -19,6 +19,7 @@ from pymongo.errors import AutoReconnect, BulkWriteError
 from chronos_core.adapters.mongo import (
     Document,
     MongoForecastSchedule,
+    MongoLeases,
     MongoServiceGroupKeys,
     MongoTrainingJobRepository,
 )
@@ -343,3 +344,16 @@ def test_claiming_prunes_day_old_tickets_and_succeeded_runs(
     assert schedule.claim_slots([(JobId("fresh"), utcnow())]) == [True]
     assert mongo_db["forecast_claims"].count_documents({"_id": "old|ticket"}) == 0
     assert {d["_id"] for d in mongo_db["forecast_runs"].find()} == {"old|failed"}
+
+
+def test_a_lease_has_one_holder_until_released_or_expired(mongo_db: Database[Document]) -> None:
+    leases = MongoLeases(mongo_db)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(lambda i: leases.acquire("toggle:j", f"h{i}", 60), range(16)))
+    assert won.count(True) == 1
+    holder = f"h{won.index(True)}"
+    leases.release("toggle:j", "not-the-holder")
+    assert not leases.acquire("toggle:j", "late", 60)
+    leases.release("toggle:j", holder)
+    assert leases.acquire("toggle:j", "late", -1)  # taken, and already expired...
+    assert leases.acquire("toggle:j", "next", 60)  # ...so the next caller takes it over

@@ -775,6 +775,26 @@ class FakeDeviceDirectory:
         return self.groups
 
 
+class InMemoryLeases:
+    """Leases: one holder per name until released (no expiry: tests release or never do)."""
+
+    def __init__(self) -> None:
+        self.holders: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, name: str, holder: str, seconds: float) -> bool:
+        with self._lock:
+            if name in self.holders:
+                return False
+            self.holders[name] = holder
+            return True
+
+    def release(self, name: str, holder: str) -> None:
+        with self._lock:
+            if self.holders.get(name) == holder:
+                del self.holders[name]
+
+
 class InMemoryFailureCounter:
     """FailureCounter: failures per client in one endless window."""
 
@@ -816,6 +836,7 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "schedule": InMemoryForecastSchedule(),
         "artifacts": artifacts,
         "auth_failures": InMemoryFailureCounter(),
+        "leases": InMemoryLeases(),
         "objects": InMemoryObjectStore(),
         "workflow": FakeWorkflow(),
         "queue": FakeQueue(),

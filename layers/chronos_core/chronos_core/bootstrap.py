@@ -37,6 +37,7 @@ from chronos_core.adapters.mongo import (
     MongoAuthFailureCounter,
     MongoForecastSchedule,
     MongoHealthProbe,
+    MongoLeases,
     MongoModelRepository,
     MongoServiceGroupKeys,
     MongoTrainingJobRepository,
@@ -128,6 +129,10 @@ class Services:
         store = GridFSArtifactStore(self.database)
         store.ensure_indexes()
         return store
+
+    @cached_property
+    def leases(self) -> MongoLeases:
+        return MongoLeases(self.database, attempts=self.settings.mongodb_attempts)
 
     @cached_property
     def auth_failures(self) -> MongoAuthFailureCounter:

@@ -3,12 +3,14 @@ configuration and grid, idempotency, one subscription per job, cleanup on deleti
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 
 from chronos_core.application.forecasting.commands import ToggleForecasts
 from chronos_core.application.forecasting.provisioning import default_interval, toggle_forecasts
+from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.training.commands import JobCommand
 from chronos_core.application.training.removal import delete_job
 from chronos_core.bootstrap import Services
@@ -131,3 +133,59 @@ def test_deleting_a_job_removes_its_forecast_resources_and_runs() -> None:
     assert provisioner.subscriptions == {}
     assert services.schedule.runs == {}  # type: ignore[attr-defined]
     assert services.jobs.get(JobId("job-1")) is None
+
+
+def test_concurrent_enables_leave_one_subscription_and_agree_on_it() -> None:
+    services = world()
+    barrier = threading.Barrier(5)
+    results: list[object] = []
+
+    def enable() -> None:
+        barrier.wait()
+        results.append(toggle(services, True))
+
+    threads = [threading.Thread(target=enable) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 5 and {r.subscription_id for r in results} == {"sub-1"}  # type: ignore[attr-defined]
+    assert list(services.provisioner.subscriptions) == ["sub-1"]  # type: ignore[attr-defined]
+
+
+def test_a_concurrent_enable_and_disable_both_take_effect_in_some_order() -> None:
+    services = world()
+    toggle(services, True)
+    barrier = threading.Barrier(2)
+
+    def run(enabled: bool) -> None:
+        barrier.wait()
+        toggle(services, enabled)
+
+    threads = [threading.Thread(target=run, args=(flag,)) for flag in (True, False)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    config = stored(services).prediction_config  # type: ignore[attr-defined]
+    subscriptions = services.provisioner.subscriptions  # type: ignore[attr-defined]
+    # Whatever the order, the stored state and FIWARE agree: no subscription lost or leaked.
+    assert (config.enabled, bool(config.subscription_id), len(subscriptions)) in {
+        (True, True, 1),
+        (False, False, 0),
+    }
+    if config.enabled:
+        assert list(subscriptions) == [config.subscription_id]
+
+
+def test_a_toggle_that_cannot_get_the_jobs_lease_in_time_is_a_conflict() -> None:
+    services = fake_services(
+        models=InMemoryModelRepository(model()),
+        jobs=InMemoryTrainingJobs(trained_job()),
+        provisioner=FakeProvisioner(),
+        forecast_settings=ForecastSettings(toggle_wait_seconds=0.3),
+    )
+    assert services.leases.acquire("forecast-toggle:job-1", "someone else", 60)
+    with pytest.raises(ConflictError, match="being changed by another request"):
+        toggle(services, True)
+    assert services.provisioner.provisioned == []  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from chronos_core.adapters.mongo.client import (
 )
 from chronos_core.adapters.mongo.forecast_schedule import MongoForecastSchedule
 from chronos_core.adapters.mongo.health import MongoHealthProbe
+from chronos_core.adapters.mongo.leases import MongoLeases
 from chronos_core.adapters.mongo.models import MongoModelRepository
 from chronos_core.adapters.mongo.service_group_keys import MongoServiceGroupKeys
 from chronos_core.adapters.mongo.training_jobs import MongoTrainingJobRepository
@@ -26,6 +27,7 @@ __all__ = [
     "MongoAuthFailureCounter",
     "MongoForecastSchedule",
     "MongoHealthProbe",
+    "MongoLeases",
     "MongoModelRepository",
     "MongoServiceGroupKeys",
     "MongoTrainingJobRepository",

@@ -45,6 +45,8 @@ FORECAST_CLAIMS = "forecast_claims"
 #: The random IoT Agent API key of each tenant's forecast service group.
 FORECAST_SERVICE_GROUPS = "forecast_service_groups"
 AUTH_FAILURES = "auth_failures"
+#: Short exclusive leases (``_id`` = the lease's name).
+LEASES = "leases"
 
 #: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
 TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)

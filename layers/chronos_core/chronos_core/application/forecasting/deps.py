@@ -14,6 +14,7 @@ from chronos_core.application.ports.forecasting import (
     ForecastQueue,
     ForecastSchedule,
 )
+from chronos_core.application.ports.leases import Leases
 from chronos_core.application.ports.pipeline import SeriesSource
 from chronos_core.application.ports.training_jobs import ForecastingJobs, RecurringForecastJobs
 
@@ -43,6 +44,9 @@ class ProvisioningDeps(ForecastingJobsDeps, Protocol):
 
     @property
     def provisioner(self) -> ForecastProvisioner: ...
+
+    @property
+    def leases(self) -> Leases: ...
 
 
 class SchedulerDeps(Protocol):

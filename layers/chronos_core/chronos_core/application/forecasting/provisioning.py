@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import time
+import uuid
 from datetime import datetime
+from typing import Final
 
 from pydantic import BaseModel
 
 from chronos_core.application.forecasting.commands import ToggleForecasts
 from chronos_core.application.forecasting.deps import ProvisioningDeps
 from chronos_core.application.training.queries import job_and_model
+from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.fiware import FiwareTenant
 from chronos_core.domain.forecasting import (
     MAX_INTERVAL_SECONDS,
@@ -21,6 +25,8 @@ from chronos_core.domain.forecasting import (
 from chronos_core.domain.model import Model, UtcDateTime, utcnow
 from chronos_core.domain.training_job import TrainingJob
 from chronos_core.observability import logger
+
+LEASE_POLL_SECONDS: Final = 0.2
 
 
 class ToggleResult(BaseModel):
@@ -44,12 +50,40 @@ def default_interval(job: TrainingJob) -> int:
 
 def toggle_forecasts(deps: ProvisioningDeps, command: ToggleForecasts) -> ToggleResult:
     """Enable or disable recurring forecasts of a job (see :func:`enable_forecasts`,
-    :func:`disable_forecasts`). Raises NotFoundError, ConflictError (enable without a trained
-    model), ValidationError, UpstreamError / DependencyUnavailableError (FIWARE)."""
+    :func:`disable_forecasts`).
+
+    Toggles of one job are serialised: each holds the job's toggle lease while it provisions, so
+    concurrent enables leave one subscription, and an enable and a disable that race both take
+    effect in some order. A toggle that cannot get the lease within
+    ``forecast_settings.toggle_wait_seconds`` answers ConflictError (409).
+
+    Raises NotFoundError, ConflictError (enable without a trained model, or a toggle that waited
+    in vain), ValidationError, UpstreamError / DependencyUnavailableError (FIWARE).
+    """
     job, model = job_and_model(deps, command)
-    if command.enabled:
-        return enable_forecasts(deps, job, model, command)
-    return disable_forecasts(deps, job, model)
+    name, holder = f"forecast-toggle:{job.id}", uuid.uuid4().hex
+    if not _wait_for_lease(deps, name, holder):
+        raise ConflictError(
+            f"Recurring forecasts of job {job.id} are being changed by another request; retry",
+            details=[{"field": "enabled", "message": "a concurrent change is in progress"}],
+        )
+    try:
+        current = deps.jobs.get(job.id) or job  # as the previous holder left it
+        if command.enabled:
+            return enable_forecasts(deps, current, model, command)
+        return disable_forecasts(deps, current, model)
+    finally:
+        deps.leases.release(name, holder)
+
+
+def _wait_for_lease(deps: ProvisioningDeps, name: str, holder: str) -> bool:
+    settings = deps.forecast_settings
+    deadline = time.monotonic() + settings.toggle_wait_seconds
+    while not deps.leases.acquire(name, holder, settings.toggle_lease_seconds):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(LEASE_POLL_SECONDS)
+    return True
 
 
 def disable_forecasts(deps: ProvisioningDeps, job: TrainingJob, model: Model) -> ToggleResult:

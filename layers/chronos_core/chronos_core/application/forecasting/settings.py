@@ -17,3 +17,7 @@ class ForecastSettings(BaseModel):
     max_receive_count: int = Field(default=3, ge=1)
     lease_seconds: float = Field(default=120.0, gt=0)
     max_claims_per_tick: int = Field(default=5000, ge=1)
+    #: How long a toggle waits for a concurrent toggle of the same job before answering 409.
+    toggle_wait_seconds: float = Field(default=10.0, ge=0)
+    #: How long a toggle's lease lasts if its holder dies (it is given back when it ends).
+    toggle_lease_seconds: float = Field(default=60.0, gt=0)
