@@ -32,8 +32,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Final
 
+from chronos_core.domain.errors import DependencyUnavailableError
 from chronos_core.observability import logger
-from chronos_trainer import BATCH_COMMAND, EXIT_CANCELLED, EXIT_REJECTED
+from chronos_trainer import BATCH_COMMAND, EXIT_CANCELLED, EXIT_REJECTED, EXIT_UNAVAILABLE
 
 #: Seconds kept free before the function's deadline to stop the trainer and answer.
 DEADLINE_MARGIN_SECONDS: Final = 10.0
@@ -73,6 +74,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     if code == EXIT_CANCELLED:
         logger.info("The trainer stopped: its job is no longer running", extra={"batch_job_id": batch_job_id})
         return {**answer, "Status": "CANCELLED"}
+    if code == EXIT_UNAVAILABLE:
+        raise DependencyUnavailableError(f"{job_name}: the trainer could not reach a dependency; retry later")
     if code != 0:
         meaning = _MEANING.get(code, "the trainer failed")
         last = " | ".join(tail[-3:])

@@ -34,6 +34,8 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     # A message for a job that does not exist is acknowledged and skipped (retrying could never
     # succeed), so it reports no batch item failure.
     "execute_forecast_missing_job.json": ("execute_forecast", {"batchItemFailures": []}),
+    # An empty database: no running job, nothing to reconcile (Step Functions is not called).
+    "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": []}),
 }
 
 

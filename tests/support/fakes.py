@@ -20,7 +20,7 @@ from chronos_core.adapters.artifact_store import InMemoryArtifactStore
 from chronos_core.application.ports.forecasting import RunAdmission
 from chronos_core.application.ports.health import DependencyCheck
 from chronos_core.application.ports.models import ModelFilter, Page
-from chronos_core.application.ports.pipeline import ProgressReporter, RawPoint, TimedPoint
+from chronos_core.application.ports.pipeline import ExecutionState, ProgressReporter, RawPoint, TimedPoint
 from chronos_core.application.system.health import HealthCache
 from chronos_core.bootstrap import Services, bootstrap
 from chronos_core.config import Settings
@@ -208,6 +208,10 @@ class InMemoryTrainingJobs:
 
     def ids_for_model(self, model_id: ModelId) -> list[JobId]:
         return [j.id for j in self.jobs.values() if j.model_id == model_id]
+
+    def running_jobs(self, limit: int) -> list[TrainingJob]:
+        running = sorted((j for j in self.jobs.values() if j.status.running), key=lambda j: j.updated_at)
+        return [job for j in running[:limit] if (job := self.get(j.id)) is not None]
 
     def completed_chunks(self, job_id: JobId) -> dict[int, int]:
         return dict(self.chunks.get(job_id, {}))
@@ -658,11 +662,13 @@ class InMemoryObjectStore:
 
 
 class FakeWorkflow:
-    """Workflow: records started and stopped executions; ``error`` makes starts fail."""
+    """Workflow: records started and stopped executions; ``error`` makes starts fail;
+    ``states`` answers :meth:`describe` (an execution it does not hold is running)."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.started: list[tuple[str, dict[str, Any]]] = []
         self.stopped: list[str] = []
+        self.states: dict[str, ExecutionState | None] = {}
         self.error = error
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
@@ -678,6 +684,9 @@ class FakeWorkflow:
 
     def console_url(self, execution_arn: str) -> str | None:
         return None
+
+    def describe(self, execution_arn: str) -> ExecutionState | None:
+        return self.states.get(execution_arn, ExecutionState(status="RUNNING"))
 
 
 class FakeDatasetPreparer:

@@ -128,3 +128,45 @@ def test_the_local_train_step_is_the_batch_step_run_as_a_process() -> None:
     assert local["Parameters"]["Payload"] == batch["Parameters"]["Parameters"]
     assert local["ResultSelector"] == {"JobId.$": "$.Payload.JobId", "Status.$": "$.Payload.Status"}
     assert local["ResultPath"] == batch["ResultPath"] and local["Next"] == batch["Next"]
+
+
+def test_every_lambda_task_outlasts_a_database_outage_and_the_failure_stays_truthful() -> None:
+    """A dependency that is away (MongoDB) is retried by every Lambda task for minutes, and the
+    execution ends with the error that failed the job, not a generic one."""
+    budgets = {}
+    for name, state in states(rendered()):
+        if state["Type"] != "Task" or "lambda" not in state["Resource"]:
+            continue
+        retries = [
+            r for r in state["Retry"] if {"DependencyUnavailableError", "States.ALL"} & set(r["ErrorEquals"])
+        ]
+        assert retries, f"{name} does not retry an unavailable dependency"
+        retry = retries[-1]
+        budgets[name] = sum(
+            min(retry["MaxDelaySeconds"], retry["IntervalSeconds"] * retry["BackoffRate"] ** k)
+            for k in range(retry["MaxAttempts"])
+        )
+    assert set(budgets) >= {"Plan", "CollectChunk", "Prepare", "TrainOnLambda", "Finalize", "RecordFailure"}
+    assert min(budgets.values()) >= 240  # seconds of backoff, before jitter
+    failed = rendered()["States"]["Failed"]
+    assert (failed["ErrorPath"], failed["CausePath"]) == ("$.failure.Error", "$.failure.Cause")
+
+
+def test_batch_retries_the_trainer_exit_code_for_an_unavailable_dependency() -> None:
+    from chronos_trainer import EXIT_UNAVAILABLE
+
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    rules = template["Resources"]["TrainingJobDefinition"]["Properties"]["RetryStrategy"]["EvaluateOnExit"]
+    assert {"OnExitCode": str(EXIT_UNAVAILABLE), "Action": "RETRY"} in rules
+
+
+def test_the_reconciler_runs_every_minute_and_on_every_ended_execution() -> None:
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    events = template["Resources"]["ReconcileTrainingFunction"]["Properties"]["Events"]
+    assert events["Tick"]["Properties"]["Schedule"] == "rate(1 minute)"
+    pattern = events["ExecutionEnded"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.states"] and set(pattern["detail"]["status"]) == {
+        "FAILED",
+        "TIMED_OUT",
+        "ABORTED",
+    }

@@ -40,7 +40,7 @@ def test_success_answers_what_submit_job_sync_answers_and_forwards_the_output(
     assert f"epoch 1 of {result['JobId']}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("code", "meaning"), [(2, "rejected its input"), (1, "failed"), (4, "failed")])
+@pytest.mark.parametrize(("code", "meaning"), [(2, "rejected its input"), (1, "failed"), (5, "failed")])
 def test_a_non_zero_exit_is_a_failed_batch_job_naming_the_code_and_the_last_lines(
     monkeypatch: pytest.MonkeyPatch, code: int, meaning: str
 ) -> None:
@@ -71,3 +71,14 @@ def test_a_trainer_that_stopped_because_its_job_was_cancelled_is_no_error(
     script(monkeypatch, "print('Training stopped: the job was cancelled'); raise SystemExit(3)")
     result = local_batch.handler(EVENT, FakeLambdaContext(remaining_ms=60_000))
     assert result["Status"] == "CANCELLED" and result["JobId"].startswith("local-")
+
+
+def test_a_trainer_that_could_not_reach_a_dependency_is_an_error_the_state_machine_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exit 4: the Batch job definition retries it; locally the Train state's Retry does."""
+    from chronos_core.domain.errors import DependencyUnavailableError
+
+    script(monkeypatch, "raise SystemExit(4)")
+    with pytest.raises(DependencyUnavailableError):
+        local_batch.handler(EVENT, FakeLambdaContext(remaining_ms=60_000))

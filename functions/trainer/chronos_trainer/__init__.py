@@ -13,6 +13,8 @@ EXIT_FAILED: Final = 1
 #: The input was rejected (too little data, bad configuration): retrying cannot help.
 EXIT_REJECTED: Final = 2
 EXIT_CANCELLED: Final = 3
+#: A dependency (MongoDB, S3) could not be reached: worth retrying once it is back.
+EXIT_UNAVAILABLE: Final = 4
 
 #: The AWS Batch job definition's command (``template.yaml``), ``Ref::`` parameters included.
 BATCH_COMMAND: Final = (

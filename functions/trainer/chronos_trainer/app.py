@@ -18,7 +18,9 @@ Ways in:
   when the job is no longer running (without a job document, progress is logged instead).
 
 Exit codes: 0 on success, 2 when the input is rejected (too little data, bad configuration:
-retrying cannot help), 3 when the job was cancelled, 1 otherwise.
+retrying cannot help), 3 when the job is no longer running (cancelled), 4 when a dependency could
+not be reached (worth retrying: the Batch job definition retries it, as the local Train step's
+Retry does), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from chronos_core.domain.ids import JobId
 from chronos_core.ml.config import JobIdentity, TrainingConfig
 from chronos_core.ml.pipeline import NullProgress, TrainingOutcome, run_training_job
 from chronos_core.observability import logger
-from chronos_trainer import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_REJECTED
+from chronos_trainer import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_REJECTED, EXIT_UNAVAILABLE
 from chronos_trainer.dataset import load_points, read_bytes, write_bytes
 
 
@@ -186,6 +188,9 @@ def _pipeline_main(args: argparse.Namespace) -> int:
         return EXIT_REJECTED
     try:
         result = run_pipeline_step(args.training_job_id, args.dataset_key)
+    except DependencyUnavailableError as exc:
+        logger.error("training could not reach a dependency", extra={"error": exc.message})
+        return EXIT_UNAVAILABLE
     except ValidationError as exc:
         logger.error("training rejected", extra={"error": exc.message, "details": exc.details})
         return EXIT_REJECTED

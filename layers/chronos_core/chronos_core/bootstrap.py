@@ -343,6 +343,7 @@ if TYPE_CHECKING:
     from chronos_core.api.deps import ApiServices
     from chronos_core.application.forecasting.deps import CleanupDeps, SchedulerDeps, WorkerDeps
     from chronos_core.application.training.pipeline.deps import CompletionDeps, PipelineDeps, TrainStepDeps
+    from chronos_core.application.training.reconciliation import ReconcileDeps
 
     def _services_serve_every_entry_point(s: Services) -> None:
         """mypy checks here that :class:`Services` satisfies every dependency bundle."""
@@ -353,4 +354,5 @@ if TYPE_CHECKING:
         scheduler: SchedulerDeps = s
         worker: WorkerDeps = s
         cleanup: CleanupDeps = s
-        del api, pipeline, train_step, completion, scheduler, worker, cleanup
+        reconcile: ReconcileDeps = s
+        del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile

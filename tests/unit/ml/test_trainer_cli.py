@@ -59,3 +59,14 @@ def test_dataset_formats() -> None:
     assert split_s3_uri("s3://bucket/jobs/1/dataset.json") == ("bucket", "jobs/1/dataset.json")
     with pytest.raises(ValueError):
         split_s3_uri("s3://bucket")
+
+
+def test_an_unreachable_dependency_exits_4_so_that_batch_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chronos_core.domain.errors import DependencyUnavailableError
+    from chronos_trainer import EXIT_UNAVAILABLE
+
+    def fake(job_id: str, dataset_key: str) -> Any:
+        raise DependencyUnavailableError("The database is unavailable; retry later")
+
+    monkeypatch.setattr(app, "run_pipeline_step", fake)
+    assert app.main(["--job-id", "j", "--dataset-key", "k"]) == EXIT_UNAVAILABLE == 4

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chronos_core.application.ports.pipeline import ExecutionState
 from chronos_core.domain.errors import ConflictError, DependencyUnavailableError
 
 
@@ -42,6 +43,22 @@ class StepFunctionsWorkflow:
             raise DependencyUnavailableError("Step Functions refused to stop the execution") from exc
         except BotoCoreError as exc:
             raise DependencyUnavailableError("Step Functions cannot be reached") from exc
+
+    def describe(self, execution_arn: str) -> ExecutionState | None:
+        try:
+            found = self._sfn.describe_execution(executionArn=execution_arn)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise DependencyUnavailableError("Step Functions refused to describe the execution") from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailableError("Step Functions cannot be reached") from exc
+        return ExecutionState(
+            status=str(found["status"]),
+            error=found.get("error"),
+            cause=found.get("cause"),
+            stopped_at=found.get("stopDate"),
+        )
 
     def console_url(self, execution_arn: str) -> str | None:
         if self._local:

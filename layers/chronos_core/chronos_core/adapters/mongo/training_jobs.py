@@ -140,6 +140,17 @@ class MongoTrainingJobRepository:
         return self._job(self._jobs.find_one({"model_id": model_id, "status": {"$in": _RUNNING}}, {"_id": 0}))
 
     @with_retries
+    def running_jobs(self, limit: int) -> list[TrainingJob]:
+        cursor = (
+            self._jobs.find({"status": {"$in": _RUNNING}}, {"_id": 0, "history": 0})
+            .sort("updated_at", ASCENDING)
+            .limit(limit)
+        )
+        docs = list(cursor)
+        chunks = self._chunk_points([d["id"] for d in docs])
+        return [document_to_job(d, chunks[d["id"]]) for d in docs]
+
+    @with_retries
     def ids_for_model(self, model_id: ModelId) -> list[JobId]:
         return [JobId(d["id"]) for d in self._jobs.find({"model_id": model_id}, {"_id": 0, "id": 1})]
 

@@ -4,6 +4,7 @@ the forecasting library's preparation and training."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -42,6 +43,21 @@ class ObjectStore(Protocol):
     def delete_prefix(self, prefix: str) -> int: ...
 
 
+@dataclass(frozen=True)
+class ExecutionState:
+    """How an execution stands: ``status`` is Step Functions' (``RUNNING``, ``SUCCEEDED``,
+    ``FAILED``, ``TIMED_OUT``, ``ABORTED``); ``error`` and ``cause`` are the ones it ended with."""
+
+    status: str
+    error: str | None = None
+    cause: str | None = None
+    stopped_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "RUNNING"
+
+
 class Workflow(Protocol):
     """The training state machine."""
 
@@ -54,6 +70,9 @@ class Workflow(Protocol):
 
     def console_url(self, execution_arn: str) -> str | None:
         """A link to the execution in the AWS console, when it exists."""
+
+    def describe(self, execution_arn: str) -> ExecutionState | None:
+        """The execution's state, or None when it does not exist (any more)."""
 
 
 class ProgressReporter(Protocol):

@@ -49,6 +49,9 @@ class TrainingJobs(JobLookup, Protocol):
     def running_for_model(self, model_id: ModelId) -> TrainingJob | None:
         """A job of the model that is still running, if any."""
 
+    def running_jobs(self, limit: int) -> list[TrainingJob]:
+        """Jobs in a running status, least recently changed first, at most ``limit``."""
+
     def ids_for_model(self, model_id: ModelId) -> list[JobId]:
         """Every job id of the model."""
 
