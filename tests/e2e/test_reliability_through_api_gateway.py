@@ -151,3 +151,49 @@ def test_a_trailing_slash_is_404_not_a_redirect_out_of_the_stage(api: httpx.Clie
     assert response.status_code == 404 and "location" not in response.headers
     assert api.get("/docs").status_code == 404
     assert httpx.get(f"{api.base_url}/openapi.json", timeout=30).status_code == 200  # public, documented
+
+
+def test_the_reconciler_fails_a_job_whose_execution_ended_without_recording_it(
+    api: httpx.Client, stack: dict[str, Any], sandbox: SandboxControl
+) -> None:
+    """As after an outage longer than RecordFailure's retries: the execution has failed, the job
+    still reads training and its model is claimed. The deployed reconciler settles it."""
+    from chronos_core.adapters.mongo import MongoModelRepository, MongoTrainingJobRepository
+    from chronos_core.domain.ids import ModelId
+    from chronos_core.domain.training_job import ExecutionRef, Phase, TrainingJob, TrainingStatus
+    from local.stack import local_client
+
+    sfn = local_client("stepfunctions", stack["LocalStackUrl"])
+    ghost = str(uuid.uuid4())  # no such job: Plan fails, RecordFailure finds nothing to record
+    arn = sfn.start_execution(
+        stateMachineArn=stack["TrainingStateMachineArn"], name=ghost, input=f'{{"job_id": "{ghost}"}}'
+    )["executionArn"]
+    deadline = time.monotonic() + 60
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert sfn.describe_execution(executionArn=arn)["error"] == "NotFoundError"  # the real error, kept
+
+    model = create_model(api, seed_series(sandbox, [1.0] * 200, "ghost"))
+    with MongoClient(stack["MongoDbUri"], serverSelectionTimeoutMS=3000, tz_aware=True) as mongo:
+        db = mongo[stack["MongoDbDatabase"]]
+        assert MongoModelRepository(db).claim_for_training(ModelId(model["id"]))
+        stuck = TrainingJob(
+            model_id=model["id"],
+            fiware_service=SERVICE,
+            status=TrainingStatus.TRAINING,
+            phase=Phase.TRAIN,
+            last_n=200,
+            points_available=200,
+            window_offset=0,
+            execution=ExecutionRef(name=ghost, arn=arn),
+        )
+        MongoTrainingJobRepository(db).add(stuck)
+    invoked = local_client("lambda", stack["LocalStackUrl"]).invoke(
+        FunctionName=stack["ReconcileTrainingFunctionName"], Payload=b"{}"
+    )
+    assert "FunctionError" not in invoked, invoked["Payload"].read()
+    job = wait_for(api, model["id"], stuck.id, lambda j: j["status"] in FINISHED, timeout=90)
+    assert job["status"] == "failed" and job["error"]["error"] == "NotFoundError", job["error"]
+    assert "the execution ended FAILED" in job["error"]["cause"] and job["error"]["phase"] == "train"
+    assert api.get(f"/models/{model['id']}").json()["status"] == "draft"
