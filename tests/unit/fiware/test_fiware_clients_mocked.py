@@ -158,9 +158,11 @@ def test_sth_v1_shape() -> None:
     assert page.total_count == 2 and len(page.points) == 2
 
 
-def test_sth_rejects_page_sizes_above_100() -> None:
+def test_sth_rejects_page_sizes_outside_its_configurable_range() -> None:
     with pytest.raises(ValueError):
-        SthCometClient("http://sth", page_size=101)
+        SthCometClient("http://sth", page_size=10_001)
+    with pytest.raises(ValueError):
+        SthCometClient("http://sth", page_size=0)
     client = SthCometClient("http://sth", transport=httpx.MockTransport(FakeSth(1)))
     with pytest.raises(ValidationError):
         client.fetch_page(TENANT, SERIES, 0, 101)
