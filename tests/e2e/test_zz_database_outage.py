@@ -94,6 +94,8 @@ def test_an_outage_during_collection_and_training_leaves_every_job_terminal_trut
     starting = create_model(api, seed_series(sandbox, taylor, "outage-p"))
     planned = start(api, starting["id"])  # the outage meets it in planning, collection or preparation
     jobs = [(trains, training), (stalls, collecting), (starting, planned)]
+    before = [api.get(job_url(m["id"], j["id"])).json()["status"] for m, j in jobs]
+    assert not set(before) & set(FINISHED), before  # the outage meets three running jobs
 
     assert procs.stop(PID_FILE)
     try:
@@ -116,7 +118,8 @@ def test_an_outage_during_collection_and_training_leaves_every_job_terminal_trut
             retried = api.post(job_url(model["id"], job["id"]) + "/retry")
             assert retried.status_code == 202, retried.text
     for (model, _), job in zip(jobs, ended, strict=True):
-        if job["status"] == "failed":
+        if job["status"] == "failed":  # whether a job rode the outage out in retries depends on timing
             done = wait_for(api, model["id"], job["id"], lambda d: d["status"] in FINISHED, timeout=480)
             assert done["status"] == "completed", done["error"]
-    assert any(job["status"] == "failed" for job in ended), "the outage failed no job: it proved nothing"
+        else:
+            assert job["status"] == "completed", job
