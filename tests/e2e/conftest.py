@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +40,39 @@ def api(stack: dict[str, Any], local_token: Any) -> Iterator[httpx.Client]:
         yield client
 
 
-class SandboxControl:
-    """Fault injection, request log and seeding of the FIWARE sandbox the stack points at."""
+class SandboxUnavailableError(RuntimeError):
+    """The deployed stack's STH-Comet is real FIWARE: there is no ``/_sandbox`` control API."""
 
-    def __init__(self, sth_url: str) -> None:
+
+class SandboxControl:
+    """Fault injection, request log and seeding of the FIWARE sandbox the stack points at.
+
+    Its control API is the sandbox's ``/_sandbox`` on the STH port, so it needs the stack's STH to be
+    the sandbox's (:meth:`for_stack` checks); ``external`` names the components that are real FIWARE,
+    which the sandbox's faults cannot reach (``orion_down`` / ``iot_agent_down`` then skip the test).
+    """
+
+    def __init__(self, sth_url: str, external: Sequence[str] = ()) -> None:
         self._http = httpx.Client(base_url=sth_url, timeout=30)
+        self.external = frozenset(external)
+
+    @classmethod
+    def for_stack(cls, stack: dict[str, Any]) -> SandboxControl:
+        """The control of the sandbox serving the deployed stack's STH; raises
+        :class:`SandboxUnavailableError` when that STH is external (``CHRONOS_STH_URL``)."""
+        external = list(stack.get("FiwareExternal", []))
+        if "sth" in external:
+            raise SandboxUnavailableError(
+                f"the deployed stack's STH-Comet {stack['SthUrl']} is external (CHRONOS_STH_URL): it has no "
+                "/_sandbox control API, so seeding STH, fault injection and the request log need the "
+                "sandbox's STH (deploy without CHRONOS_STH_URL)"
+            )
+        return cls(stack["SthUrl"], external)
 
     def faults(self, **config: Any) -> None:
+        for fault, component in (("orion_down", "orion"), ("iot_agent_down", "iota")):
+            if config.get(fault) and component in self.external:
+                pytest.skip(f"{fault}: the stack's {component} is external, the sandbox cannot fail it")
         self._http.post("/_sandbox/faults", json=config).raise_for_status()
 
     def clear_faults(self) -> None:
@@ -101,7 +127,11 @@ class SandboxControl:
 
 @pytest.fixture(scope="session")
 def sandbox(stack: dict[str, Any]) -> Iterator[SandboxControl]:
-    control = SandboxControl(stack["SthUrl"])
+    """The sandbox's control API; skips the tests that need it when the stack's STH is external."""
+    try:
+        control = SandboxControl.for_stack(stack)
+    except SandboxUnavailableError as exc:
+        pytest.skip(str(exc))
     control.clear_faults()
     yield control
     control.clear_faults()
