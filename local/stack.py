@@ -492,8 +492,23 @@ def sam(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([str(binary), *args], cwd=ROOT, env=env, check=True)
 
 
+#: Collection settings passed to the deployment when set in the environment (else the template's
+#: defaults apply): the same names the functions read.
+COLLECTION_PARAMETERS = {
+    "CHRONOS_STH_PAGE_SIZE": "SthPageSize",
+    "CHRONOS_STH_PAGE_CONCURRENCY": "SthPageConcurrency",
+    "CHRONOS_STH_PAGING": "SthPaging",
+    "CHRONOS_STH_ADAPTIVE": "SthAdaptive",
+    "CHRONOS_STH_TIMEOUT_CAP_SECONDS": "SthTimeoutCapSeconds",
+    "CHRONOS_FIWARE_TIMEOUT_SECONDS": "FiwareTimeoutSeconds",
+    "CHRONOS_FIWARE_MAX_ATTEMPTS": "FiwareMaxAttempts",
+}
+
+
 def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
+    collection = {param: os.environ[var] for var, param in COLLECTION_PARAMETERS.items() if os.environ.get(var)}
     return {
+        **collection,
         "StageName": "dev",
         "EnvironmentName": "local",
         "MongoDbUri": endpoints.mongodb_uri,

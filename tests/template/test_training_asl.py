@@ -112,6 +112,7 @@ def test_collection_settings_are_template_parameters_that_reach_every_function()
         ("SthPageSize", "CHRONOS_STH_PAGE_SIZE"),
         ("SthPageConcurrency", "CHRONOS_STH_PAGE_CONCURRENCY"),
         ("SthPaging", "CHRONOS_STH_PAGING"),
+        ("SthAdaptive", "CHRONOS_STH_ADAPTIVE"),
         ("FiwareTimeoutSeconds", "CHRONOS_FIWARE_TIMEOUT_SECONDS"),
         ("SthTimeoutCapSeconds", "CHRONOS_STH_TIMEOUT_CAP_SECONDS"),
         ("FiwareMaxAttempts", "CHRONOS_FIWARE_MAX_ATTEMPTS"),

@@ -157,6 +157,22 @@ def test_deploy_parameters_by_default_are_the_sandboxs() -> None:
     )
 
 
+def test_collection_settings_in_the_environment_reach_the_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in stack.COLLECTION_PARAMETERS:
+        monkeypatch.delenv(variable, raising=False)
+    defaults = stack.deploy_parameters(stack.Endpoints.from_env({}))
+    assert not set(stack.COLLECTION_PARAMETERS.values()) & set(defaults)  # the template's defaults
+    monkeypatch.setenv("CHRONOS_STH_PAGE_CONCURRENCY", "2")
+    monkeypatch.setenv("CHRONOS_STH_PAGING", "offset")
+    monkeypatch.setenv("CHRONOS_FIWARE_TIMEOUT_SECONDS", "10")
+    given = stack.deploy_parameters(stack.Endpoints.from_env({}))
+    assert (given["SthPageConcurrency"], given["SthPaging"], given["FiwareTimeoutSeconds"]) == ("2", "offset", "10")
+    template = (stack.ROOT / "template.yaml").read_text()
+    assert all(f"  {parameter}:\n" in template for parameter in stack.COLLECTION_PARAMETERS.values())
+
+
 def test_stack_outputs_list_the_effective_urls_and_which_are_external(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

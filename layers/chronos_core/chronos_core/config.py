@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         description="'time': after the first page, each page starts at the last reception time "
         "seen (dateFrom), so STH never skips far; 'offset': hOffset pages, several in flight.",
     )
+    sth_adaptive: bool = Field(
+        default=True,
+        description="False: no STH flow control; each chunk keeps sth_page_concurrency pages in "
+        "flight with the fixed fiware_timeout_seconds (for comparison, and as an escape hatch).",
+    )
     sth_timeout_cap_seconds: float = Field(
         default=60.0, gt=0, description="The longest an STH request may take as its timeout grows."
     )

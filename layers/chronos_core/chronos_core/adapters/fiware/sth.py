@@ -183,9 +183,12 @@ class SthCometClient(FiwareClient):
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
         """As :meth:`FiwareClient.from_settings`: ``sth_page_size`` and a flow
         control with ``sth_page_concurrency`` requests in flight at most, timeouts from
-        ``fiware_timeout_seconds`` growing to ``sth_timeout_cap_seconds``."""
+        ``fiware_timeout_seconds`` growing to ``sth_timeout_cap_seconds`` (none when
+        ``sth_adaptive`` is off)."""
         kwargs.setdefault("max_concurrency", settings.sth_page_concurrency)
         kwargs.setdefault("page_size", settings.sth_page_size)
+        if not settings.sth_adaptive:
+            return super().from_settings(settings, **kwargs)
         kwargs.setdefault(
             "flow",
             FlowControl(
