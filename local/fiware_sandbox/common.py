@@ -5,7 +5,9 @@ The middleware wraps each of the three apps and:
 * keeps the request path **percent-encoded** for routing (``scope["path"] = raw_path``) so an id
   holding ``%2F`` stays one path segment, as in the real servers; handlers decode with :func:`unq`;
 * records every request in the in-memory request log (``GET /_sandbox/requests``);
-* applies the injected faults (``POST /_sandbox/faults``) before the component sees the request.
+* applies the injected faults (``POST /_sandbox/faults``) before the component sees the request;
+* hands the request's log record to the component (``scope[RECORD_KEY]``), so the STH double can
+  add what its cost model did (time queued, cost, whether the client had gone).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pydantic import BaseModel, Field
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from local.fiware_sandbox.sth_cost import QueryPool
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -33,6 +37,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CONTROL_PREFIX = "/_sandbox"
+#: The ASGI scope key under which the middleware hands the request's :class:`RequestRecord` on.
+RECORD_KEY = "fiware_sandbox.record"
 
 
 def unq(value: str) -> str:
@@ -56,6 +62,28 @@ class FaultConfig(BaseModel):
         description="STH data requests whose hOffset is at least this answer 5xx every time "
         "(a permanent failure that spares the earlier part of a series)",
     )
+    sth_max_page_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="STH MAX_PAGE_SIZE: lastN or hLimit above it answer 400; null: the server's "
+        "--sth-max-page-size (default 100)",
+    )
+    sth_cost_model: bool = Field(
+        default=False,
+        description="make each STH raw-data query cost what it costs a real STH-Comet (sth_cost.py): "
+        "a bounded pool of queries, a cost per matching and per skipped document, and queries that "
+        "run to their end after the client has gone",
+    )
+    sth_cost_ms_per_document: float = Field(
+        default=0.09, ge=0, le=1000, description="ms per document matching the date filter (count + sort)"
+    )
+    sth_cost_ms_per_skipped: float = Field(
+        default=0.02, ge=0, le=1000, description="ms per document skipped (min(hOffset, documents))"
+    )
+    sth_cost_base_ms: float = Field(default=0.0, ge=0, le=600_000, description="fixed ms per query")
+    sth_query_pool_size: int = Field(
+        default=5, ge=1, le=1000, description="queries in flight at once; the others queue (FIFO)"
+    )
     orion_down: bool = False
     iot_agent_down: bool = False
     down_status: int = Field(default=503, ge=500, le=599)
@@ -75,6 +103,11 @@ class RequestRecord:
     status: int = 0
     fault: str | None = None
     duration_ms: float = 0.0
+    #: STH raw-data queries only: ms spent waiting for a pool slot, the modelled cost (0 when the
+    #: cost model is off) and whether the client had disconnected when the answer was ready.
+    queue_ms: float | None = None
+    cost_ms: float | None = None
+    client_gone: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +122,9 @@ class RequestRecord:
             "status": self.status,
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
+            "queue_ms": None if self.queue_ms is None else round(self.queue_ms, 3),
+            "cost_ms": None if self.cost_ms is None else round(self.cost_ms, 3),
+            "client_gone": self.client_gone,
         }
 
 
@@ -112,6 +148,16 @@ class SandboxState:
     #: validated against the ``rev`` counter every writer bumps (FerretDB scans are slow).
     series_cache: dict[tuple[str, str], tuple[int, list[tuple[Any, ...]]]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    #: The STH query pool and its counters (``GET /_sandbox/sth/stats``); used on the event loop only.
+    sth_pool: QueryPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sth_pool = QueryPool(lambda: self.faults.sth_query_pool_size)
+
+    def max_page_size(self) -> int:
+        """STH's MAX_PAGE_SIZE now: the control API's ``sth_max_page_size``, else the server flag."""
+        override = self.faults.sth_max_page_size
+        return override if override is not None else self.sth_max_page_size
 
     def set_faults(self, config: FaultConfig) -> None:
         with self.lock:
@@ -223,6 +269,7 @@ class SandboxMiddleware:
                 status_holder["status"] = message["status"]
             await send(message)
 
+        scope[RECORD_KEY] = record
         try:
             fault = self._fault_for(scope["method"], path, record.query)
             record.fault = fault

@@ -53,6 +53,31 @@ class Sandbox:
     def clear_faults(self) -> None:
         self._client.delete(f"{self.sth_url}/_sandbox/faults").raise_for_status()
 
+    def faults(self) -> dict[str, Any]:
+        response = self._client.get(f"{self.sth_url}/_sandbox/faults")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def sth_stats(self) -> dict[str, Any]:
+        """The STH raw-data query counters (``GET /_sandbox/sth/stats``)."""
+        response = self._client.get(f"{self.sth_url}/_sandbox/sth/stats")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def reset_sth_stats(self) -> dict[str, Any]:
+        response = self._client.delete(f"{self.sth_url}/_sandbox/sth/stats")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def info(self) -> dict[str, Any]:
+        response = self._client.get(f"{self.sth_url}/_sandbox/info")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
     def requests(self, component: str | None = None, since: int = 0, **filters: Any) -> list[dict[str, Any]]:
         params = {"since": since, **filters}
         if component:

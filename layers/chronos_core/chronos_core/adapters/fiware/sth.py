@@ -33,6 +33,8 @@ Contract followed:
 * ``attrValue`` keeps the JSON type it was stored with (string, number, object...): points keep the
   raw value and :meth:`SthPoint.as_float` converts numbers and numeric strings.
 * ``recvTime`` is parsed to an aware UTC :class:`datetime`.
+* Real STH returns every stored field of a point, ``_id`` (the ObjectId as 24 hex digits) and
+  ``attrName`` included; :class:`SthPoint` ignores the fields it does not use.
 * v2 bodies are ``{"type": "StructuredValue", "value": [...]}`` (key ``value``); v1 bodies are
   ``contextResponses[0].contextElement.attributes[name=attr].values``.
 
