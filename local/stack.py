@@ -506,7 +506,9 @@ COLLECTION_PARAMETERS = {
 
 
 def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
-    collection = {param: os.environ[var] for var, param in COLLECTION_PARAMETERS.items() if os.environ.get(var)}
+    collection = {
+        param: os.environ[var] for var, param in COLLECTION_PARAMETERS.items() if os.environ.get(var)
+    }
     return {
         **collection,
         "StageName": "dev",

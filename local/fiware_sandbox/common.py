@@ -84,6 +84,13 @@ class FaultConfig(BaseModel):
     sth_query_pool_size: int = Field(
         default=5, ge=1, le=1000, description="queries in flight at once; the others queue (FIFO)"
     )
+    sth_db_parallelism: float = Field(
+        default=1.6,
+        gt=0,
+        le=1000,
+        description="how many queries the database runs at full speed at once; more share it "
+        "(each at parallelism/n of its speed). Calibrated on a real STH-Comet's measured throughput",
+    )
     orion_down: bool = False
     iot_agent_down: bool = False
     down_status: int = Field(default=503, ge=500, le=599)
@@ -152,7 +159,9 @@ class SandboxState:
     sth_pool: QueryPool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sth_pool = QueryPool(lambda: self.faults.sth_query_pool_size)
+        self.sth_pool = QueryPool(
+            lambda: self.faults.sth_query_pool_size, lambda: self.faults.sth_db_parallelism
+        )
 
     def max_page_size(self) -> int:
         """STH's MAX_PAGE_SIZE now: the control API's ``sth_max_page_size``, else the server flag."""

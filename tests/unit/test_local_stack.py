@@ -168,7 +168,11 @@ def test_collection_settings_in_the_environment_reach_the_deployment(
     monkeypatch.setenv("CHRONOS_STH_PAGING", "offset")
     monkeypatch.setenv("CHRONOS_FIWARE_TIMEOUT_SECONDS", "10")
     given = stack.deploy_parameters(stack.Endpoints.from_env({}))
-    assert (given["SthPageConcurrency"], given["SthPaging"], given["FiwareTimeoutSeconds"]) == ("2", "offset", "10")
+    assert (given["SthPageConcurrency"], given["SthPaging"], given["FiwareTimeoutSeconds"]) == (
+        "2",
+        "offset",
+        "10",
+    )
     template = (stack.ROOT / "template.yaml").read_text()
     assert all(f"  {parameter}:\n" in template for parameter in stack.COLLECTION_PARAMETERS.values())
 

@@ -137,7 +137,11 @@ def test_cost_grows_with_collection_size_offset_and_date_filter(sandbox: Sandbox
 def test_pool_bounds_concurrency_and_queues_the_rest(sandbox: Sandbox, service: str) -> None:
     seed(sandbox, service, 400)
     sandbox.set_faults(
-        sth_cost_model=True, sth_query_pool_size=2, sth_cost_ms_per_document=1.0, sth_cost_ms_per_skipped=0
+        sth_cost_model=True,
+        sth_query_pool_size=2,
+        sth_cost_ms_per_document=1.0,
+        sth_cost_ms_per_skipped=0,
+        sth_db_parallelism=2,  # the two running queries do not slow each other down
     )
     one = 0.4  # 1 ms x 400 documents
     sandbox.reset_sth_stats()
@@ -293,3 +297,29 @@ def test_points_carry_id_and_attr_name_and_integral_numbers_as_integers(
     csv = v2(sandbox, service, filetype="csv").text.splitlines()
     assert csv[0] == "attrName,attrType,attrValue,recvTime" and csv[1].startswith("power,Number,12,")
     assert json.loads(json.dumps(points)) == points
+
+
+def test_queries_running_at_once_share_the_databases_parallelism(sandbox: Sandbox, service: str) -> None:
+    """Four queries of 0.4 s each in a pool of 4 on a database that runs one at full speed: each
+    progresses at a quarter of its speed, so all four end together after about 1.6 s."""
+    seed(sandbox, service, 400)
+    sandbox.set_faults(
+        sth_cost_model=True,
+        sth_query_pool_size=4,
+        sth_cost_ms_per_document=1.0,
+        sth_cost_ms_per_skipped=0,
+        sth_db_parallelism=1,
+    )
+    alone_started = time.perf_counter()
+    assert v2(sandbox, service, lastN=1).status_code == 200
+    alone = time.perf_counter() - alone_started
+    assert 0.35 <= alone < 0.8
+
+    def timed() -> float:
+        started = time.perf_counter()
+        assert v2(sandbox, service, lastN=1).status_code == 200
+        return time.perf_counter() - started
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        durations = list(pool.map(lambda _: timed(), range(4)))
+    assert all(1.3 <= d < 2.4 for d in durations), durations  # not 0.4 s each: they share one CPU
