@@ -21,6 +21,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -60,7 +61,12 @@ class FaultConfig(BaseModel):
         default=None,
         ge=0,
         description="STH data requests whose hOffset is at least this answer 5xx every time "
-        "(a permanent failure that spares the earlier part of a series)",
+        "(a permanent failure that spares the earlier part of a series, for offset paging)",
+    )
+    sth_fail_from_time: datetime | None = Field(
+        default=None,
+        description="STH data requests whose dateFrom is at or after this time answer 5xx every "
+        "time (the same for paging by time; requests without dateFrom are spared)",
     )
     sth_max_page_size: int | None = Field(
         default=None,
@@ -181,7 +187,9 @@ class SandboxState:
             self.log.append(record)
             return record
 
-    def pick_sth_fault(self, key: str, offset: int | None = None) -> str | None:
+    def pick_sth_fault(
+        self, key: str, offset: int | None = None, date_from: datetime | None = None
+    ) -> str | None:
         """Decide the fault for one STH data request: ``error``, ``timeout`` or ``None``."""
         with self.lock:
             faults = self.faults
@@ -189,6 +197,12 @@ class SandboxState:
                 faults.sth_fail_from_offset is not None
                 and offset is not None
                 and offset >= faults.sth_fail_from_offset
+            ):
+                return "error"
+            if (
+                faults.sth_fail_from_time is not None
+                and date_from is not None
+                and date_from >= faults.sth_fail_from_time
             ):
                 return "error"
             if faults.sth_fail_first:
@@ -304,10 +318,21 @@ class SandboxMiddleware:
         if self.component == "iota" and faults.iot_agent_down:
             return "down"
         if self.component == "sth" and method == "GET" and path.startswith("/STH/"):
-            offsets = parse_qs(query).get("hOffset")
+            params = parse_qs(query)
+            offsets = params.get("hOffset")
             offset = int(offsets[0]) if offsets and offsets[0].isdigit() else None
-            return self.state.pick_sth_fault(f"{path}?{query}", offset)
+            return self.state.pick_sth_fault(f"{path}?{query}", offset, _date_param(params.get("dateFrom")))
         return None
+
+
+def _date_param(values: list[str] | None) -> datetime | None:
+    if not values:
+        return None
+    try:
+        parsed = datetime.fromisoformat(values[0].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def correlator(request_headers: Any) -> str:

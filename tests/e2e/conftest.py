@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,15 @@ class SandboxControl:
     def clear_faults(self) -> None:
         self._http.delete("/_sandbox/faults").raise_for_status()
 
+    def sth_stats(self) -> dict[str, Any]:
+        """The sandbox STH's raw-data query counters (requests seen, abandoned, peaks)."""
+        response = self._http.get("/_sandbox/sth/stats")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def reset_sth_stats(self) -> None:
+        self._http.delete("/_sandbox/sth/stats").raise_for_status()
+
     def clear_requests(self) -> None:
         self._http.delete("/_sandbox/requests").raise_for_status()
 
@@ -85,6 +95,13 @@ class SandboxControl:
         response = self._http.get("/_sandbox/requests", params={"component": component, "limit": 100000})
         response.raise_for_status()
         return list(response.json()["requests"])
+
+    @staticmethod
+    def seeded_time(index: int, interval_seconds: float = 1800.0) -> datetime:
+        """The reception time :meth:`seed` gives the point at ``index``."""
+        return datetime(2024, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=index * interval_seconds, milliseconds=137
+        )
 
     def seed(
         self,
@@ -97,14 +114,9 @@ class SandboxControl:
         values: list[float],
         interval_seconds: float = 1800.0,
     ) -> None:
-        from datetime import UTC, datetime, timedelta
-
-        start = datetime(2024, 1, 1, tzinfo=UTC)
         points = [
             {
-                "recvTime": (start + timedelta(seconds=i * interval_seconds, milliseconds=137))
-                .isoformat()
-                .replace("+00:00", "Z"),
+                "recvTime": self.seeded_time(i, interval_seconds).isoformat().replace("+00:00", "Z"),
                 "attrValue": str(value),
             }
             for i, value in enumerate(values)

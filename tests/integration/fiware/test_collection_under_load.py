@@ -42,15 +42,28 @@ COST = {  # ~0.2 s a page at 4,000 documents, a little more at the end of the se
 def seed(sandbox: Sandbox, service: str) -> FiwareSource:
     base = datetime(2024, 1, 1, tzinfo=UTC)
     points = [
-        {"recvTime": (base + timedelta(minutes=i)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-         "attrValue": str(i)}
+        {
+            "recvTime": (base + timedelta(minutes=i))
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "attrValue": str(i),
+        }
         for i in range(POINTS)
     ]
     sandbox.seed_sth(
-        service=service, servicepath="/", entity_id="Meter1", entity_type="Meter", attr_name="power", points=points
+        service=service,
+        servicepath="/",
+        entity_id="Meter1",
+        entity_type="Meter",
+        attr_name="power",
+        points=points,
     )
     return FiwareSource(
-        entity_type="Meter", entity_id="Meter1", feature="power", fiware_service=service, fiware_servicepath="/"
+        entity_type="Meter",
+        entity_id="Meter1",
+        feature="power",
+        fiware_service=service,
+        fiware_servicepath="/",
     )
 
 
@@ -65,7 +78,9 @@ def settle(sandbox: Sandbox, timeout: float = 60) -> None:
     raise AssertionError(f"STH still busy: {sandbox.sth_stats()}")
 
 
-def collect_all(sources: list[SthSeriesSource], source: FiwareSource, chunks: list[ChunkSpec], pages: int) -> list[float]:
+def collect_all(
+    sources: list[SthSeriesSource], source: FiwareSource, chunks: list[ChunkSpec], pages: int
+) -> list[float]:
     """Collect the chunks as the Map does: up to MAP_CONCURRENCY at once, each with its own
     client (its own Lambda), each called again with its rest until complete."""
 
@@ -119,7 +134,9 @@ def test_the_default_settings_collect_every_point_once_without_flooding_a_costly
         sth_timeout_cap_seconds=Settings().sth_timeout_cap_seconds / 10,
     )
     assert defaults.sth_adaptive and defaults.sth_paging == "time"
-    sources = [SthSeriesSource(SthCometClient.from_settings(defaults), paging=defaults.sth_paging) for _ in CHUNKS]
+    sources = [
+        SthSeriesSource(SthCometClient.from_settings(defaults), paging=defaults.sth_paging) for _ in CHUNKS
+    ]
     started = time.monotonic()
     window = sources[0].time_window(source, 0, POINTS)
     assert window is not None

@@ -10,9 +10,10 @@ import time
 import httpx
 import pytest
 
-from chronos_core.adapters.fiware import FiwareUnavailableError, RetryPolicy
+from chronos_core.adapters.fiware import FiwareServerError, FiwareUnavailableError, RetryPolicy
 from chronos_core.adapters.fiware.flow import CircuitOpenError, FlowControl, FlowSettings
 from chronos_core.adapters.fiware.http import TIMEOUT_BACKOFF, FiwareHttp
+from chronos_core.deadlines import deadline_in
 
 
 class Clock:
@@ -115,12 +116,12 @@ def test_the_circuit_opens_after_consecutive_failures_and_a_probe_closes_it() ->
         flow.acquire()
         flow.failed("timeout")
     with pytest.raises(CircuitOpenError) as raised:
-        flow.acquire()
+        flow.acquire(wait=0)
     assert raised.value.retry_in == pytest.approx(30)
     clock.now += 31
     flow.acquire()  # half-open: one probe goes through...
     with pytest.raises(CircuitOpenError):
-        flow.acquire()  # ...and only one
+        flow.acquire(wait=0)  # ...and only one
     flow.succeeded(0.5)
     flow.acquire()  # closed again
     flow.succeeded(0.5)
@@ -136,7 +137,7 @@ def test_a_failed_probe_opens_the_circuit_again() -> None:
     flow.acquire()
     flow.failed("timeout")
     with pytest.raises(CircuitOpenError):
-        flow.acquire()
+        flow.acquire(wait=0)
     clock.now += 11
     flow.acquire()
 
@@ -154,7 +155,7 @@ def test_a_success_resets_the_consecutive_failures() -> None:
     flow.acquire()  # two failures since the success: still closed
     flow.failed("server")
     with pytest.raises(CircuitOpenError):  # the third in a row opens it
-        flow.acquire()
+        flow.acquire(wait=0)
 
 
 # ----------------------------------------------------------------------------- through FiwareHttp
@@ -193,7 +194,38 @@ def test_retries_back_off_harder_after_a_timeout_than_after_an_error_answer() ->
     assert flow.attempts == 3
 
 
-def test_an_open_circuit_fails_at_once_without_sending_anything() -> None:
+def test_an_open_circuit_holds_requests_back_until_its_cooldown_then_lets_one_probe_through() -> None:
+    sent: list[float] = []
+    state = {"up": False}
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        return httpx.Response(200, json={}) if state["up"] else httpx.Response(502)
+
+    flow = FlowControl(FlowSettings(breaker_threshold=2, breaker_cooldown=0.4))
+    http, _ = flowing(server, flow, attempts=2)
+    with pytest.raises(FiwareServerError):
+        http.request("GET", "/x", operation="page")  # two 502s open the circuit
+    opened = time.monotonic()
+    assert len(sent) == 2
+    state["up"] = True
+    results: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(http.request("GET", "/x", operation="page").status_code)
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [200] * 4
+    assert len(sent) == 6
+    assert min(sent[2:]) - opened >= 0.35  # nothing was sent during the cooldown
+
+
+def test_an_open_circuit_fails_at_once_when_the_budget_cannot_wait_for_its_cooldown() -> None:
     sent: list[httpx.Request] = []
 
     def down(request: httpx.Request) -> httpx.Response:
@@ -202,12 +234,13 @@ def test_an_open_circuit_fails_at_once_without_sending_anything() -> None:
 
     flow = FlowControl(FlowSettings(breaker_threshold=2, breaker_cooldown=60))
     http, _ = flowing(down, flow, attempts=2)
-    with pytest.raises(Exception):  # noqa: B017 - the first request exhausts its attempts (5xx)
+    with pytest.raises(FiwareServerError):
         http.request("GET", "/x", operation="page")
-    assert len(sent) == 2
-    with pytest.raises(FiwareUnavailableError) as raised:
+    started = time.monotonic()
+    with deadline_in(0.6), pytest.raises(FiwareUnavailableError) as raised:
         http.request("GET", "/x", operation="page")
     assert "circuit open" in raised.value.reason
+    assert time.monotonic() - started < 2
     assert len(sent) == 2  # nothing more reached the server
 
 

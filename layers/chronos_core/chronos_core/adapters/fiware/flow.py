@@ -15,9 +15,9 @@ retry, and the server keeps working on the requests its clients gave up (each re
   recent latencies)`` seconds, never more than ``cap``: a server that is slow but working is not
   timed out (and retried) into overload.
 * **Circuit breaker.** After ``breaker_threshold`` consecutive failures the circuit opens for
-  ``breaker_cooldown`` seconds: attempts fail at once with :class:`CircuitOpenError`, sending
-  nothing. Then one probe is let through (half-open); its success closes the circuit, its failure
-  opens it again.
+  ``breaker_cooldown`` seconds: nothing is sent, callers wait (within their own wait; past it
+  they get :class:`CircuitOpenError`). Then one probe is let through (half-open) while the others
+  keep waiting; its success closes the circuit and lets them go, its failure opens it again.
 
 The client of an endpoint owns one instance, shared by all its threads (one client per warm
 container: the bootstrap builds it once).
@@ -53,7 +53,7 @@ class FlowSettings:
     timeout_factor: float = 3.0
     queueing_factor: float = 1.5
     breaker_threshold: int = 5
-    breaker_cooldown: float = 30.0
+    breaker_cooldown: float = 10.0
 
 
 class FlowControl:
@@ -89,29 +89,40 @@ class FlowControl:
         return min(s.timeout_cap, max(s.base_timeout, s.timeout_factor * p90))
 
     def acquire(self, wait: float | None = None) -> None:
-        """Wait (at most ``wait`` seconds, forever when None) for a free slot. Raises
-        CircuitOpenError while the circuit is open, TimeoutError when no slot freed in time."""
+        """Wait (at most ``wait`` seconds, forever when None) for a free slot, and while the
+        circuit is open for its cooldown to end and for the probe's outcome. Raises
+        CircuitOpenError when the circuit is still open at the end of the wait, TimeoutError
+        when no slot freed in time."""
         deadline = None if wait is None else self._clock() + wait
         with self._cond:
             while True:
-                self._check_circuit()
+                now = self._clock()
+                left = None if deadline is None else deadline - now
+                blocked_for = self._circuit_wait(now)
+                if blocked_for is not None:
+                    if left is not None and left <= 0:
+                        raise CircuitOpenError(blocked_for)
+                    self._cond.wait(timeout=min(x for x in (blocked_for or 1.0, left) if x is not None))
+                    continue
                 if self._in_flight < int(self._limit):
+                    if self._open_until is not None:
+                        self._probing = True  # half-open: this caller is the probe
                     self._in_flight += 1
                     self.attempts += 1
                     self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
                     return
-                left = None if deadline is None else deadline - self._clock()
                 if left is not None and left <= 0:
                     raise TimeoutError("no free slot in time")
                 self._cond.wait(timeout=left if left is not None else 1.0)
 
-    def _check_circuit(self) -> None:
+    def _circuit_wait(self, now: float) -> float | None:
+        """None when a request may go (closed, or half-open with no probe out); else how long
+        until the circuit may let one through (0 while a probe is out: wait for its outcome)."""
         if self._open_until is None:
-            return
-        now = self._clock()
-        if now < self._open_until or self._probing:
-            raise CircuitOpenError(max(0.0, self._open_until - now))
-        self._probing = True  # half-open: this caller is the probe
+            return None
+        if now < self._open_until:
+            return self._open_until - now
+        return 0.0 if self._probing else None
 
     def succeeded(self, latency: float) -> None:
         with self._cond:

@@ -268,11 +268,14 @@ class FiwareHttp:
             raise self.error_from(response, operation)
 
     def _admit(self, operation: str, timeout: float) -> float:
-        """Take a flow-control slot for one attempt (waiting at most ``timeout``); the attempt's
-        start time. Raises FiwareUnavailableError while the circuit is open or no slot frees."""
+        """Take a flow-control slot for one attempt; the attempt's start time. It waits for a slot
+        and through an open circuit's cooldown until the time budget runs out (without a budget:
+        the cooldown plus ``timeout``). Raises FiwareUnavailableError when it cannot."""
         if self._flow is not None:
+            budget = remaining()
+            wait = budget if budget is not None else self._flow.settings.breaker_cooldown + timeout
             try:
-                self._flow.acquire(wait=timeout)
+                self._flow.acquire(wait=wait)
             except CircuitOpenError as exc:
                 raise FiwareUnavailableError(self.component, operation, str(exc)) from None
             except TimeoutError:
