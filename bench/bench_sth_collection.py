@@ -213,6 +213,13 @@ def main() -> None:
     parser.add_argument("--points", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--cost", choices=["on", "off"], nargs="+", default=["on", "off"])
     parser.add_argument("--cap", type=float, default=420.0, help="seconds a run may collect")
+    parser.add_argument(
+        "--configurations",
+        type=int,
+        nargs="+",
+        default=list(range(len(CONFIGURATIONS))),
+        help="which rows of CONFIGURATIONS to run (0 = adaptive)",
+    )
     args = parser.parse_args()
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
     if "sth" in stack.get("FiwareExternal", []):
@@ -227,7 +234,7 @@ def main() -> None:
         f"{'peak':>4} {'queue':>5} {'requests':>8} {'pages':>6} {'extra':>6} {'abandoned':>9}  outcome"
     )
     try:
-        for configuration in CONFIGURATIONS:
+        for configuration in (CONFIGURATIONS[i] for i in args.configurations):
             stack = deploy(configuration.environment)
             headers = {"Authorization": f"Bearer {token()}"}
             with httpx.Client(base_url=stack["ApiUrl"], headers=headers, timeout=60) as api:
