@@ -79,7 +79,7 @@ def trained_job(db: Any, api: httpx.Client) -> dict[str, Any]:
     from tests.e2e.conftest import SandboxControl
     from tests.e2e.helpers import train_tiny
 
-    _, done, _ = train_tiny(api, SandboxControl(STACK["SthUrl"]), load_taylor(), "bench")
+    _, done, _ = train_tiny(api, SandboxControl.for_stack(STACK), load_taylor(), "bench")
     return dict(db["training_jobs"].find_one({"id": done["id"]}))
 
 

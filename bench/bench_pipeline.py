@@ -68,6 +68,11 @@ def seed(sth_url: str, entity_id: str) -> None:
 
 def main() -> None:
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
+    if "sth" in stack.get("FiwareExternal", []):
+        raise SystemExit(
+            f"the stack's STH-Comet {stack['SthUrl']} is external (CHRONOS_STH_URL): this benchmark seeds "
+            "its series through the sandbox's /_sandbox API; deploy without CHRONOS_STH_URL"
+        )
     entity_id = f"urn:ngsi-ld:Thermometer:bench-{uuid.uuid4().hex[:6]}"
     seed(stack["SthUrl"], entity_id)
     headers = {"Authorization": f"Bearer {token()}"}

@@ -2,7 +2,8 @@
 
 1. Seed the FIWARE sandbox with a real measured series: the half-hourly electricity demand of
    England and Wales (4,032 points, `pmdarima.datasets.load_taylor`), as STH-Comet history of an
-   IoT Agent device.
+   IoT Agent device. When the stack points at real FIWARE (`CHRONOS_STH_URL`, `CHRONOS_ORION_URL`,
+   `CHRONOS_IOT_AGENT_URL`), the series goes through the components' public APIs instead.
 2. Discover the device through `GET /devices/`.
 3. Create an LSTM model for it and train it through the deployed Step Functions state machine,
    showing progress while it runs.
@@ -43,8 +44,13 @@ def mint(role: str) -> str:
 
 
 def seed_sandbox(stack: dict[str, Any]) -> None:
-    env_uri = stack["MongoDbUri"]
-    # The seed CLI writes into the sandbox's database directly (the server need not restart).
+    # The seed CLI writes into the sandbox's database directly (the server need not restart); real
+    # FIWARE has no such database: its components are seeded through their public APIs.
+    target = ["--mongodb-uri", stack["MongoDbUri"]]
+    external = stack.get("FiwareExternal") or []
+    for name, key in (("sth", "SthUrl"), ("orion", "OrionUrl"), ("iota", "IotAgentUrl")):
+        if name in external:
+            target += [f"--{name}-url", stack[key]]
     subprocess.run(
         [
             sys.executable,
@@ -63,8 +69,7 @@ def seed_sandbox(stack: dict[str, Any]) -> None:
             "--servicepath",
             SERVICEPATH,
             "--register-device",
-            "--mongodb-uri",
-            env_uri,
+            *target,
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'chronos_core'}:{ROOT}"},
@@ -146,7 +151,9 @@ def main() -> int:
         for dep in health["dependencies"]:
             print(f"   {dep['name']:<14} {dep['status']:<9} {dep['latency_ms']} ms")
 
-        step("Seed the FIWARE sandbox with the half-hourly electricity demand series (4,032 points)")
+        external = stack.get("FiwareExternal") or []
+        where = f"FIWARE (external: {', '.join(external)})" if external else "FIWARE sandbox"
+        step(f"Seed the {where} with the half-hourly electricity demand series (4,032 points)")
         seed_sandbox(stack)
 
         step(f"Discover devices of service {SERVICE!r} through the IoT Agent: GET /devices/")

@@ -10,16 +10,30 @@ Ports (override with environment variables): FerretDB ``CHRONOS_MONGO_PORT`` (27
 ``CHRONOS_LOCALSTACK_PORT`` (4610), sandbox Orion/STH/IoT Agent ``CHRONOS_SANDBOX_ORION_PORT``
 (11026), ``CHRONOS_SANDBOX_STH_PORT`` (18666), ``CHRONOS_SANDBOX_IOTA_PORT`` (14041). When
 ``MONGODB_URI`` is set, that server is used and FerretDB is not started.
+
+Real FIWARE: ``CHRONOS_STH_URL``, ``CHRONOS_ORION_URL`` and ``CHRONOS_IOT_AGENT_URL`` (any subset)
+name external components. ``up`` starts the sandbox only for the others (not at all when the three
+are set) and warns when an external one does not answer ``GET /version`` (``GET /iot/about`` for
+the IoT Agent); ``deploy`` passes the effective URLs to the template (``SthUrl``, ``OrionUrl``,
+``IotAgentUrl``); ``.local/endpoints.json`` and ``.local/stack.json`` list them, with the external
+ones under ``external`` / ``FiwareExternal``; ``down`` stops only the processes it started. Set
+the variables for ``deploy`` as for ``up`` (export them).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import http.client
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +50,54 @@ STATE = ROOT / ".local"
 LOGS = STATE / "logs"
 RUN = STATE / "run"
 STACK_FILE = STATE / "stack.json"
+ENDPOINTS_FILE = STATE / "endpoints.json"
 LOCALSTACK_STATE = Path(os.environ.get("CHRONOS_LOCALSTACK_STATE_DIR", str(STATE / "localstack")))
 STACK_NAME = os.environ.get("CHRONOS_STACK_NAME", "chronos")
 REGION = "us-east-1"
 DATABASE = os.environ.get("CHRONOS_MONGODB_DATABASE", "chronos")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A FIWARE component Chronos talks to: served by the sandbox, or external."""
+
+    name: str  # the sandbox's name for it (``serve --components``)
+    label: str
+    url_variable: str  # names an external one
+    port_variable: str  # the sandbox's port for it
+    default_port: int
+    probe_path: str  # the version route ``up`` probes on an external one
+
+
+FIWARE = (
+    Component("orion", "Orion", "CHRONOS_ORION_URL", "CHRONOS_SANDBOX_ORION_PORT", 11026, "/version"),
+    Component("sth", "STH-Comet", "CHRONOS_STH_URL", "CHRONOS_SANDBOX_STH_PORT", 18666, "/version"),
+    Component("iota", "IoT Agent", "CHRONOS_IOT_AGENT_URL", "CHRONOS_SANDBOX_IOTA_PORT", 14041, "/iot/about"),
+)
+COMPONENTS = {c.name: c for c in FIWARE}
+
+
+def external_url(component: Component, value: str) -> str:
+    """``value`` of ``component.url_variable``, checked to be an http(s) URL, without a trailing /."""
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SystemExit(f"{component.url_variable}={value!r} is not an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise SystemExit(f"{component.url_variable}={value!r}: {exc}") from None
+    return value.strip().rstrip("/")
+
+
+def sandbox_port(component: Component, env: Mapping[str, str]) -> int:
+    value = env.get(component.port_variable, str(component.default_port))
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise SystemExit(f"{component.port_variable}={value!r} is not a port number")
+    return port
 
 
 @dataclass(frozen=True)
@@ -49,22 +107,72 @@ class Endpoints:
     sth_url: str
     orion_url: str
     iot_agent_url: str
+    external: tuple[str, ...] = ()
+    """The FIWARE components given by ``CHRONOS_*_URL`` (``orion``, ``sth``, ``iota``): not ours."""
 
     @classmethod
-    def from_env(cls) -> Endpoints:
-        mongo_port = int(os.environ.get("CHRONOS_MONGO_PORT", "27118"))
-        ls_port = int(os.environ.get("CHRONOS_LOCALSTACK_PORT", str(localstack_ctl.DEFAULT_PORT)))
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Endpoints:
+        env = os.environ if env is None else env
+        mongo_port = int(env.get("CHRONOS_MONGO_PORT", "27118"))
+        ls_port = int(env.get("CHRONOS_LOCALSTACK_PORT", str(localstack_ctl.DEFAULT_PORT)))
+        urls: dict[str, str] = {}
+        external: list[str] = []
+        for component in FIWARE:
+            given = env.get(component.url_variable, "").strip()
+            if given:
+                urls[component.name] = external_url(component, given)
+                external.append(component.name)
+            else:
+                urls[component.name] = f"http://127.0.0.1:{sandbox_port(component, env)}"
         return cls(
-            mongodb_uri=os.environ.get("MONGODB_URI") or f"mongodb://127.0.0.1:{mongo_port}/",
+            mongodb_uri=env.get("MONGODB_URI") or f"mongodb://127.0.0.1:{mongo_port}/",
             localstack_url=f"http://127.0.0.1:{ls_port}",
-            orion_url=f"http://127.0.0.1:{os.environ.get('CHRONOS_SANDBOX_ORION_PORT', '11026')}",
-            sth_url=f"http://127.0.0.1:{os.environ.get('CHRONOS_SANDBOX_STH_PORT', '18666')}",
-            iot_agent_url=f"http://127.0.0.1:{os.environ.get('CHRONOS_SANDBOX_IOTA_PORT', '14041')}",
+            orion_url=urls["orion"],
+            sth_url=urls["sth"],
+            iot_agent_url=urls["iota"],
+            external=tuple(external),
         )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Endpoints:
+        """What :meth:`to_json` wrote (``.local/endpoints.json``; older files have no ``external``)."""
+        return cls(
+            mongodb_uri=str(data["mongodb_uri"]),
+            localstack_url=str(data["localstack_url"]),
+            sth_url=str(data["sth_url"]),
+            orion_url=str(data["orion_url"]),
+            iot_agent_url=str(data["iot_agent_url"]),
+            external=tuple(c.name for c in FIWARE if c.name in data.get("external", ())),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "external": list(self.external), "sandbox": list(self.sandbox_components)}
 
     @property
     def localstack_port(self) -> int:
         return int(self.localstack_url.rsplit(":", 1)[1])
+
+    @property
+    def fiware_urls(self) -> dict[str, str]:
+        """Component name -> effective URL (the sandbox's or the external one)."""
+        return {"orion": self.orion_url, "sth": self.sth_url, "iota": self.iot_agent_url}
+
+    @property
+    def sandbox_components(self) -> tuple[str, ...]:
+        """The components the sandbox serves: those not external."""
+        return tuple(c.name for c in FIWARE if c.name not in self.external)
+
+    @property
+    def sandbox_ports(self) -> dict[str, int]:
+        return {name: int(self.fiware_urls[name].rsplit(":", 1)[1]) for name in self.sandbox_components}
+
+    def describe(self) -> list[str]:
+        """One ``name value`` line per endpoint, the external FIWARE ones marked."""
+        lines = [f"{'mongodb_uri':16} {self.mongodb_uri}", f"{'localstack_url':16} {self.localstack_url}"]
+        for key, name in (("sth_url", "sth"), ("orion_url", "orion"), ("iot_agent_url", "iota")):
+            mark = f"  (external: {COMPONENTS[name].url_variable})" if name in self.external else ""
+            lines.append(f"{key:16} {self.fiware_urls[name]}{mark}")
+        return lines
 
 
 def log(message: str) -> None:
@@ -118,35 +226,102 @@ def sandbox_available() -> bool:
     return (ROOT / "local" / "fiware_sandbox" / "__main__.py").exists()
 
 
+SANDBOX_PID_FILE = RUN / "fiware-sandbox.pid"
+SANDBOX_CONFIG_FILE = RUN / "fiware-sandbox.json"
+"""What the running sandbox serves: ``{"components": [...], "ports": {name: port}}``."""
+
+
+def sandbox_config(endpoints: Endpoints) -> dict[str, Any] | None:
+    """What the sandbox must serve for ``endpoints``; None when every component is external."""
+    ports = endpoints.sandbox_ports
+    return {"components": list(ports), "ports": ports} if ports else None
+
+
+def sandbox_command(endpoints: Endpoints) -> list[str]:
+    """``python -m local.fiware_sandbox serve`` for the components not external (all three: no
+    ``--components``, as before the option existed)."""
+    ports = endpoints.sandbox_ports
+    command = [str(project_python()), "-m", "local.fiware_sandbox", "serve"]
+    for name, port in ports.items():
+        command += [f"--{name}-port", str(port)]
+    if len(ports) < len(FIWARE):
+        command += ["--components", ",".join(ports)]
+    return [*command, "--mongodb-uri", endpoints.mongodb_uri]
+
+
+def sandbox_action(
+    wanted: dict[str, Any] | None, *, running: bool, recorded: dict[str, Any] | None, serving: bool
+) -> str:
+    """What ``up`` does with the sandbox: ``keep``, ``start``, ``restart``, ``stop`` or ``none``.
+
+    ``wanted`` is :func:`sandbox_config`; ``running`` whether our sandbox process lives;
+    ``recorded`` what it was started to serve (None: unknown, an older stack.py started it with all
+    three); ``serving`` whether the wanted ports answer."""
+    if not running:
+        return "start" if wanted is not None else "none"
+    if wanted is None:
+        return "stop"
+    if recorded is None:
+        same = wanted["components"] == [c.name for c in FIWARE]
+    else:
+        same = recorded.get("components") == wanted["components"] and recorded.get("ports") == wanted["ports"]
+    return "keep" if same and serving else "restart"
+
+
+def recorded_sandbox_config() -> dict[str, Any] | None:
+    try:
+        data = json.loads(SANDBOX_CONFIG_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def start_sandbox(endpoints: Endpoints) -> None:
     if not sandbox_available():
         return
-    pid_file = RUN / "fiware-sandbox.pid"
-    ports = {name: int(url.rsplit(":", 1)[1]) for name, url in _fiware_urls(endpoints).items()}
-    if procs.running(pid_file) and all(procs.port_open("127.0.0.1", p) for p in ports.values()):
+    wanted = sandbox_config(endpoints)
+    ports = endpoints.sandbox_ports
+    action = sandbox_action(
+        wanted,
+        running=procs.running(SANDBOX_PID_FILE) is not None,
+        recorded=recorded_sandbox_config(),
+        serving=all(procs.port_open("127.0.0.1", p) for p in ports.values()),
+    )
+    if action == "keep":
         return
+    if action in ("stop", "restart"):
+        log(
+            "stopping the FIWARE sandbox: every component is external"
+            if action == "stop"
+            else f"restarting the FIWARE sandbox to serve {', '.join(ports)} on ports {list(ports.values())}"
+        )
+        procs.stop(SANDBOX_PID_FILE)
+        SANDBOX_CONFIG_FILE.unlink(missing_ok=True)
+    if wanted is None:
+        log("CHRONOS_STH_URL, CHRONOS_ORION_URL and CHRONOS_IOT_AGENT_URL are set: no FIWARE sandbox")
+        return
+    taken = [
+        f"{COMPONENTS[name].port_variable}={port}"
+        for name, port in ports.items()
+        if procs.port_open("127.0.0.1", port)
+    ]
+    if taken:
+        raise SystemExit(
+            f"sandbox port(s) taken by another process: {', '.join(taken)}; choose free ports, or name the "
+            "component listening there with CHRONOS_STH_URL / CHRONOS_ORION_URL / CHRONOS_IOT_AGENT_URL"
+        )
+    if endpoints.external:
+        log(f"FIWARE sandbox serves {', '.join(ports)} only (external: {', '.join(endpoints.external)})")
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'chronos_core'}{os.pathsep}{ROOT}"}
     procs.start(
         "fiware-sandbox",
-        [
-            str(project_python()),
-            "-m",
-            "local.fiware_sandbox",
-            "serve",
-            "--orion-port",
-            str(ports["orion"]),
-            "--sth-port",
-            str(ports["sth"]),
-            "--iota-port",
-            str(ports["iota"]),
-            "--mongodb-uri",
-            endpoints.mongodb_uri,
-        ],
-        pid_file=pid_file,
+        sandbox_command(endpoints),
+        pid_file=SANDBOX_PID_FILE,
         log_file=LOGS / "fiware-sandbox.log",
         env=env,
         cwd=ROOT,
     )
+    SANDBOX_CONFIG_FILE.write_text(json.dumps(wanted))
     procs.wait_until(
         lambda: all(procs.port_open("127.0.0.1", p) for p in ports.values()),
         timeout=30,
@@ -154,8 +329,56 @@ def start_sandbox(endpoints: Endpoints) -> None:
     )
 
 
-def _fiware_urls(endpoints: Endpoints) -> dict[str, str]:
-    return {"orion": endpoints.orion_url, "sth": endpoints.sth_url, "iota": endpoints.iot_agent_url}
+Probe = Callable[[str], str | None]
+
+
+def probe(url: str, timeout: float = 3.0) -> str | None:
+    """None when ``GET url`` answers 2xx within ``timeout`` seconds; otherwise what went wrong."""
+    headers = {"Accept": "application/json"}
+    if os.environ.get("CHRONOS_FIWARE_AUTH_TOKEN"):  # FIWARE behind a PEP proxy
+        headers["X-Auth-Token"] = os.environ["CHRONOS_FIWARE_AUTH_TOKEN"]
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout):
+            return None
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except urllib.error.URLError as exc:
+        return str(exc.reason)
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def fiware_warnings(
+    endpoints: Endpoints,
+    *,
+    check: Probe | None = None,
+    port_open: Callable[[int], bool] | None = None,
+) -> list[str]:
+    """Warnings about FIWARE components nobody answers for: an external one whose version route
+    fails (``check``, :func:`probe` by default), a sandbox one whose port is closed."""
+    check = check or probe
+    port_open = port_open or (lambda port: procs.port_open("127.0.0.1", port))
+    warnings = []
+    routes = [endpoints.fiware_urls[n] + COMPONENTS[n].probe_path for n in endpoints.external]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(FIWARE)) as pool:  # one timeout in all
+        problems = list(pool.map(check, routes))
+    for name, problem in zip(endpoints.external, problems, strict=True):
+        component, url = COMPONENTS[name], endpoints.fiware_urls[name]
+        if problem is not None:
+            warnings.append(
+                f"WARNING: the external {component.label} at {url} ({component.url_variable}) does not "
+                f"answer GET {component.probe_path}: {problem}. The deployed functions will find it down."
+            )
+    for name, port in endpoints.sandbox_ports.items():
+        component = COMPONENTS[name]
+        if not port_open(port):
+            warnings.append(
+                f"WARNING: nothing serves {component.label} on 127.0.0.1:{port} ({component.port_variable}): "
+                f"run local/stack.py up with the same settings, or set {component.url_variable}."
+            )
+    return warnings
 
 
 def up() -> Endpoints:
@@ -166,37 +389,85 @@ def up() -> Endpoints:
     start_sandbox(endpoints)
     start_localstack(endpoints)
     elapsed = time.perf_counter() - started
-    (STATE / "endpoints.json").write_text(json.dumps(asdict(endpoints), indent=2))
+    ENDPOINTS_FILE.write_text(json.dumps(endpoints.to_json(), indent=2))
     log(f"services up in {elapsed:.1f} s")
-    for name, value in asdict(endpoints).items():
-        print(f"{name:16} {value}")
+    for warning in fiware_warnings(endpoints, port_open=lambda port: True):  # ours were waited for
+        log(warning)
+    for line in endpoints.describe():
+        print(line)
     return endpoints
 
 
+def recorded_endpoints() -> Endpoints | None:
+    """The endpoints the last ``up`` wrote, if any."""
+    try:
+        return Endpoints.from_json(json.loads(ENDPOINTS_FILE.read_text()))
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
 # ------------------------------------------------------------------------------------------- down
+
+
+PROCESSES = ("fiware-sandbox", "ferretdb")
+"""What ``down`` stops by PID file (and LocalStack): only processes ``up`` started, never an
+external FIWARE component or MongoDB."""
 
 
 def down() -> None:
     stopped = []
     if localstack_ctl.stop(LOCALSTACK_STATE):
         stopped.append("localstack")
-    for name in ("fiware-sandbox", "ferretdb"):
+    for name in PROCESSES:
         if procs.stop(RUN / f"{name}.pid"):
             stopped.append(name)
+    SANDBOX_CONFIG_FILE.unlink(missing_ok=True)
     log("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    endpoints = recorded_endpoints()
+    if endpoints is not None and endpoints.external:
+        left = ", ".join(f"{COMPONENTS[n].label} {endpoints.fiware_urls[n]}" for n in endpoints.external)
+        log(f"external, left running: {left}")
 
 
 def status() -> int:
-    endpoints = Endpoints.from_env()
+    recorded = recorded_endpoints()
+    endpoints = recorded or Endpoints.from_env()
+    sandbox_pid = procs.running(SANDBOX_PID_FILE)
     rows = {
         "ferretdb": procs.running(RUN / "ferretdb.pid"),
-        "fiware-sandbox": procs.running(RUN / "fiware-sandbox.pid"),
+        "fiware-sandbox": sandbox_pid,
         "localstack": localstack_ctl.running_pid(LOCALSTACK_STATE),
     }
+    needed = {"ferretdb": True, "fiware-sandbox": bool(endpoints.sandbox_components), "localstack": True}
+    serving = (recorded_sandbox_config() or {}).get("components")
     for name, pid in rows.items():
-        print(f"{name:16} {'running pid ' + str(pid) if pid else 'stopped'}")
-    print(json.dumps(asdict(endpoints), indent=2))
-    return 0 if all(rows.values()) else 1
+        if pid:
+            state = f"running pid {pid}"
+            if name == "fiware-sandbox" and serving and len(serving) < len(FIWARE):
+                state += f" (serves {', '.join(serving)})"
+        elif not needed[name]:
+            state = "not needed (every FIWARE component is external)"
+        else:
+            state = "stopped"
+        print(f"{name:16} {state}")
+    source = "recorded by `up` in .local/endpoints.json" if recorded else "from the environment"
+    print(f"endpoints ({source}):")
+    for line in endpoints.describe():
+        print(f"  {line}")
+    deployed = deployed_fiware_urls()
+    if deployed and deployed != endpoints.fiware_urls:
+        print("the deployed stack points at: " + ", ".join(f"{k} {v}" for k, v in deployed.items()))
+    print(json.dumps(endpoints.to_json(), indent=2))
+    return 0 if all(pid for name, pid in rows.items() if needed[name]) else 1
+
+
+def deployed_fiware_urls() -> dict[str, str] | None:
+    """The FIWARE URLs in ``.local/stack.json`` (what the last ``deploy`` passed), if any."""
+    try:
+        outputs = json.loads(STACK_FILE.read_text())
+        return {"orion": outputs["OrionUrl"], "sth": outputs["SthUrl"], "iota": outputs["IotAgentUrl"]}
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
 
 
 # ----------------------------------------------------------------------------------------- deploy
@@ -221,8 +492,41 @@ def sam(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([str(binary), *args], cwd=ROOT, env=env, check=True)
 
 
+#: Collection settings passed to the deployment from the environment (the template's defaults
+#: when unset): the same names the functions read.
+COLLECTION_PARAMETERS = {
+    "CHRONOS_STH_PAGE_SIZE": "SthPageSize",
+    "CHRONOS_STH_PAGE_CONCURRENCY": "SthPageConcurrency",
+    "CHRONOS_STH_PAGING": "SthPaging",
+    "CHRONOS_STH_ADAPTIVE": "SthAdaptive",
+    "CHRONOS_STH_TIMEOUT_CAP_SECONDS": "SthTimeoutCapSeconds",
+    "CHRONOS_FIWARE_TIMEOUT_SECONDS": "FiwareTimeoutSeconds",
+    "CHRONOS_FIWARE_MAX_ATTEMPTS": "FiwareMaxAttempts",
+}
+
+
+def template_default(parameter: str) -> str:
+    """The ``Default`` of a template parameter (read from template.yaml's text: CloudFormation's
+    tags need no YAML loader for the Parameters section)."""
+    lines = (ROOT / "template.yaml").read_text().splitlines()
+    start = lines.index(f"  {parameter}:")
+    for line in lines[start + 1 :]:
+        if not line.startswith("    "):
+            break
+        key, _, value = line.strip().partition(":")
+        if key == "Default":
+            return value.strip().strip('"')
+    raise KeyError(f"template parameter {parameter} has no Default")
+
+
 def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
+    # Every one is passed, the template's default when unset: an update keeps a parameter's
+    # previous value when it is not given, so an earlier override would otherwise stick.
+    collection = {
+        param: os.environ.get(var) or template_default(param) for var, param in COLLECTION_PARAMETERS.items()
+    }
     return {
+        **collection,
         "StageName": "dev",
         "EnvironmentName": "local",
         "MongoDbUri": endpoints.mongodb_uri,
@@ -243,6 +547,10 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
 
 def deploy() -> dict[str, Any]:
     endpoints = Endpoints.from_env()
+    for warning in fiware_warnings(endpoints):
+        log(warning)
+    if endpoints.external:
+        log("FIWARE: " + ", ".join(f"{n} {endpoints.fiware_urls[n]} (external)" for n in endpoints.external))
     env = aws_env(endpoints)
     started = time.perf_counter()
     sam(["build", "--config-env", "local"], env)
@@ -356,6 +664,9 @@ def stack_outputs(endpoints: Endpoints) -> dict[str, Any]:
     outputs["SthUrl"] = endpoints.sth_url
     outputs["OrionUrl"] = endpoints.orion_url
     outputs["IotAgentUrl"] = endpoints.iot_agent_url
+    # Which of them are real FIWARE (no /_sandbox control API there) and which the sandbox serves.
+    outputs["FiwareExternal"] = list(endpoints.external)
+    outputs["FiwareSandbox"] = list(endpoints.sandbox_components)
     return outputs
 
 

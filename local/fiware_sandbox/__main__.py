@@ -9,12 +9,24 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+COMPONENTS = ("orion", "sth", "iota")
+
 
 def _env(*names: str, default: str) -> str:
     for name in names:
         if os.environ.get(name):
             return os.environ[name]
     return default
+
+
+def _components(value: str) -> tuple[str, ...]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(COMPONENTS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated subset of {','.join(COMPONENTS)}, got {value!r}"
+        )
+    return tuple(name for name in COMPONENTS if name in names)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         "--iota-port",
         type=int,
         default=int(_env("CHRONOS_SANDBOX_IOTA_PORT", "FIWARE_SANDBOX_IOTA_PORT", default="14041")),
+    )
+    serve.add_argument(
+        "--components",
+        type=_components,
+        default=COMPONENTS,
+        help="comma-separated components to serve, of orion,sth,iota (default all three); the "
+        "others are left to real FIWARE and their ports are not bound",
     )
     serve.add_argument("--mongodb-uri", default=mongo_default)
     serve.add_argument("--database", default=db_default)
@@ -68,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--device-id")
     seed.add_argument("--mongodb-uri", default=mongo_default)
     seed.add_argument("--database", default=db_default)
+    seed.add_argument("--sth-url", help="seed STH-Comet through its API (real FIWARE too), not the database")
+    seed.add_argument("--orion-url", help="seed Orion through its API (real FIWARE too), not the database")
+    seed.add_argument("--iota-url", help="register the device through the IoT Agent's API, not the database")
     return parser
 
 
@@ -83,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             orion_port=args.orion_port,
             sth_port=args.sth_port,
             iota_port=args.iota_port,
+            components=args.components,
             pid_file=args.pid_file,
             sth_max_page_size=args.sth_max_page_size,
             log_level=args.log_level,
@@ -124,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     result = seeding.seed_series(
         mongodb_uri=args.mongodb_uri,
         database=args.database,
+        sth_url=args.sth_url,
+        orion_url=args.orion_url,
+        iota_url=args.iota_url,
+        auth_token=os.environ.get("CHRONOS_FIWARE_AUTH_TOKEN") or None,
         values=values,
         stamps=stamps,
         service=args.service,

@@ -5,7 +5,9 @@ The middleware wraps each of the three apps and:
 * keeps the request path **percent-encoded** for routing (``scope["path"] = raw_path``) so an id
   holding ``%2F`` stays one path segment, as in the real servers; handlers decode with :func:`unq`;
 * records every request in the in-memory request log (``GET /_sandbox/requests``);
-* applies the injected faults (``POST /_sandbox/faults``) before the component sees the request.
+* applies the injected faults (``POST /_sandbox/faults``) before the component sees the request;
+* hands the request's log record to the component (``scope[RECORD_KEY]``), so the STH double can
+  add what its cost model did (time queued, cost, whether the client had gone).
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from pydantic import BaseModel, Field
 from pymongo import MongoClient
 from pymongo.database import Database
+
+from local.fiware_sandbox.sth_cost import QueryPool
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,6 +38,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CONTROL_PREFIX = "/_sandbox"
+#: The ASGI scope key under which the middleware hands the request's :class:`RequestRecord` on.
+RECORD_KEY = "fiware_sandbox.record"
 
 
 def unq(value: str) -> str:
@@ -54,7 +61,41 @@ class FaultConfig(BaseModel):
         default=None,
         ge=0,
         description="STH data requests whose hOffset is at least this answer 5xx every time "
-        "(a permanent failure that spares the earlier part of a series)",
+        "(a permanent failure that spares the earlier part of a series, for offset paging)",
+    )
+    sth_fail_from_time: datetime | None = Field(
+        default=None,
+        description="STH data requests whose dateFrom is at or after this time answer 5xx every "
+        "time (the same for paging by time; requests without dateFrom are spared)",
+    )
+    sth_max_page_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="STH MAX_PAGE_SIZE: lastN or hLimit above it answer 400; null: the server's "
+        "--sth-max-page-size (default 100)",
+    )
+    sth_cost_model: bool = Field(
+        default=False,
+        description="make each STH raw-data query cost what it costs a real STH-Comet (sth_cost.py): "
+        "a bounded pool of queries, a cost per matching and per skipped document, and queries that "
+        "run to their end after the client has gone",
+    )
+    sth_cost_ms_per_document: float = Field(
+        default=0.09, ge=0, le=1000, description="ms per document matching the date filter (count + sort)"
+    )
+    sth_cost_ms_per_skipped: float = Field(
+        default=0.02, ge=0, le=1000, description="ms per document skipped (min(hOffset, documents))"
+    )
+    sth_cost_base_ms: float = Field(default=0.0, ge=0, le=600_000, description="fixed ms per query")
+    sth_query_pool_size: int = Field(
+        default=5, ge=1, le=1000, description="queries in flight at once; the others queue (FIFO)"
+    )
+    sth_db_parallelism: float = Field(
+        default=1.6,
+        gt=0,
+        le=1000,
+        description="how many queries the database runs at full speed at once; more share it "
+        "(each at parallelism/n of its speed). Calibrated on a real STH-Comet's measured throughput",
     )
     orion_down: bool = False
     iot_agent_down: bool = False
@@ -75,6 +116,11 @@ class RequestRecord:
     status: int = 0
     fault: str | None = None
     duration_ms: float = 0.0
+    #: STH raw-data queries only: ms spent waiting for a pool slot, the modelled cost (0 when the
+    #: cost model is off) and whether the client had disconnected when the answer was ready.
+    queue_ms: float | None = None
+    cost_ms: float | None = None
+    client_gone: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +135,9 @@ class RequestRecord:
             "status": self.status,
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
+            "queue_ms": None if self.queue_ms is None else round(self.queue_ms, 3),
+            "cost_ms": None if self.cost_ms is None else round(self.cost_ms, 3),
+            "client_gone": self.client_gone,
         }
 
 
@@ -112,6 +161,18 @@ class SandboxState:
     #: validated against the ``rev`` counter every writer bumps (FerretDB scans are slow).
     series_cache: dict[tuple[str, str], tuple[int, list[tuple[Any, ...]]]] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    #: The STH query pool and its counters (``GET /_sandbox/sth/stats``); used on the event loop only.
+    sth_pool: QueryPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sth_pool = QueryPool(
+            lambda: self.faults.sth_query_pool_size, lambda: self.faults.sth_db_parallelism
+        )
+
+    def max_page_size(self) -> int:
+        """STH's MAX_PAGE_SIZE now: the control API's ``sth_max_page_size``, else the server flag."""
+        override = self.faults.sth_max_page_size
+        return override if override is not None else self.sth_max_page_size
 
     def set_faults(self, config: FaultConfig) -> None:
         with self.lock:
@@ -126,7 +187,9 @@ class SandboxState:
             self.log.append(record)
             return record
 
-    def pick_sth_fault(self, key: str, offset: int | None = None) -> str | None:
+    def pick_sth_fault(
+        self, key: str, offset: int | None = None, date_from: datetime | None = None
+    ) -> str | None:
         """Decide the fault for one STH data request: ``error``, ``timeout`` or ``None``."""
         with self.lock:
             faults = self.faults
@@ -134,6 +197,12 @@ class SandboxState:
                 faults.sth_fail_from_offset is not None
                 and offset is not None
                 and offset >= faults.sth_fail_from_offset
+            ):
+                return "error"
+            if (
+                faults.sth_fail_from_time is not None
+                and date_from is not None
+                and date_from >= faults.sth_fail_from_time
             ):
                 return "error"
             if faults.sth_fail_first:
@@ -223,6 +292,7 @@ class SandboxMiddleware:
                 status_holder["status"] = message["status"]
             await send(message)
 
+        scope[RECORD_KEY] = record
         try:
             fault = self._fault_for(scope["method"], path, record.query)
             record.fault = fault
@@ -248,10 +318,21 @@ class SandboxMiddleware:
         if self.component == "iota" and faults.iot_agent_down:
             return "down"
         if self.component == "sth" and method == "GET" and path.startswith("/STH/"):
-            offsets = parse_qs(query).get("hOffset")
+            params = parse_qs(query)
+            offsets = params.get("hOffset")
             offset = int(offsets[0]) if offsets and offsets[0].isdigit() else None
-            return self.state.pick_sth_fault(f"{path}?{query}", offset)
+            return self.state.pick_sth_fault(f"{path}?{query}", offset, _date_param(params.get("dateFrom")))
         return None
+
+
+def _date_param(values: list[str] | None) -> datetime | None:
+    if not values:
+        return None
+    try:
+        parsed = datetime.fromisoformat(values[0].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def correlator(request_headers: Any) -> str:

@@ -3,10 +3,16 @@
 * ``GET /_sandbox/faults`` → the current :class:`FaultConfig`.
 * ``POST /_sandbox/faults`` with a (partial) FaultConfig body → replaces the whole configuration
   (absent fields take their defaults) and resets the ``sth_fail_first`` counters.
-* ``DELETE /_sandbox/faults`` → no faults.
+* ``DELETE /_sandbox/faults`` → no faults (and the STH cost model off, the server's page size).
+  The fault configuration also holds the STH settings: ``sth_max_page_size`` and the cost model
+  (``sth_cost_model``, ``sth_cost_ms_per_document``, ``sth_cost_ms_per_skipped``,
+  ``sth_cost_base_ms``, ``sth_query_pool_size``; see ``sth_cost.py``).
+* ``GET /_sandbox/sth/stats`` → ``{raw_requests, served, abandoned, in_flight, queued,
+  peak_in_flight, peak_queued, pool_size, cost_model}``: the STH raw-data queries.
+* ``DELETE /_sandbox/sth/stats`` → zeroes the totals; the peaks restart from the current values.
 * ``GET /_sandbox/requests?component=sth|orion|iota&since=<seq>&method=&path_contains=&limit=``
   → ``{"requests": [{seq, time, component, method, path (raw, still percent-encoded), query,
-  service, servicepath, status, fault, duration_ms}], "last_seq": N}``.
+  service, servicepath, status, fault, duration_ms, queue_ms, cost_ms, client_gone}], "last_seq": N}``.
 * ``DELETE /_sandbox/requests`` → clears the log.
 * ``POST /_sandbox/drain?timeout=5`` → waits until queued Orion notifications are delivered.
 * ``POST /_sandbox/sth/seed`` with ``{service, servicepath, entity_id, entity_type, attr_name,
@@ -49,15 +55,34 @@ def build_router(state: SandboxState) -> APIRouter:
     def get_faults() -> dict[str, Any]:
         return state.faults.model_dump()
 
+    # async: on the event loop, where a larger query pool hands its free slots to the queue
     @router.post("/faults")
-    def set_faults(config: FaultConfig) -> dict[str, Any]:
+    async def set_faults(config: FaultConfig) -> dict[str, Any]:
         state.set_faults(config)
+        state.sth_pool.wake()
         return state.faults.model_dump()
 
     @router.delete("/faults")
-    def clear_faults() -> dict[str, Any]:
+    async def clear_faults() -> dict[str, Any]:
         state.set_faults(FaultConfig())
+        state.sth_pool.wake()
         return state.faults.model_dump()
+
+    def sth_stats() -> dict[str, Any]:
+        return {
+            **state.sth_pool.stats(),
+            "pool_size": state.faults.sth_query_pool_size,
+            "cost_model": state.faults.sth_cost_model,
+        }
+
+    @router.get("/sth/stats")
+    async def get_sth_stats() -> dict[str, Any]:
+        return sth_stats()
+
+    @router.delete("/sth/stats")
+    async def reset_sth_stats() -> dict[str, Any]:
+        state.sth_pool.reset()
+        return sth_stats()
 
     @router.get("/requests")
     def requests(
@@ -114,6 +139,6 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.get("/info")
     def info() -> dict[str, Any]:
-        return {"ports": state.ports, "database": state.db.name, "max_page_size": state.sth_max_page_size}
+        return {"ports": state.ports, "database": state.db.name, "max_page_size": state.max_page_size()}
 
     return router

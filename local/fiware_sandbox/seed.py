@@ -9,12 +9,20 @@ Points go straight into the sandbox's MongoDB database (the sandbox need not be 
 * the Orion entity, holding the last value with its ``TimeInstant``;
 * with ``--register-device``, the IoT Agent device that feeds the entity.
 
+With ``--sth-url``, ``--orion-url`` or ``--iota-url``, that component is seeded through its public
+API instead, so that it works on real FIWARE too: the device through ``POST /iot/devices``, the
+history as NGSIv1 notifications on STH's ``/notify`` whose ``TimeInstant`` metadata is each point's
+``recvTime`` (after deleting the attribute's history), the entity through
+``POST /v2/entities?options=upsert``. (Slow against the sandbox's STH: FerretDB scans a
+collection per upsert.)
+
 The Taylor series (``pmdarima.datasets.load_taylor``): half-hourly electricity demand in England and
 Wales from Monday 5 June 2000 to Sunday 27 August 2000, 4032 points (Taylor, 2003).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import random
@@ -23,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pymongo import MongoClient
 
@@ -99,8 +108,8 @@ def realistic_stamps(
 
 def seed_series(
     *,
-    mongodb_uri: str,
-    database: str,
+    mongodb_uri: str | None = None,
+    database: str = "fiware_sandbox",
     values: list[float],
     stamps: list[datetime],
     service: str,
@@ -112,44 +121,164 @@ def seed_series(
     value_format: str = "string",
     register_device: bool = False,
     device_id: str | None = None,
+    sth_url: str | None = None,
+    orion_url: str | None = None,
+    iota_url: str | None = None,
+    auth_token: str | None = None,
+    batch_size: int = 200,
 ) -> SeedResult:
-    """Replace the attribute's STH history with the points; upsert the Orion entity; maybe the device."""
-    client: MongoClient[dict[str, Any]] = MongoClient(
-        mongodb_uri, serverSelectionTimeoutMS=5000, tz_aware=True
-    )
-    try:
-        state = SandboxState(mongo=client, db=client[database])
-        service = service.lower()
-        stored_values: list[Any] = [_format_value(v, value_format) for v in values]
-        sth.store_points(
-            state,
-            service,
-            servicepath,
-            entity_id,
-            entity_type,
-            attr,
-            attr_type,
-            list(zip(stamps, stored_values, strict=True)),
-            replace=True,
+    """Replace the attribute's STH history with the points; upsert the Orion entity; maybe the device.
+
+    A component whose URL is given (``sth_url``, ``orion_url``, ``iota_url``) is seeded through its
+    public API, which real FIWARE has too (``auth_token`` goes as ``X-Auth-Token``); the others
+    straight into the sandbox database ``database`` at ``mongodb_uri``."""
+    service = service.lower()
+    stored_values: list[Any] = [_format_value(v, value_format) for v in values]
+    points = list(zip(stamps, stored_values, strict=True))
+    registered = (device_id or entity_id.rsplit(":", 1)[-1]) if register_device else None
+    device = _device_body(entity_type, entity_id, attr, attr_type, registered) if registered else None
+    with contextlib.ExitStack() as resources:
+        state: SandboxState | None = None
+        if not (sth_url and orion_url and (iota_url or device is None)):
+            if not mongodb_uri:
+                raise ValueError(
+                    "a component without a URL is seeded in the sandbox database: give mongodb_uri"
+                )
+            client: MongoClient[dict[str, Any]] = MongoClient(
+                mongodb_uri, serverSelectionTimeoutMS=5000, tz_aware=True
+            )
+            resources.callback(client.close)
+            state = SandboxState(mongo=client, db=client[database])
+        http: Any = None
+        if sth_url or orion_url or iota_url:
+            import httpx
+
+            headers = {"fiware-service": service, "fiware-servicepath": servicepath}
+            if auth_token:
+                headers["x-auth-token"] = auth_token
+            http = resources.enter_context(httpx.Client(headers=headers, timeout=60))
+
+        if device is not None:  # first: a real IoT Agent may create the entity when provisioning it
+            if iota_url:
+                created = http.post(f"{iota_url.rstrip('/')}/iot/devices", json={"devices": [device]})
+                if created.status_code != 409:  # 409 DUPLICATE_DEVICE_ID: already registered
+                    _check(created, "IoT Agent POST /iot/devices")
+            else:
+                assert state is not None
+                _register_device(state, service, servicepath, device)
+        if sth_url:
+            _replace_history_through_api(
+                http, sth_url.rstrip("/"), entity_type, entity_id, attr, attr_type, points, batch_size
+            )
+        else:
+            assert state is not None
+            sth.store_points(
+                state, service, servicepath, entity_id, entity_type, attr, attr_type, points, replace=True
+            )
+        if orion_url:
+            instant = sth.fmt_time(stamps[-1])
+            entity = {
+                "id": entity_id,
+                "type": entity_type,
+                attr: {
+                    "type": attr_type,
+                    "value": stored_values[-1],
+                    "metadata": {"TimeInstant": {"type": "DateTime", "value": instant}},
+                },
+                "TimeInstant": {"type": "DateTime", "value": instant},
+            }
+            upserted = http.post(
+                f"{orion_url.rstrip('/')}/v2/entities", params={"options": "upsert"}, json=entity
+            )
+            _check(upserted, "Orion POST /v2/entities?options=upsert")
+        else:
+            assert state is not None
+            _upsert_entity(
+                state,
+                service,
+                servicepath,
+                entity_type,
+                entity_id,
+                attr,
+                attr_type,
+                stored_values[-1],
+                stamps[-1],
+            )
+    return SeedResult(points=len(values), first=stamps[0], last=stamps[-1], device_id=registered)
+
+
+def _replace_history_through_api(
+    http: Any,
+    sth_url: str,
+    entity_type: str,
+    entity_id: str,
+    attr: str,
+    attr_type: str,
+    points: list[tuple[datetime, Any]],
+    batch_size: int,
+) -> None:
+    """Delete the attribute's STH history, then notify the points (``TimeInstant`` = recvTime)."""
+    kind, ident, name = (quote(part, safe="") for part in (entity_type, entity_id, attr))
+    deleted = http.delete(f"{sth_url}/STH/v1/contextEntities/type/{kind}/id/{ident}/attributes/{name}")
+    if deleted.status_code != 404:
+        _check(deleted, "STH-Comet DELETE (the previous history)")
+    for first in range(0, len(points), batch_size):
+        chunk = points[first : first + batch_size]
+        notified = http.post(
+            f"{sth_url}/notify", json=_notification(entity_type, entity_id, attr, attr_type, chunk)
         )
-        _upsert_entity(
-            state,
-            service,
-            servicepath,
-            entity_type,
-            entity_id,
-            attr,
-            attr_type,
-            stored_values[-1],
-            stamps[-1],
-        )
-        registered = None
-        if register_device:
-            registered = device_id or entity_id.rsplit(":", 1)[-1]
-            _register_device(state, service, servicepath, entity_type, entity_id, attr, attr_type, registered)
-        return SeedResult(points=len(values), first=stamps[0], last=stamps[-1], device_id=registered)
-    finally:
-        client.close()
+        _check(notified, "STH-Comet POST /notify")
+
+
+def _check(response: Any, what: str) -> None:
+    if response.status_code >= 300:
+        raise SystemExit(f"{what} answered {response.status_code}: {response.text[:500]}")
+
+
+def _notification(
+    entity_type: str, entity_id: str, attr: str, attr_type: str, points: list[tuple[datetime, Any]]
+) -> dict[str, Any]:
+    """An NGSIv1 (``legacy``) notification of ``points``, one context response each, stamped by
+    ``TimeInstant`` metadata (which STH-Comet stores as ``recvTime``)."""
+    attribute = {"name": attr, "type": attr_type}
+    return {
+        "subscriptionId": "chronos-seed",
+        "originator": "chronos",
+        "contextResponses": [
+            {
+                "contextElement": {
+                    "type": entity_type,
+                    "isPattern": "false",
+                    "id": entity_id,
+                    "attributes": [
+                        {
+                            **attribute,
+                            "value": value,
+                            "metadatas": [
+                                {"name": "TimeInstant", "type": "ISO8601", "value": sth.fmt_time(stamp)}
+                            ],
+                        }
+                    ],
+                },
+                "statusCode": {"code": "200", "reasonPhrase": "OK"},
+            }
+            for stamp, value in points
+        ],
+    }
+
+
+def _device_body(
+    entity_type: str, entity_id: str, attr: str, attr_type: str, device_id: str
+) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "entity_name": entity_id,
+        "entity_type": entity_type,
+        "transport": "HTTP",
+        "protocol": "IoTA-JSON",
+        "timestamp": True,
+        "attributes": [{"object_id": attr, "name": attr, "type": attr_type}],
+    }
 
 
 def _format_value(value: float, value_format: str) -> Any:
@@ -191,28 +320,10 @@ def _upsert_entity(
     )
 
 
-def _register_device(
-    state: SandboxState,
-    service: str,
-    servicepath: str,
-    entity_type: str,
-    entity_id: str,
-    attr: str,
-    attr_type: str,
-    device_id: str,
-) -> None:
+def _register_device(state: SandboxState, service: str, servicepath: str, body: dict[str, Any]) -> None:
     iot_agent.ensure_indexes(state)
-    body = {
-        "device_id": device_id,
-        "entity_name": entity_id,
-        "entity_type": entity_type,
-        "transport": "HTTP",
-        "protocol": "IoTA-JSON",
-        "timestamp": True,
-        "attributes": [{"object_id": attr, "name": attr, "type": attr_type}],
-    }
     state.db["iota_devices"].update_one(
-        {"service": service, "subservice": servicepath, "apikey": "", "device_id": device_id},
+        {"service": service, "subservice": servicepath, "apikey": "", "device_id": body["device_id"]},
         {"$set": {"body": json.dumps(body)}, "$setOnInsert": {"seq": time.time_ns()}},
         upsert=True,
     )

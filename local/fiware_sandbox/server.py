@@ -1,4 +1,7 @@
-"""Run the three component apps in one process, each on its own port (they collide on ``/version``)."""
+"""Run the three component apps in one process, each on its own port (they collide on ``/version``).
+
+``components`` selects which of them are served (the others are left to real FIWARE, their ports
+unbound); the control API ``/_sandbox`` is mounted on every port served."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,16 @@ def build_state(mongodb_uri: str, database: str, *, sth_max_page_size: int = 100
     return state
 
 
-def build_apps(state: SandboxState) -> dict[str, Any]:
+COMPONENTS = ("orion", "sth", "iota")
+
+
+def build_apps(state: SandboxState, components: Iterable[str] = COMPONENTS) -> dict[str, Any]:
     apps: dict[str, Any] = {}
     router = build_router(state)
+    wanted = set(components)
     for name, module in (("orion", orion), ("sth", sth), ("iota", iot_agent)):
+        if name not in wanted:
+            continue
         app = module.build_app(state)
         app.include_router(router)
         apps[name] = SandboxMiddleware(app, name, state)
@@ -51,7 +60,7 @@ def build_apps(state: SandboxState) -> dict[str, Any]:
 async def _serve(
     state: SandboxState, host: str, ports: dict[str, int], pid_file: Path | None, log_level: str
 ) -> None:
-    apps = build_apps(state)
+    apps = build_apps(state, ports)
     servers = [
         _Server(
             uvicorn.Config(
@@ -102,11 +111,16 @@ def serve(
     orion_port: int,
     sth_port: int,
     iota_port: int,
+    components: Iterable[str] = COMPONENTS,
     pid_file: Path | None = None,
     sth_max_page_size: int = 100,
     log_level: str = "warning",
 ) -> None:
+    wanted = set(components)
+    if not wanted or not wanted <= set(COMPONENTS):
+        raise ValueError(f"components must be a non-empty subset of {COMPONENTS}, got {sorted(wanted)}")
+    every = {"orion": orion_port, "sth": sth_port, "iota": iota_port}
+    ports = {name: port for name, port in every.items() if name in wanted}
     state = build_state(mongodb_uri, database, sth_max_page_size=sth_max_page_size)
-    ports = {"orion": orion_port, "sth": sth_port, "iota": iota_port}
     state.ports = dict(ports)
     asyncio.run(_serve(state, host, ports, pid_file, log_level))

@@ -6,7 +6,12 @@ the ``hLimit <= lastN <= config.maxPageSize`` guard, ``fiware-total-count`` only
 ``count=true``, ``fiware-correlator`` on JSON answers, v2 key ``value``, v1 ``contextResponses``.
 
 Storage is collection-per-entity like STH (``sth_<hash>`` collections holding
-``{recvTime, attrName, attrType, attrValue}``); ``attrValue`` keeps its JSON type.
+``{recvTime, attrName, attrType, attrValue}``); ``attrValue`` keeps its JSON type. Raw points come
+back as real STH returns them: ``{_id, recvTime, attrName, attrType, attrValue}`` (``_id`` the
+ObjectId as 24 hex digits, stable per stored point), integral doubles rendered as integers.
+An optional cost model (``sth_cost.py``, off by default) makes queries cost what they cost a real
+STH: a bounded query pool, a cost per matching and per skipped document, and queries that run to
+their end after the client has gone.
 Deviations: aggregated mode answers 400 (Chronos never uses it); an NGSIv2 body on ``/notify``
 answers 400 instead of never answering.
 """
@@ -25,8 +30,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pymongo import ASCENDING, UpdateOne
 from pymongo.collection import Collection
+from starlette.concurrency import run_in_threadpool
 
-from local.fiware_sandbox.common import SandboxState, correlator, unq
+from local.fiware_sandbox.common import RECORD_KEY, RequestRecord, SandboxState, correlator, unq
+from local.fiware_sandbox.sth_cost import query_cost_seconds, run_query
 
 VERSION = "2.11.0"
 _INT_PARAMS = ("lastN", "hLimit", "hOffset")
@@ -215,8 +222,32 @@ def _bump(state: SandboxState, name: str) -> None:
     state.db["sth_series"].update_one({"_id": name}, {"$inc": {"rev": 1}})
 
 
-def _series_points(state: SandboxState, name: str, attr_name: str) -> list[tuple[Any, ...]]:
-    """All points of one attribute, ascending: ``(recvTime, recvTime text, attrType, attrValue)``."""
+def js_number(value: Any) -> Any:
+    """``value`` as STH (JavaScript) renders it: integral doubles become integers (``11``, not
+    ``11.0``), inside objects and arrays too; other values are left as they are."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e21 else value
+    if isinstance(value, dict):
+        return {key: js_number(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [js_number(item) for item in value]
+    return value
+
+
+def _render_point(doc: dict[str, Any]) -> dict[str, Any]:
+    """One raw document as STH returns it: every stored field, ``_id`` first (STH's projection
+    is passed where the driver expects options, so nothing is projected out)."""
+    return {
+        "_id": str(doc["_id"]),
+        "recvTime": fmt_time(doc["recvTime"]),
+        "attrName": doc.get("attrName"),
+        "attrType": doc.get("attrType"),
+        "attrValue": js_number(doc.get("attrValue")),
+    }
+
+
+def _series_points(state: SandboxState, name: str, attr_name: str) -> list[tuple[datetime, dict[str, Any]]]:
+    """All points of one attribute, ascending: ``(recvTime, rendered point)``."""
     registry = state.db["sth_series"].find_one({"_id": name}, {"rev": 1})
     if registry is None:
         return []
@@ -224,11 +255,9 @@ def _series_points(state: SandboxState, name: str, attr_name: str) -> list[tuple
     cached = state.series_cache.get((name, attr_name))
     if cached is not None and cached[0] == rev:
         return cached[1]
-    docs = list(
-        state.db[name].find({"attrName": attr_name}, {"_id": 0, "recvTime": 1, "attrType": 1, "attrValue": 1})
-    )
+    docs = list(state.db[name].find({"attrName": attr_name}))
     docs.sort(key=lambda d: d["recvTime"])
-    points = [(d["recvTime"], fmt_time(d["recvTime"]), d.get("attrType"), d.get("attrValue")) for d in docs]
+    points = [(d["recvTime"], _render_point(d)) for d in docs]
     state.series_cache[(name, attr_name)] = (rev, points)
     return points
 
@@ -260,7 +289,7 @@ def _raw_points(
         selected = points[h_offset : h_offset + h_limit] if h_limit else points[h_offset:]
     else:
         selected = points
-    return [{"recvTime": p[1], "attrType": p[2], "attrValue": p[3]} for p in selected], total
+    return [p[1] for p in selected], total
 
 
 def _error(v2: bool, status: int, message: str, source: str = "query") -> JSONResponse:
@@ -274,7 +303,7 @@ def _error(v2: bool, status: int, message: str, source: str = "query") -> JSONRe
     return JSONResponse(body, status_code=status)
 
 
-def _get_data(
+async def _get_data(
     state: SandboxState, request: Request, v2: bool, entity_id: str, entity_type: str | None, attr_name: str
 ) -> Response:
     try:
@@ -294,7 +323,7 @@ def _get_data(
         if "aggrMethod" in params and "aggrPeriod" in params:
             return _error(v2, 400, "sandbox: aggregated mode is not implemented")
         return _error(v2, 400, COMBINATION_MESSAGE)
-    max_page = state.sth_max_page_size
+    max_page = state.max_page_size()
     last_n = params.get("lastN")
     h_limit = params.get("hLimit")
     if (
@@ -303,9 +332,27 @@ def _get_data(
         or (last_n and h_limit and h_limit > last_n)
     ):
         return _error(v2, 400, PAGE_GUARD_MESSAGE)
-    points, total = _raw_points(state, service, servicepath, entity_id, entity_type, attr_name, params)
+    points, total = await _query(
+        state, request, service, servicepath, entity_id, entity_type, attr_name, params
+    )
+    # rendered off the event loop (a large answer takes a while), where the query pool runs
+    return await run_in_threadpool(
+        _data_response, request, v2, params, entity_id, entity_type, attr_name, points, total
+    )
+
+
+def _data_response(
+    request: Request,
+    v2: bool,
+    params: dict[str, Any],
+    entity_id: str,
+    entity_type: str,
+    attr_name: str,
+    points: list[dict[str, Any]],
+    total: int,
+) -> Response:
     if str(params.get("filetype", "")).lower() == "csv":
-        if last_n is not None:
+        if params.get("lastN") is not None:
             points = list(reversed(points))
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -338,6 +385,41 @@ def _get_data(
             ]
         }
     return JSONResponse(body, headers=headers)
+
+
+async def _query(
+    state: SandboxState,
+    request: Request,
+    service: str,
+    servicepath: str,
+    entity_id: str,
+    entity_type: str,
+    attr_name: str,
+    params: dict[str, Any],
+) -> tuple[list[dict[str, Any]], int]:
+    """The database step of a raw-data request, through the query pool and the cost model
+    (``sth_cost.py``) when ``sth_cost_model`` is on; counted in ``GET /_sandbox/sth/stats``."""
+    config = state.faults
+    skip = 0 if "lastN" in params else int(params.get("hOffset") or 0)
+    record: RequestRecord | None = request.scope.get(RECORD_KEY)
+
+    async def compute() -> tuple[list[dict[str, Any]], int]:
+        return await run_in_threadpool(
+            _raw_points, state, service, servicepath, entity_id, entity_type, attr_name, params
+        )
+
+    def report(queue_ms: float, cost_ms: float, gone: bool) -> None:
+        if record is not None:
+            record.queue_ms, record.cost_ms, record.client_gone = queue_ms, cost_ms, gone
+
+    return await run_query(
+        state.sth_pool,
+        compute,
+        pooled=config.sth_cost_model,
+        cost=lambda answer: query_cost_seconds(config, answer[1], skip),
+        client_gone=request.is_disconnected,
+        report=report,
+    )
 
 
 # ------------------------------------------------------------------------------------------ notify
@@ -384,12 +466,12 @@ def build_app(state: SandboxState) -> FastAPI:
         return {"version": VERSION}
 
     @app.get("/STH/v1/contextEntities/type/{entity_type}/id/{entity_id}/attributes/{attr_name}")
-    def get_v1(request: Request, entity_type: str, entity_id: str, attr_name: str) -> Response:
-        return _get_data(state, request, False, unq(entity_id), unq(entity_type), unq(attr_name))
+    async def get_v1(request: Request, entity_type: str, entity_id: str, attr_name: str) -> Response:
+        return await _get_data(state, request, False, unq(entity_id), unq(entity_type), unq(attr_name))
 
     @app.get("/STH/v2/entities/{entity_id}/attrs/{attr_name}")
-    def get_v2(request: Request, entity_id: str, attr_name: str) -> Response:
-        return _get_data(state, request, True, unq(entity_id), None, unq(attr_name))
+    async def get_v2(request: Request, entity_id: str, attr_name: str) -> Response:
+        return await _get_data(state, request, True, unq(entity_id), None, unq(attr_name))
 
     @app.post("/notify")
     async def notify(request: Request) -> Response:
@@ -417,8 +499,6 @@ def build_app(state: SandboxState) -> FastAPI:
                 },
                 status_code=400,
             )
-        from starlette.concurrency import run_in_threadpool
-
         await run_in_threadpool(ingest_notification, state, service, servicepath, body)
         return Response(status_code=200, headers={"fiware-correlator": correlator(request.headers)})
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,31 @@ class Sandbox:
 
     def clear_faults(self) -> None:
         self._client.delete(f"{self.sth_url}/_sandbox/faults").raise_for_status()
+
+    def faults(self) -> dict[str, Any]:
+        response = self._client.get(f"{self.sth_url}/_sandbox/faults")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def sth_stats(self) -> dict[str, Any]:
+        """The STH raw-data query counters (``GET /_sandbox/sth/stats``)."""
+        response = self._client.get(f"{self.sth_url}/_sandbox/sth/stats")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def reset_sth_stats(self) -> dict[str, Any]:
+        response = self._client.delete(f"{self.sth_url}/_sandbox/sth/stats")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def info(self) -> dict[str, Any]:
+        response = self._client.get(f"{self.sth_url}/_sandbox/info")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
 
     def requests(self, component: str | None = None, since: int = 0, **filters: Any) -> list[dict[str, Any]]:
         params = {"since": since, **filters}
@@ -107,8 +133,14 @@ def sandbox_from_env() -> Sandbox | None:
 
 
 def start_sandbox(
-    mongodb_uri: str | None = None, *, database: str | None = None, extra_args: list[str] | None = None
+    mongodb_uri: str | None = None,
+    *,
+    database: str | None = None,
+    extra_args: list[str] | None = None,
+    components: Sequence[str] = ("orion", "sth", "iota"),
 ) -> Sandbox:
+    """A sandbox on free ports; ``components`` it serves (the URLs of the others name ports
+    nothing listens on). Its control API is on every port served; :class:`Sandbox` uses the STH's."""
     mongodb_uri = mongodb_uri or os.environ.get("MONGODB_URI") or DEFAULT_MONGODB_URI
     database = database or f"fiware_sandbox_test_{uuid.uuid4().hex[:10]}"
     ports = {"orion": free_port(), "sth": free_port(), "iota": free_port()}
@@ -117,6 +149,8 @@ def start_sandbox(
     command = [sys.executable, "-m", "local.fiware_sandbox", "serve"]
     command += ["--orion-port", str(ports["orion"]), "--sth-port", str(ports["sth"])]
     command += ["--iota-port", str(ports["iota"]), "--mongodb-uri", mongodb_uri, "--database", database]
+    if set(components) != set(ports):
+        command += ["--components", ",".join(components)]
     command += extra_args or []
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -130,7 +164,12 @@ def start_sandbox(
         log_path=log_path,
     )
     deadline = time.monotonic() + 30
-    probes = [f"{sandbox.orion_url}/version", f"{sandbox.sth_url}/version", f"{sandbox.iota_url}/iot/about"]
+    routes = {
+        "orion": f"{sandbox.orion_url}/version",
+        "sth": f"{sandbox.sth_url}/version",
+        "iota": f"{sandbox.iota_url}/iot/about",
+    }
+    probes = [url for name, url in routes.items() if name in components]
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"sandbox exited early: {log_path.read_text()[-2000:]}")

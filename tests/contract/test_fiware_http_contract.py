@@ -20,6 +20,9 @@ from local.fiware_sandbox.testing import Sandbox
 CASES_FILE = Path(__file__).parent / "recorded" / "fiware_http_cases.json"
 CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text())["cases"]
 ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+#: A raw point as real STH-Comet 2.11 returns it: every stored field, ``_id`` first.
+STH_POINT_KEYS = ["_id", "recvTime", "attrName", "attrType", "attrValue"]
 
 
 @dataclass
@@ -32,11 +35,12 @@ class Resp:
 # ------------------------------------------------------------------------------------- assertions
 
 
-def sth_points_ok(points: list[dict[str, Any]], values: list[str]) -> None:
+def sth_points_ok(points: list[dict[str, Any]], values: list[Any], attr_name: str = "temperature") -> None:
     assert [p["attrValue"] for p in points] == values  # numbers stored by Cygnus come back as strings
-    assert all(
-        set(p) == {"recvTime", "attrType", "attrValue"} and ISO_MS_Z.match(p["recvTime"]) for p in points
-    )
+    assert all(list(p) == STH_POINT_KEYS for p in points)
+    assert all(OBJECT_ID.match(p["_id"]) and ISO_MS_Z.match(p["recvTime"]) for p in points)
+    assert all(p["attrName"] == attr_name and p["attrType"] == "Number" for p in points)
+    assert len({p["_id"] for p in points}) == len(points)
     assert [p["recvTime"] for p in points] == sorted(p["recvTime"] for p in points)
 
 
@@ -56,6 +60,12 @@ def check_sth_v2_lastn(r: Resp) -> None:
     assert r.status == 200 and r.body["type"] == "StructuredValue"
     sth_points_ok(r.body["value"], ["21.5", "21.7", "21.9"])
     assert "fiware-total-count" not in r.headers and r.headers.get("fiware-correlator")
+
+
+def check_sth_integral_numbers(r: Resp) -> None:
+    assert r.status == 200 and r.body["type"] == "StructuredValue"
+    sth_points_ok(r.body["value"], [11, 11.5, "11.0"])  # JavaScript writes the double 11 as 11
+    assert [type(p["attrValue"]) for p in r.body["value"]] == [int, float, str]
 
 
 def check_sth_v1_count(r: Resp) -> None:
@@ -136,6 +146,7 @@ CHECKS: dict[str, Callable[[Resp], None]] = {
         (r.status == 200 and re.match(r"^\d+\.\d+\.\d+$", r.body["version"])) or pytest.fail()
     ),
     "sth_v2_lastN_numbers_as_strings": check_sth_v2_lastn,
+    "sth_integral_numbers_render_as_integers": check_sth_integral_numbers,
     "sth_v1_page_with_count_header": check_sth_v1_count,
     "sth_no_count_header_without_count_true": check_sth_no_count,
     "sth_hlimit_above_100_is_400": lambda r: v2_error(r, 400, "hLimit <= lastN <= config.maxPageSize"),

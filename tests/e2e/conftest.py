@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +41,52 @@ def api(stack: dict[str, Any], local_token: Any) -> Iterator[httpx.Client]:
         yield client
 
 
-class SandboxControl:
-    """Fault injection, request log and seeding of the FIWARE sandbox the stack points at."""
+class SandboxUnavailableError(RuntimeError):
+    """The deployed stack's STH-Comet is real FIWARE: there is no ``/_sandbox`` control API."""
 
-    def __init__(self, sth_url: str) -> None:
+
+class SandboxControl:
+    """Fault injection, request log and seeding of the FIWARE sandbox the stack points at.
+
+    Its control API is the sandbox's ``/_sandbox`` on the STH port, so it needs the stack's STH to be
+    the sandbox's (:meth:`for_stack` checks); ``external`` names the components that are real FIWARE,
+    which the sandbox's faults cannot reach (``orion_down`` / ``iot_agent_down`` then skip the test).
+    """
+
+    def __init__(self, sth_url: str, external: Sequence[str] = ()) -> None:
         self._http = httpx.Client(base_url=sth_url, timeout=30)
+        self.external = frozenset(external)
+
+    @classmethod
+    def for_stack(cls, stack: dict[str, Any]) -> SandboxControl:
+        """The control of the sandbox serving the deployed stack's STH; raises
+        :class:`SandboxUnavailableError` when that STH is external (``CHRONOS_STH_URL``)."""
+        external = list(stack.get("FiwareExternal", []))
+        if "sth" in external:
+            raise SandboxUnavailableError(
+                f"the deployed stack's STH-Comet {stack['SthUrl']} is external (CHRONOS_STH_URL): it has no "
+                "/_sandbox control API, so seeding STH, fault injection and the request log need the "
+                "sandbox's STH (deploy without CHRONOS_STH_URL)"
+            )
+        return cls(stack["SthUrl"], external)
 
     def faults(self, **config: Any) -> None:
+        for fault, component in (("orion_down", "orion"), ("iot_agent_down", "iota")):
+            if config.get(fault) and component in self.external:
+                pytest.skip(f"{fault}: the stack's {component} is external, the sandbox cannot fail it")
         self._http.post("/_sandbox/faults", json=config).raise_for_status()
 
     def clear_faults(self) -> None:
         self._http.delete("/_sandbox/faults").raise_for_status()
+
+    def sth_stats(self) -> dict[str, Any]:
+        """The sandbox STH's raw-data query counters (requests seen, abandoned, peaks)."""
+        response = self._http.get("/_sandbox/sth/stats")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def reset_sth_stats(self) -> None:
+        self._http.delete("/_sandbox/sth/stats").raise_for_status()
 
     def clear_requests(self) -> None:
         self._http.delete("/_sandbox/requests").raise_for_status()
@@ -59,6 +95,13 @@ class SandboxControl:
         response = self._http.get("/_sandbox/requests", params={"component": component, "limit": 100000})
         response.raise_for_status()
         return list(response.json()["requests"])
+
+    @staticmethod
+    def seeded_time(index: int, interval_seconds: float = 1800.0) -> datetime:
+        """The reception time :meth:`seed` gives the point at ``index``."""
+        return datetime(2024, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=index * interval_seconds, milliseconds=137
+        )
 
     def seed(
         self,
@@ -71,14 +114,9 @@ class SandboxControl:
         values: list[float],
         interval_seconds: float = 1800.0,
     ) -> None:
-        from datetime import UTC, datetime, timedelta
-
-        start = datetime(2024, 1, 1, tzinfo=UTC)
         points = [
             {
-                "recvTime": (start + timedelta(seconds=i * interval_seconds, milliseconds=137))
-                .isoformat()
-                .replace("+00:00", "Z"),
+                "recvTime": self.seeded_time(i, interval_seconds).isoformat().replace("+00:00", "Z"),
                 "attrValue": str(value),
             }
             for i, value in enumerate(values)
@@ -101,7 +139,11 @@ class SandboxControl:
 
 @pytest.fixture(scope="session")
 def sandbox(stack: dict[str, Any]) -> Iterator[SandboxControl]:
-    control = SandboxControl(stack["SthUrl"])
+    """The sandbox's control API; skips the tests that need it when the stack's STH is external."""
+    try:
+        control = SandboxControl.for_stack(stack)
+    except SandboxUnavailableError as exc:
+        pytest.skip(str(exc))
     control.clear_faults()
     yield control
     control.clear_faults()

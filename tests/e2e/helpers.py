@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -49,6 +50,11 @@ def create_model(api: httpx.Client, entity_id: str, **overrides: Any) -> dict[st
     response = api.post("/models/", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def iso(value: datetime) -> str:
+    """``value`` as the sandbox's control API and FIWARE take it (ISO 8601, ``Z``)."""
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def job_url(model_id: str, job_id: str = "") -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -14,7 +16,9 @@ from pymongo import MongoClient
 from local.fiware_sandbox.seed import load_taylor
 from local.stack import local_client
 from tests.e2e.conftest import SandboxControl
-from tests.e2e.helpers import FINISHED, create_model, job_url, seed_series, start, wait_for
+from tests.e2e.helpers import FINISHED, create_model, iso, job_url, seed_series, start, wait_for
+
+TAYLOR_POINTS = 4032
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("no_faults")]
 
@@ -100,7 +104,8 @@ def test_permanent_failure_then_retry_skips_collected_chunks(
     api: httpx.Client, sandbox: SandboxControl, series: str
 ) -> None:
     model = create_model(api, series)
-    sandbox.faults(sth_fail_from_offset=3000)
+    # Collection pages by time: every page reading from point 3000 on fails, for good.
+    sandbox.faults(sth_fail_from_time=iso(sandbox.seeded_time(3000)))
     job = start(api, model["id"])
     failed = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
     assert failed["status"] == "failed"
@@ -117,21 +122,27 @@ def test_permanent_failure_then_retry_skips_collected_chunks(
     assert retried.json()["execution"]["attempt"] == 2
     done = wait_for(api, model["id"], job["id"], lambda j: j["status"] in FINISHED)
     assert done["status"] == "completed", done["error"]
-    offsets = [
-        int(part.split("=", 1)[1])
+    starts = [
+        datetime.fromisoformat(unquote(part.split("=", 1)[1]).replace("Z", "+00:00"))
         for r in sandbox.requests()
         for part in r["query"].split("&")
-        if part.startswith("hOffset=")
+        if part.startswith("dateFrom=")
     ]
-    assert offsets, "the retry fetched nothing"
-    assert min(offsets) >= 3000, (
-        f"chunks collected before the failure were fetched again: {sorted(set(offsets))}"
+    assert starts, "the retry fetched nothing"
+    # The job's window is the whole series, sliced into equal spans of time (slice_by_time).
+    first, last = sandbox.seeded_time(0), sandbox.seeded_time(TAYLOR_POINTS - 1)
+    span_ms = (last - first) // timedelta(milliseconds=1) + 1
+    total = done["progress"]["chunks_total"]
+    uncollected_from = first + timedelta(milliseconds=collected_before * span_ms // total)
+    assert min(starts) >= uncollected_from, (
+        f"chunks collected before the failure were fetched again: {min(starts)} < {uncollected_from}"
     )
 
 
 def test_cancel_during_collection(api: httpx.Client, sandbox: SandboxControl, series: str) -> None:
     model = create_model(api, series)
-    sandbox.faults(sth_fail_from_offset=1)  # admission (offset 0) works; collection stalls in retries
+    # Admission and planning (no dateFrom) work; collection stalls in retries.
+    sandbox.faults(sth_fail_from_time=iso(sandbox.seeded_time(1)))
     job = start(api, model["id"])
     wait_for(api, model["id"], job["id"], lambda j: j["status"] == "collecting_data", timeout=60)
     cancelled = api.post(job_url(model["id"], job["id"]) + "/cancel")

@@ -69,7 +69,7 @@ def test_an_outage_during_collection_and_training_leaves_every_job_terminal_trut
     """MongoDB stops for minutes while one job trains and two collect: no job stays running,
     every failure says what happened, and every failed job can be retried to completion."""
     from local.fiware_sandbox.seed import load_taylor
-    from tests.e2e.helpers import FINISHED, create_model, job_url, seed_series, start, wait_for
+    from tests.e2e.helpers import FINISHED, create_model, iso, job_url, seed_series, start, wait_for
 
     if procs.running(PID_FILE) is None:
         pytest.skip("FerretDB is not managed by this stack (MONGODB_URI points elsewhere)")
@@ -87,7 +87,8 @@ def test_an_outage_during_collection_and_training_leaves_every_job_terminal_trut
         api, trains["id"], training["id"], lambda j: j["status"] == "training" and j["progress"]["epoch"] >= 1
     )
     stalls = create_model(api, seed_series(sandbox, taylor, "outage-c"))
-    sandbox.faults(sth_fail_from_offset=1)  # admission (offset 0) works; collection stalls in retries
+    stall = iso(sandbox.seeded_time(1))
+    sandbox.faults(sth_fail_from_time=stall)  # admission and planning work; collection stalls in retries
     collecting = start(api, stalls["id"])
     wait_for(api, stalls["id"], collecting["id"], lambda j: j["status"] == "collecting_data", timeout=60)
     sandbox.clear_faults()
@@ -99,7 +100,7 @@ def test_an_outage_during_collection_and_training_leaves_every_job_terminal_trut
 
     assert procs.stop(PID_FILE)
     try:
-        sandbox.faults(sth_fail_from_offset=1)  # the stalled collection keeps failing too
+        sandbox.faults(sth_fail_from_time=stall)  # the stalled collection keeps failing too
         time.sleep(OUTAGE_SECONDS)
     finally:
         sandbox.clear_faults()

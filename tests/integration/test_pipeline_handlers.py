@@ -157,15 +157,19 @@ def test_the_steps_run_the_pipeline_from_the_sample_events(pipeline_env: Databas
     chunks = plan["chunks"]
     assert sum(c["count"] for c in chunks) == POINTS
 
-    for chunk in chunks:
-        result = invoke("collect_chunk.json", offset=chunk["offset"], count=chunk["count"])
-        assert result == {
+    collected = 0
+    for chunk in chunks:  # each Map item as the state machine builds it: a slice of the window in time
+        assert chunk["date_from"] and chunk["date_to"]
+        result = invoke("collect_chunk.json", **chunk, pages_in_flight=plan["pages_in_flight"])
+        assert {k: result[k] for k in ("job_id", "offset", "skipped", "complete")} == {
             "job_id": JOB_ID,
             "offset": chunk["offset"],
-            "points": chunk["count"],
             "skipped": False,
+            "complete": True,
         }
-    again = invoke("collect_chunk.json", offset=chunks[0]["offset"], count=chunks[0]["count"])
+        collected += result["points"]
+    assert collected == POINTS  # the slices hold every point of the window once
+    again = invoke("collect_chunk.json", **chunks[0], pages_in_flight=plan["pages_in_flight"])
     assert again["skipped"] is True  # idempotent: the checkpoint exists
 
     prepared = invoke("prepare_dataset.json")

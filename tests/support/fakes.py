@@ -20,7 +20,13 @@ from chronos_core.adapters.artifact_store import InMemoryArtifactStore
 from chronos_core.application.ports.forecasting import RunAdmission
 from chronos_core.application.ports.health import DependencyCheck
 from chronos_core.application.ports.models import ModelFilter, Page
-from chronos_core.application.ports.pipeline import ExecutionState, ProgressReporter, RawPoint, TimedPoint
+from chronos_core.application.ports.pipeline import (
+    CollectedPart,
+    ExecutionState,
+    ProgressReporter,
+    RawPoint,
+    TimedPoint,
+)
 from chronos_core.application.system.health import HealthCache
 from chronos_core.bootstrap import Services, bootstrap
 from chronos_core.config import Settings
@@ -42,6 +48,7 @@ from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import FiwareSource, Model, ModelStatus, ServingSummary, utcnow
 from chronos_core.domain.training_job import (
     RUNNING_STATUSES,
+    ChunkSpec,
     CollectionPlan,
     DatasetSummary,
     EpochProgress,
@@ -50,6 +57,7 @@ from chronos_core.domain.training_job import (
     JobError,
     Phase,
     PhaseTiming,
+    TimeWindow,
     TrainingJob,
     TrainingStatus,
 )
@@ -163,6 +171,8 @@ class InMemoryTrainingJobs:
     def __init__(self, *jobs: TrainingJob) -> None:
         self.jobs: dict[str, TrainingJob] = {j.id: j for j in jobs}
         self.chunks: dict[str, dict[int, int]] = {}
+        #: Points of chunks collected in part, per job and chunk offset.
+        self.partial_chunks: dict[str, dict[int, int]] = {}
         self.live: dict[str, dict[str, Any]] = {}
         #: (status of last_forecast, next_prediction_at) at each record_last_forecast call.
         self.next_seen_by_record: list[tuple[str, datetime | None]] = []
@@ -178,7 +188,7 @@ class InMemoryTrainingJobs:
         progress = job.progress.model_copy(
             update={
                 "chunks_done": len(chunks),
-                "points_collected": sum(chunks.values()),
+                "points_collected": sum(chunks.values()) + sum(self.partial_chunks.get(job_id, {}).values()),
                 **{k: v for k, v in live.items() if k != "history"},
             }
         )
@@ -273,6 +283,7 @@ class InMemoryTrainingJobs:
 
     def delete(self, job_id: JobId) -> bool:
         self.chunks.pop(job_id, None)
+        self.partial_chunks.pop(job_id, None)
         self.live.pop(job_id, None)
         return self.jobs.pop(job_id, None) is not None
 
@@ -316,12 +327,18 @@ class InMemoryTrainingJobs:
             TrainingStatus.COLLECTING_DATA,
             progress=progress,
             chunk_points=plan.chunk_points,
+            time_window=plan.time_window,
         )
 
-    def record_chunk(self, job_id: JobId, offset: int, points: int) -> bool:
+    def record_chunk(self, job_id: JobId, offset: int, points: int, *, complete: bool = True) -> bool:
         if self.status_of(job_id) not in RUNNING_STATUSES:
             return False
-        self.chunks.setdefault(job_id, {})[offset] = points
+        partial = self.partial_chunks.setdefault(job_id, {})
+        if complete:
+            partial.pop(offset, None)
+            self.chunks.setdefault(job_id, {})[offset] = points
+        else:
+            partial[offset] = points
         return True
 
     def start_preparation(self, job_id: JobId) -> TrainingJob | None:
@@ -609,14 +626,24 @@ class FakeForecasterLoader:
 
 
 class FakeSeriesSource:
-    """SeriesSource: points per entity id (oldest first), or an error to raise."""
+    """SeriesSource: points per entity id (oldest first), or an error to raise. With
+    ``by_time`` it offers time windows; ``points_per_call`` caps what one ``collect`` returns
+    (the rest comes back as ``rest``, as when a call runs out of time)."""
 
     def __init__(
-        self, points: dict[str, list[TimedPoint]] | None = None, error: Exception | None = None
+        self,
+        points: dict[str, list[TimedPoint]] | None = None,
+        error: Exception | None = None,
+        *,
+        by_time: bool = False,
+        points_per_call: int | None = None,
     ) -> None:
         self.points = points or {}
         self.error = error
+        self.by_time = by_time
+        self.points_per_call = points_per_call
         self.calls: list[tuple[str, str, int, int]] = []
+        self.pages_in_flight: list[int] = []
 
     def _of(self, source: FiwareSource) -> list[TimedPoint]:
         if self.error is not None:
@@ -627,9 +654,35 @@ class FakeSeriesSource:
         self.calls.append(("count", source.entity_id, 0, 0))
         return len(self._of(source))
 
-    def fetch_range(self, source: FiwareSource, offset: int, count: int) -> list[TimedPoint]:
-        self.calls.append(("fetch_range", source.entity_id, offset, count))
-        return self._of(source)[offset : offset + count]
+    def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
+        self.calls.append(("time_window", source.entity_id, offset, count))
+        points = self._of(source)[offset : offset + count]
+        if not self.by_time or not points:
+            return None
+        return TimeWindow(first=points[0][0], last=points[-1][0])
+
+    def collect(self, source: FiwareSource, chunk: ChunkSpec, *, pages_in_flight: int = 1) -> CollectedPart:
+        self.calls.append(("collect", source.entity_id, chunk.offset, chunk.count))
+        self.pages_in_flight.append(pages_in_flight)
+        points = self._of(source)
+        if chunk.date_from is not None:
+            upper = chunk.date_to
+            wanted = [p for p in points if p[0] >= chunk.date_from and (upper is None or p[0] < upper)]
+        else:
+            wanted = points[chunk.offset : chunk.offset + chunk.count]
+        cap = self.points_per_call
+        if cap is None or len(wanted) <= cap:
+            return CollectedPart(points=wanted)
+        taken = wanted[:cap]
+        if chunk.date_from is not None:  # as STH paging by time: whole milliseconds only
+            cursor = wanted[cap][0]
+            taken = [p for p in taken if p[0] < cursor]
+            if not taken:
+                return CollectedPart(points=wanted)
+            rest = chunk.model_copy(update={"date_from": cursor})
+        else:
+            rest = ChunkSpec(offset=chunk.offset + cap, count=chunk.count - cap)
+        return CollectedPart(points=taken, rest=rest)
 
     def last_n(self, source: FiwareSource, n: int) -> list[TimedPoint]:
         self.calls.append(("last_n", source.entity_id, 0, n))

@@ -80,9 +80,48 @@ def test_failures_are_recorded_on_the_job() -> None:
 def test_only_ids_and_keys_travel_in_the_state() -> None:
     top = rendered()["States"]
     assert top["CollectChunks"]["ResultPath"] is None  # chunk results are dropped, data stays in S3
-    assert set(top["CollectChunks"]["ItemSelector"]) == {"job_id.$", "offset.$", "count.$"}
+    assert set(top["CollectChunks"]["ItemSelector"]) == {
+        "job_id.$",
+        "offset.$",
+        "count.$",
+        "date_from.$",
+        "date_to.$",
+        "pages_in_flight.$",
+    }
     assert set(top["Prepare"]["ResultSelector"]) == {"dataset_key.$", "points.$"}
-    assert set(top["Plan"]["ResultSelector"]) == {"chunks.$", "running.$"}
+    assert set(top["Plan"]["ResultSelector"]) == {"chunks.$", "running.$", "pages_in_flight.$"}
+
+
+def test_a_chunk_that_ran_out_of_time_is_called_again_until_complete() -> None:
+    item = rendered()["States"]["CollectChunks"]["ItemProcessor"]["States"]
+    collect = item["CollectChunk"]
+    assert collect["ResultPath"] == "$.collected"  # the item's input (the chunk) stays for the next call
+    assert collect["ResultSelector"]["complete.$"] == "$.Payload.complete"
+    assert collect["Next"] == "ChunkComplete"
+    choice = item["ChunkComplete"]
+    assert choice["Choices"] == [
+        {"Variable": "$.collected.complete", "BooleanEquals": False, "Next": "CollectChunk"}
+    ]
+    assert item[choice["Default"]]["Type"] == "Succeed"
+
+
+def test_collection_settings_are_template_parameters_that_reach_every_function() -> None:
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for parameter, variable in (
+        ("SthPageSize", "CHRONOS_STH_PAGE_SIZE"),
+        ("SthPageConcurrency", "CHRONOS_STH_PAGE_CONCURRENCY"),
+        ("SthPaging", "CHRONOS_STH_PAGING"),
+        ("SthAdaptive", "CHRONOS_STH_ADAPTIVE"),
+        ("FiwareTimeoutSeconds", "CHRONOS_FIWARE_TIMEOUT_SECONDS"),
+        ("SthTimeoutCapSeconds", "CHRONOS_STH_TIMEOUT_CAP_SECONDS"),
+        ("FiwareMaxAttempts", "CHRONOS_FIWARE_MAX_ATTEMPTS"),
+    ):
+        assert parameter in template["Parameters"], parameter
+        assert variables[variable] == {"Ref": parameter}, variable
+    # The defaults work against a slow STH: no more pages in flight than its database pool.
+    assert template["Parameters"]["SthPageConcurrency"]["Default"] <= 5
+    assert template["Parameters"]["SthPaging"]["Default"] == "time"
 
 
 def test_batch_task_contract() -> None:

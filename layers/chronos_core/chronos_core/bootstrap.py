@@ -89,6 +89,9 @@ class Services:
         return PipelineSettings(
             chunk_points=self.settings.training_chunk_points,
             map_concurrency=self.settings.training_map_concurrency,
+            # Without flow control every chunk keeps sth_page_concurrency pages in flight.
+            page_ceiling=self.settings.sth_page_concurrency
+            * (1 if self.settings.sth_adaptive else self.settings.training_map_concurrency),
         )
 
     @cached_property
@@ -202,7 +205,7 @@ class Services:
 
     @cached_property
     def series(self) -> SthSeriesSource:
-        return SthSeriesSource(self.sth, self.settings.sth_page_concurrency)
+        return SthSeriesSource(self.sth, paging=self.settings.sth_paging)
 
     @cached_property
     def history(self) -> SthForecastHistory:

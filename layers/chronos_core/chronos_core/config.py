@@ -7,6 +7,7 @@ Variables use the ``CHRONOS_`` prefix (``CHRONOS_MONGODB_DATABASE``...). The con
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,13 +44,39 @@ class Settings(BaseSettings):
     sth_url: str | None = None
     orion_url: str | None = None
     iot_agent_url: str | None = None
-    fiware_timeout_seconds: float = Field(default=10.0, gt=0)
+    fiware_timeout_seconds: float = Field(default=15.0, gt=0)
     # Access token for FIWARE behind a PEP proxy (sent as X-Auth-Token). In AWS it comes from an
     # SSM SecureString named by ``fiware_auth_token_parameter``.
     fiware_auth_token: SecretStr | None = None
     fiware_auth_token_parameter: str | None = None
     fiware_max_attempts: int = Field(default=4, ge=1, le=10, description="Per FIWARE request.")
-    sth_page_concurrency: int = Field(default=4, ge=1, le=32, description="STH pages in flight.")
+    sth_page_concurrency: int = Field(
+        default=5,
+        ge=1,
+        le=64,
+        description="Most STH pages in flight to the endpoint at once, shared by the chunks of a "
+        "job that collect at the same time (STH's own database pool is 5 by default).",
+    )
+    sth_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="The largest page asked of STH; its MAX_PAGE_SIZE (100 by default) bounds it "
+        "and a page refused for it is asked again smaller.",
+    )
+    sth_paging: Literal["time", "offset"] = Field(
+        default="time",
+        description="'time': after the first page, each page starts at the last reception time "
+        "seen (dateFrom), so STH never skips far; 'offset': hOffset pages, several in flight.",
+    )
+    sth_adaptive: bool = Field(
+        default=True,
+        description="False: no STH flow control; each chunk keeps sth_page_concurrency pages in "
+        "flight with the fixed fiware_timeout_seconds (for comparison, and as an escape hatch).",
+    )
+    sth_timeout_cap_seconds: float = Field(
+        default=60.0, gt=0, description="The longest an STH request may take as its timeout grows."
+    )
     # Chronos's own forecast devices (hidden from GET /devices/).
     fiware_forecast_entity_type: str = DEFAULT_FORECAST_ENTITY_TYPE
     fiware_forecast_group_resource: str = DEFAULT_FORECAST_GROUP_RESOURCE

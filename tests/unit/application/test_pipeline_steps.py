@@ -11,14 +11,14 @@ from chronos_core.application.training.pipeline.collection import collect_chunk,
 from chronos_core.application.training.pipeline.completion import finalize, record_failure
 from chronos_core.application.training.pipeline.deps import PipelineSettings
 from chronos_core.application.training.pipeline.events import ChunkEvent, FailureEvent, JobEvent, TrainEvent
-from chronos_core.application.training.pipeline.keys import chunk_key, dataset_key
+from chronos_core.application.training.pipeline.keys import chunk_key, dataset_key, partial_chunk_key
 from chronos_core.application.training.pipeline.preparation import prepare
 from chronos_core.application.training.pipeline.train_step import train
 from chronos_core.bootstrap import Services
 from chronos_core.domain.errors import InsufficientDataError, NotFoundError
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import ModelStatus
-from chronos_core.domain.training_job import TrainingStatus
+from chronos_core.domain.training_job import ChunkSpec, TimeWindow, TrainingStatus
 from tests.support.builders import T0, dataset_summary, job, model, training_result
 from tests.support.fakes import (
     FakeDatasetPreparer,
@@ -47,10 +47,17 @@ def world(**overrides: object) -> Services:
     return fake_services(**{**defaults, **overrides})
 
 
+def item(chunk: ChunkSpec, pages_in_flight: int = 1) -> ChunkEvent:
+    """The Map item the state machine builds for ``chunk``."""
+    return ChunkEvent(job_id=JOB, pages_in_flight=pages_in_flight, **chunk.model_dump())
+
+
 def collect_all(services: Services) -> list[dict[str, int]]:
+    """Plan, then call each Map item until it answers complete (as the state machine does)."""
     planned = plan(services, JobEvent(job_id=JOB))
     for chunk in planned.chunks:
-        collect_chunk(services, ChunkEvent(job_id=JOB, offset=chunk.offset, count=chunk.count))
+        while not collect_chunk(services, item(chunk, planned.pages_in_flight)).complete:
+            pass
     return [c.model_dump() for c in planned.chunks]
 
 
@@ -73,6 +80,70 @@ def test_plan_splits_the_window_and_keeps_its_chunking_on_a_retry() -> None:
     assert plan(smaller_chunks, JobEvent(job_id=JOB)).chunks == planned.chunks  # same plan as the first
 
 
+def test_where_the_source_reads_time_ranges_the_plan_slices_the_window_in_time_and_keeps_it() -> None:
+    services = world(series=FakeSeriesSource({"urn:x:Meter:1": POINTS}, by_time=True))
+    planned = plan(services, JobEvent(job_id=JOB))
+    window = TimeWindow(first=POINTS[100][0], last=POINTS[2499][0])
+    stored = services.jobs.get(JOB)
+    assert stored is not None and stored.time_window == window
+    assert [c.offset for c in planned.chunks] == [100, 1100, 2100]  # the checkpoints keep their names
+    assert planned.chunks[0].date_from == window.first
+    assert all(a.date_to == b.date_from for a, b in zip(planned.chunks, planned.chunks[1:], strict=False))
+    assert planned.chunks[-1].date_to is not None and planned.chunks[-1].date_to > window.last
+    # A retry plans the same slices even when the source has more points by then.
+    grown = FakeSeriesSource(
+        {"urn:x:Meter:1": [*POINTS, (POINTS[-1][0] + timedelta(hours=1), 1.0)]}, by_time=True
+    )
+    assert plan(world(jobs=services.jobs, series=grown), JobEvent(job_id=JOB)).chunks == planned.chunks
+    assert not [c for c in grown.calls if c[0] == "time_window"]
+
+
+def test_collecting_time_slices_yields_the_window_exactly() -> None:
+    services = world(series=FakeSeriesSource({"urn:x:Meter:1": POINTS}, by_time=True))
+    collect_all(services)
+    prepared = prepare(services, JobEvent(job_id=JOB))
+    assert prepared.points == 2400
+    dataset = services.objects.get_json(prepared.dataset_key)["points"]
+    assert [v for _, v in dataset] == [v for _, v in POINTS[100:]]
+
+
+@pytest.mark.parametrize("by_time", [False, True])
+def test_a_chunk_that_runs_out_of_time_continues_from_its_partial_checkpoint(by_time: bool) -> None:
+    series = FakeSeriesSource({"urn:x:Meter:1": POINTS}, by_time=by_time, points_per_call=300)
+    services = world(series=series)
+    chunk = plan(services, JobEvent(job_id=JOB)).chunks[0]
+    first = collect_chunk(services, item(chunk))
+    assert not first.complete and first.points == 300
+    assert services.objects.exists(partial_chunk_key(JOB, chunk.offset))
+    assert not services.objects.exists(chunk_key(JOB, chunk.offset))
+    progress = services.jobs.get(JOB).progress  # type: ignore[union-attr]
+    assert (progress.chunks_done, progress.points_collected) == (0, 300)  # visible while it continues
+    results = [first]
+    while not results[-1].complete:
+        results.append(collect_chunk(services, item(chunk)))
+    low, high = chunk.date_from, chunk.date_to
+    expected = [p for p in POINTS if low <= p[0] < high] if low and high else POINTS[100:1100]
+    assert [r.points for r in results] == [*range(300, len(expected), 300), len(expected)]
+    document = services.objects.get_json(chunk_key(JOB, chunk.offset))
+    assert [v for _, v in document["points"]] == [v for _, v in expected]
+    assert not services.objects.exists(partial_chunk_key(JOB, chunk.offset))
+    progress = services.jobs.get(JOB).progress  # type: ignore[union-attr]
+    assert (progress.chunks_done, progress.points_collected) == (1, len(expected))
+
+
+def test_each_chunk_gets_its_share_of_the_page_ceiling() -> None:
+    services = world(pipeline_settings=PipelineSettings(chunk_points=1000, map_concurrency=2, page_ceiling=5))
+    planned = plan(services, JobEvent(job_id=JOB))
+    assert planned.pages_in_flight == 2  # 5 pages in flight at most, 2 chunks at once
+    collect_all(services)
+    assert set(services.series.pages_in_flight) == {2}  # type: ignore[attr-defined]
+    one_chunk = world(
+        jobs=InMemoryTrainingJobs(job(last_n=900, points_available=2500, window_offset=1600)),
+        pipeline_settings=PipelineSettings(chunk_points=5000, map_concurrency=4, page_ceiling=5),
+    )
+    assert plan(one_chunk, JobEvent(job_id=JOB)).pages_in_flight == 5
+
+
 def test_a_finished_job_is_not_planned() -> None:
     services = world(jobs=InMemoryTrainingJobs(job(status=TrainingStatus.CANCELLED)))
     planned = plan(services, JobEvent(job_id=JOB))
@@ -88,10 +159,10 @@ def test_collect_writes_each_checkpoint_once_and_counts_it() -> None:
         assert document["points"][0][0] == int(POINTS[chunk["offset"]][0].timestamp() * 1000)
     progress = services.jobs.get(JOB).progress  # type: ignore[union-attr]
     assert (progress.chunks_done, progress.points_collected) == (3, 2400)
-    fetches = [c for c in services.series.calls if c[0] == "fetch_range"]  # type: ignore[attr-defined]
+    fetches = [c for c in services.series.calls if c[0] == "collect"]  # type: ignore[attr-defined]
     again = collect_chunk(services, ChunkEvent(job_id=JOB, offset=100, count=1000))
-    assert again.skipped and again.points == 1000
-    assert [c for c in services.series.calls if c[0] == "fetch_range"] == fetches  # type: ignore[attr-defined]
+    assert again.skipped and again.points == 1000 and again.complete
+    assert [c for c in services.series.calls if c[0] == "collect"] == fetches  # type: ignore[attr-defined]
 
 
 def test_collect_skips_a_cancelled_job() -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from chronos_core.application.training.pipeline.events import readable_cause
 from chronos_core.application.training.pipeline.keys import chunk_key
 from chronos_core.domain.training_job import (
     ChunkSpec,
+    TimeWindow,
     TrainingStatus,
     choose_chunk_points,
     execution_name,
+    pages_in_flight_per_chunk,
     plan_chunks,
+    slice_by_time,
 )
 
 
@@ -25,6 +29,30 @@ def test_chunks_cover_the_window_exactly_once() -> None:
     ]
     assert sum(c.count for c in chunks) == 3064
     assert plan_chunks(0, 0, 1000) == []
+
+
+def test_time_slices_are_adjacent_whole_milliseconds_that_cover_the_window() -> None:
+    first = datetime(2024, 3, 1, tzinfo=UTC)
+    window = TimeWindow(first=first, last=first + timedelta(seconds=10, milliseconds=3))
+    slices = slice_by_time(plan_chunks(0, 4000, 1000), window)
+    assert [s.offset for s in slices] == [0, 1000, 2000, 3000]  # names kept
+    assert slices[0].date_from == window.first
+    assert all(a.date_to == b.date_from for a, b in zip(slices, slices[1:], strict=False))
+    assert slices[-1].date_to == window.last + timedelta(milliseconds=1)  # the last point included
+    assert all(s.date_from and s.date_from.microsecond % 1000 == 0 for s in slices)
+    # A window shorter than the chunks: the slices still partition it, some are empty.
+    instant = TimeWindow(first=first, last=first)
+    tiny = slice_by_time(plan_chunks(0, 4000, 1000), instant)
+    assert [(s.date_from, s.date_to) for s in tiny if s.date_from != s.date_to] == [
+        (first, first + timedelta(milliseconds=1))
+    ]
+
+
+def test_the_page_ceiling_is_shared_by_the_chunks_that_collect_at_once() -> None:
+    assert pages_in_flight_per_chunk(5, chunks=8, concurrency=4) == 1
+    assert pages_in_flight_per_chunk(8, chunks=8, concurrency=4) == 2
+    assert pages_in_flight_per_chunk(5, chunks=1, concurrency=4) == 5
+    assert pages_in_flight_per_chunk(2, chunks=10, concurrency=40) == 1  # never zero
 
 
 def test_execution_names_make_starts_idempotent_and_retries_distinct() -> None:

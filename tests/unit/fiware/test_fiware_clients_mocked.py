@@ -36,10 +36,13 @@ FAST = RetryPolicy(max_attempts=2, initial_delay=0, max_delay=0)
 
 
 def points(n: int, start: int = 0) -> list[dict[str, Any]]:
+    """Raw points shaped as real STH-Comet 2.11 returns them (``_id`` and ``attrName`` included)."""
     base = datetime(2024, 3, 1, tzinfo=UTC)
     return [
         {
+            "_id": f"65e1a8c0f1d2c3b4{i:08x}",
             "recvTime": (base + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
+            "attrName": "temperature",
             "attrType": "Number",
             "attrValue": str(i) if i % 2 else i,
         }
@@ -86,6 +89,27 @@ def test_sth_points_parse_strings_numbers_and_utc() -> None:
     assert result[0].recv_time.tzinfo is UTC
     assert [p.as_float() for p in result] == [21.5, 21.0, None, None]
     assert result[3].value == {"a": 1}
+
+
+def test_sth_points_tolerate_the_fields_real_sth_adds() -> None:
+    """Real STH returns every stored field: ``_id`` (ObjectId hex) and ``attrName`` as well."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        value = [
+            {
+                "_id": "65e1a8c0f1d2c3b4a5968701",
+                "recvTime": "2024-03-01T10:00:00.000Z",
+                "attrName": "temperature",
+                "attrType": "Number",
+                "attrValue": 11,
+            }
+        ]
+        return httpx.Response(200, json={"type": "StructuredValue", "value": value})
+
+    client = SthCometClient("http://sth", transport=httpx.MockTransport(handler))
+    (point,) = client.last_n(TENANT, SERIES, 1)
+    assert point.recv_time == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+    assert (point.attr_type, point.value, point.as_float()) == ("Number", 11, 11.0)
 
 
 def test_sth_request_shape_v2_and_count_header_case_insensitive() -> None:
@@ -158,9 +182,11 @@ def test_sth_v1_shape() -> None:
     assert page.total_count == 2 and len(page.points) == 2
 
 
-def test_sth_rejects_page_sizes_above_100() -> None:
+def test_sth_rejects_page_sizes_outside_its_configurable_range() -> None:
     with pytest.raises(ValueError):
-        SthCometClient("http://sth", page_size=101)
+        SthCometClient("http://sth", page_size=10_001)
+    with pytest.raises(ValueError):
+        SthCometClient("http://sth", page_size=0)
     client = SthCometClient("http://sth", transport=httpx.MockTransport(FakeSth(1)))
     with pytest.raises(ValidationError):
         client.fetch_page(TENANT, SERIES, 0, 101)

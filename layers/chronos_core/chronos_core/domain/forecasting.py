@@ -9,7 +9,7 @@ slots are skipped, never replayed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chronos_core.domain.evaluation import ServingChoice
 from chronos_core.domain.ids import JobId, ModelId
-from chronos_core.domain.model import UtcDateTime, iso_z
+from chronos_core.domain.model import UtcDateTime, epoch_ms, iso_z
 
 MIN_INTERVAL_SECONDS: Final = 60
 MAX_INTERVAL_SECONDS: Final = 30 * 24 * 3600
@@ -188,14 +188,10 @@ def advance(stored: datetime, interval_seconds: float, now: datetime) -> tuple[d
     integer milliseconds so that the grid never drifts (BSON dates have millisecond precision).
     """
     step = max(1, round(interval_seconds * 1000))
-    elapsed = max(0, _ms(now) - _ms(stored))
+    elapsed = max(0, epoch_ms(now) - epoch_ms(stored))
     j = elapsed // step
     slot = stored + timedelta(milliseconds=j * step)
     return slot, slot + timedelta(milliseconds=step)
-
-
-def _ms(value: datetime) -> int:
-    return int(value.astimezone(UTC).timestamp() * 1000)
 
 
 def run_key(job_id: str, slot: datetime) -> str:

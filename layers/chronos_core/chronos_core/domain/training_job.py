@@ -26,7 +26,7 @@ from chronos_core.domain.evaluation import (
 )
 from chronos_core.domain.forecasting import LastForecast, PredictionConfig
 from chronos_core.domain.ids import JobId, ModelId
-from chronos_core.domain.model import ServingSummary, utcnow
+from chronos_core.domain.model import ServingSummary, epoch_ms, from_epoch_ms, utcnow
 
 
 class TrainingStatus(StrEnum):
@@ -135,23 +135,43 @@ class ExecutionRef(BaseModel):
 
 
 class ChunkSpec(BaseModel):
-    """One Map item: points ``offset .. offset+count-1`` of the series (oldest first)."""
+    """One Map item: points ``offset .. offset+count-1`` of the series (oldest first), or, when
+    ``date_from`` is set, every point received in ``[date_from, date_to)`` (``date_to`` None: no
+    upper bound). ``offset`` names the chunk (its checkpoint) either way; ``count`` is the number
+    of points expected, exact by offset, about right by time."""
 
     model_config = ConfigDict(frozen=True)
 
     offset: int = Field(ge=0)
     count: int = Field(gt=0)
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+    @property
+    def by_time(self) -> bool:
+        return self.date_from is not None
+
+
+class TimeWindow(BaseModel):
+    """The reception times of the first and the last point of a job's window (both included)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first: datetime
+    last: datetime
 
 
 class CollectionPlan(BaseModel):
     """How the job's window is collected: chunks of ``chunk_points`` (kept across retries, so
-    checkpoints stay valid), ``chunks_total`` Map items, ``points_expected`` in all."""
+    checkpoints stay valid), ``chunks_total`` Map items, ``points_expected`` in all; with a
+    ``time_window`` the chunks are equal slices of it in time (:func:`slice_by_time`)."""
 
     model_config = ConfigDict(frozen=True)
 
     chunk_points: int = Field(gt=0)
     chunks_total: int = Field(ge=0)
     points_expected: int = Field(ge=0)
+    time_window: TimeWindow | None = None
 
 
 class DatasetSummary(BaseModel):
@@ -177,6 +197,7 @@ class TrainingJob(BaseModel):
     points_available: int
     window_offset: int
     chunk_points: int | None = None
+    time_window: TimeWindow | None = None
     progress: Progress = Field(default_factory=Progress)
     history: list[EpochRecord] = Field(default_factory=list)
     phases: dict[str, PhaseTiming] = Field(default_factory=dict)
@@ -211,7 +232,8 @@ class TrainingJob(BaseModel):
         """The Map items of the job's window (empty until the collection is planned)."""
         if self.chunk_points is None:
             return []
-        return plan_chunks(self.window_offset, self.last_n, self.chunk_points)
+        chunks = plan_chunks(self.window_offset, self.last_n, self.chunk_points)
+        return chunks if self.time_window is None else slice_by_time(chunks, self.time_window)
 
     def serving_summary(self) -> ServingSummary | None:
         """What the model shows about this job once it is its latest success."""
@@ -242,6 +264,31 @@ def plan_chunks(window_offset: int, count: int, chunk_points: int) -> list[Chunk
         ChunkSpec(offset=start, count=min(chunk_points, window_offset + count - start))
         for start in range(window_offset, window_offset + count, chunk_points)
     ]
+
+
+def slice_by_time(chunks: list[ChunkSpec], window: TimeWindow) -> list[ChunkSpec]:
+    """The same chunks as equal, adjacent slices in time of ``window``, whole milliseconds (the
+    resolution of reception times): together they hold every point of the window exactly once,
+    including points that share a time. A window shorter than the chunks leaves the later slices
+    empty."""
+    if not chunks:
+        return []
+    first = epoch_ms(window.first)
+    span = max(0, epoch_ms(window.last) - first) + 1
+    bounds = [first + (i * span) // len(chunks) for i in range(len(chunks) + 1)]
+    return [
+        chunk.model_copy(
+            update={"date_from": from_epoch_ms(bounds[i]), "date_to": from_epoch_ms(bounds[i + 1])}
+        )
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+def pages_in_flight_per_chunk(ceiling: int, chunks: int, concurrency: int) -> int:
+    """Each chunk's share of the endpoint's ``ceiling`` of pages in flight when up to
+    ``concurrency`` chunks collect at once (at least one)."""
+    running = max(1, min(chunks, concurrency))
+    return max(1, ceiling // running)
 
 
 MIN_CHUNK_POINTS = 1000

@@ -14,6 +14,11 @@ Contracts:
   :class:`~.errors.FiwareUnavailableError`; an error status raises the class chosen by
   :func:`~.errors.error_for_status`. Upstream bodies go into ``upstream_description`` (logs) only.
 * **Headers** are read through :class:`httpx.Headers`, which is case-insensitive.
+* **Flow control.** A client given a :class:`~.flow.FlowControl` takes a slot for every attempt
+  (waiting while the endpoint's limit of requests in flight is reached), uses its adaptive
+  timeout, reports each outcome to it, waits :data:`TIMEOUT_BACKOFF` times longer before retrying
+  after a timeout (an overloaded server needs time, not more requests), and fails at once with
+  :class:`~.errors.FiwareUnavailableError` while its circuit is open.
 * **Deadline.** Inside a time budget (:mod:`chronos_core.deadlines`, opened by the API for each
   request) every attempt's timeout is cut to what is left, a backoff that would not leave
   :data:`MIN_ATTEMPT_SECONDS` for another attempt is not taken, and a request that finds less than
@@ -30,7 +35,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import quote
 
 import httpx
@@ -40,6 +45,7 @@ from chronos_core.adapters.fiware.errors import (
     FiwareUnavailableError,
     error_for_status,
 )
+from chronos_core.adapters.fiware.flow import CircuitOpenError, FlowControl
 from chronos_core.config import Settings
 from chronos_core.deadlines import remaining
 from chronos_core.domain.errors import ValidationError
@@ -50,6 +56,8 @@ RETRYABLE_STATUSES: frozenset[int] = frozenset({429, *range(500, 600)})
 
 #: Less time than this left in the budget: no (further) attempt is made.
 MIN_ATTEMPT_SECONDS = 0.5
+#: How much longer the backoff is after a timeout than after an error answer.
+TIMEOUT_BACKOFF = 4.0
 
 _SAFE_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
@@ -165,15 +173,18 @@ class FiwareHttp:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         auth_token: str | None = None,
+        flow: FlowControl | None = None,
     ) -> None:
         """Create the pool. ``transport`` is for tests (``httpx.MockTransport``). ``auth_token``
-        is sent as ``X-Auth-Token`` (a FIWARE PEP proxy / Keyrock access token) when given."""
+        is sent as ``X-Auth-Token`` (a FIWARE PEP proxy / Keyrock access token) when given;
+        ``flow`` governs the attempts (see the module docstring)."""
         if not base_url:
             raise ValueError(f"{component}: base URL is not configured")
         self.component = component
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._timeout = timeout
+        self._flow = flow
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._client = httpx.Client(
@@ -219,13 +230,16 @@ class FiwareHttp:
         while True:
             attempt += 1
             timeout = self._attempt_timeout(operation, attempt)
+            started = self._admit(operation, timeout)
             try:
                 response = self._client.request(
                     method, path, params=params, headers=headers, json=json, timeout=timeout
                 )
             except _TRANSPORT_ERRORS as exc:
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                self._report(started, "timeout" if timed_out else "transport")
                 retryable = idempotent or isinstance(exc, _SAFE_TRANSPORT_ERRORS)
-                delay = policy.backoff(attempt, self._rng)
+                delay = policy.backoff(attempt, self._rng) * (TIMEOUT_BACKOFF if timed_out else 1.0)
                 if retryable and attempt < policy.max_attempts and self._time_for(delay):
                     self._log_retry(operation, attempt, type(exc).__name__, delay)
                     self._sleep(delay)
@@ -233,8 +247,12 @@ class FiwareHttp:
                 raise FiwareUnavailableError(
                     self.component, operation, f"{type(exc).__name__} after {attempt} attempt(s)"
                 ) from exc
+            except BaseException:
+                self._report(started, "transport")  # never keep a slot
+                raise
 
             status = response.status_code
+            self._report(started, "server" if status in RETRYABLE_STATUSES else None)
             if status in ok:
                 return response
             retryable = status in policy.retry_statuses and (idempotent or status == 429)
@@ -249,17 +267,43 @@ class FiwareHttp:
                 continue
             raise self.error_from(response, operation)
 
+    def _admit(self, operation: str, timeout: float) -> float:
+        """Take a flow-control slot for one attempt; the attempt's start time. It waits for a slot
+        and through an open circuit's cooldown until the time budget runs out (without a budget:
+        the cooldown plus ``timeout``). Raises FiwareUnavailableError when it cannot."""
+        if self._flow is not None:
+            budget = remaining()
+            wait = budget if budget is not None else self._flow.settings.breaker_cooldown + timeout
+            try:
+                self._flow.acquire(wait=wait)
+            except CircuitOpenError as exc:
+                raise FiwareUnavailableError(self.component, operation, str(exc)) from None
+            except TimeoutError:
+                raise FiwareUnavailableError(
+                    self.component, operation, "no request slot freed in time"
+                ) from None
+        return time.monotonic()
+
+    def _report(self, started: float, failure: Literal["timeout", "server", "transport"] | None) -> None:
+        if self._flow is None:
+            return
+        if failure is None:
+            self._flow.succeeded(time.monotonic() - started)
+        else:
+            self._flow.failed(failure)
+
     def _attempt_timeout(self, operation: str, attempt: int) -> float:
         """This attempt's timeout: the client's, cut to the budget left. Raises
         FiwareUnavailableError when the budget cannot fit another attempt."""
+        own = self._flow.timeout() if self._flow is not None else self._timeout
         budget = remaining()
         if budget is None:
-            return self._timeout
+            return own
         if budget < MIN_ATTEMPT_SECONDS:
             raise FiwareUnavailableError(
                 self.component, operation, f"the request's time budget ran out after {attempt - 1} attempt(s)"
             )
-        return min(self._timeout, budget)
+        return min(own, budget)
 
     @staticmethod
     def _time_for(delay: float) -> bool:
@@ -327,6 +371,7 @@ class FiwareClient:
         transport: httpx.BaseTransport | None = None,
         max_connections: int = 20,
         auth_token: str | None = None,
+        flow: FlowControl | None = None,
     ) -> None:
         self._http = FiwareHttp(
             self.component,
@@ -336,6 +381,7 @@ class FiwareClient:
             transport=transport,
             max_connections=max_connections,
             auth_token=auth_token,
+            flow=flow,
         )
 
     @classmethod

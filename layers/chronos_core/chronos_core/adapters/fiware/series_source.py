@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Literal
 
 from chronos_core.adapters.fiware.sth import SthCometClient, SthPoint
+from chronos_core.application.ports.pipeline import CollectedPart
+from chronos_core.deadlines import in_this_context
 from chronos_core.domain.fiware import FiwareTenant, SeriesRef
 from chronos_core.domain.model import FiwareSource
+from chronos_core.domain.training_job import ChunkSpec, TimeWindow
 
 
 def _series(source: FiwareSource) -> SeriesRef:
@@ -18,22 +23,50 @@ def _pairs(points: list[SthPoint]) -> list[tuple[datetime, float | None]]:
 
 
 class SthSeriesSource:
-    """:class:`~chronos_core.application.ports.pipeline.SeriesSource` over an :class:`SthCometClient`."""
+    """:class:`~chronos_core.application.ports.pipeline.SeriesSource` over an
+    :class:`SthCometClient`. With ``paging="time"`` it offers time windows (two one-point pages
+    at the window's ends), so the pipeline collects time slices read by
+    :meth:`SthCometClient.read_between`; with ``"offset"``, chunks are read by offset pages."""
 
-    def __init__(self, client: SthCometClient, concurrency: int | None = None) -> None:
+    def __init__(self, client: SthCometClient, *, paging: Literal["time", "offset"] = "time") -> None:
         self._client = client
-        self._concurrency = concurrency
+        self._paging = paging
 
     def count(self, source: FiwareSource) -> int:
         return self._client.count(FiwareTenant.of(source), _series(source))
 
-    def fetch_range(
-        self, source: FiwareSource, offset: int, count: int
-    ) -> list[tuple[datetime, float | None]]:
-        points = self._client.fetch_range(
-            FiwareTenant.of(source), _series(source), offset, count, concurrency=self._concurrency
-        )
-        return _pairs(points)
+    def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
+        if self._paging != "time" or count <= 0:
+            return None
+        tenant, series = FiwareTenant.of(source), _series(source)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sth-window") as pool:
+            ends = [
+                pool.submit(in_this_context(self._client.point_at), tenant, series, at)
+                for at in (offset, offset + count - 1)
+            ]
+            first, last = (end.result() for end in ends)
+        if first is None or last is None:
+            return None
+        return TimeWindow(first=first.recv_time, last=last.recv_time)
+
+    def collect(self, source: FiwareSource, chunk: ChunkSpec, *, pages_in_flight: int = 1) -> CollectedPart:
+        tenant, series = FiwareTenant.of(source), _series(source)
+        if chunk.date_from is not None:
+            read = self._client.read_between(
+                tenant, series, chunk.date_from, chunk.date_to, expected_points=chunk.count
+            )
+            rest = (
+                None
+                if read.complete or read.resume_from is None
+                else chunk.model_copy(update={"date_from": read.resume_from})
+            )
+            return CollectedPart(points=_pairs(read.points), rest=rest)
+        read = self._client.read_range(tenant, series, chunk.offset, chunk.count, concurrency=pages_in_flight)
+        if read.complete or read.resume_offset is None:
+            return CollectedPart(points=_pairs(read.points))
+        left = chunk.offset + chunk.count - read.resume_offset
+        rest = ChunkSpec(offset=read.resume_offset, count=left) if left > 0 else None
+        return CollectedPart(points=_pairs(read.points), rest=rest)
 
     def last_n(self, source: FiwareSource, n: int) -> list[tuple[datetime, float | None]]:
         return _pairs(self._client.last_n(FiwareTenant.of(source), _series(source), n))

@@ -19,6 +19,7 @@ journal, the trainer's live progress and the recurring-forecast state.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -63,12 +64,21 @@ def job_to_document(job: TrainingJob) -> Document:
     return job.model_dump(mode="python")
 
 
-def document_to_job(doc: Document, chunks: dict[int, int], live: Document | None = None) -> TrainingJob:
+@dataclass
+class ChunkTally:
+    """A job's chunk records: points per completed chunk offset, and the points of the chunks
+    collected in part so far."""
+
+    complete: dict[int, int] = field(default_factory=dict)
+    partial_points: int = 0
+
+
+def document_to_job(doc: Document, chunks: ChunkTally, live: Document | None = None) -> TrainingJob:
     """The job, with ``chunks_done`` / ``points_collected`` from its chunk records and the epoch
     counters and history from its live-progress document."""
     progress = dict(doc.get("progress") or {})
-    progress["chunks_done"] = len(chunks)
-    progress["points_collected"] = int(sum(chunks.values()))
+    progress["chunks_done"] = len(chunks.complete)
+    progress["points_collected"] = int(sum(chunks.complete.values())) + chunks.partial_points
     history = doc.get("history") or []
     if live:
         progress.update({key: live[key] for key in _LIVE_FIELDS if key in live})
@@ -94,10 +104,14 @@ class MongoTrainingJobRepository:
             doc, self._chunk_points([doc["id"]])[doc["id"]], self._live.find_one({"_id": doc["id"]})
         )
 
-    def _chunk_points(self, job_ids: list[str]) -> dict[str, dict[int, int]]:
-        found: dict[str, dict[int, int]] = {job_id: {} for job_id in job_ids}
+    def _chunk_points(self, job_ids: list[str]) -> dict[str, ChunkTally]:
+        found = {job_id: ChunkTally() for job_id in job_ids}
         for chunk in self._chunks.find({"job_id": {"$in": job_ids}}):
-            found[chunk["job_id"]][int(chunk["offset"])] = int(chunk["points"])
+            tally = found[chunk["job_id"]]
+            if chunk.get("complete", True):
+                tally.complete[int(chunk["offset"])] = int(chunk["points"])
+            else:
+                tally.partial_points += int(chunk["points"])
         return found
 
     @with_retries
@@ -156,7 +170,7 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def completed_chunks(self, job_id: JobId) -> dict[int, int]:
-        return self._chunk_points([job_id])[job_id]
+        return self._chunk_points([job_id])[job_id].complete
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -220,14 +234,21 @@ class MongoTrainingJobRepository:
                 "progress.chunks_total": plan.chunks_total,
                 "progress.points_expected": plan.points_expected,
                 "chunk_points": plan.chunk_points,
+                "time_window": plan.time_window.model_dump() if plan.time_window else None,
             },
         )
 
     @with_retries
-    def record_chunk(self, job_id: JobId, offset: int, points: int) -> bool:
+    def record_chunk(self, job_id: JobId, offset: int, points: int, *, complete: bool = True) -> bool:
         if self._jobs.count_documents({"id": job_id, "status": {"$in": _RUNNING}}, limit=1) == 0:
             return False
-        record = {"job_id": job_id, "offset": offset, "points": points, "recorded_at": utcnow()}
+        record = {
+            "job_id": job_id,
+            "offset": offset,
+            "points": points,
+            "complete": complete,
+            "recorded_at": utcnow(),
+        }
         try:
             self._chunks.replace_one({"_id": f"{job_id}|{offset}"}, record, upsert=True)
         except DuplicateKeyError:  # a concurrent retry of the same chunk inserted it first

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from chronos_core.domain.evaluation import TrainingResult
 from chronos_core.domain.ids import JobId
 from chronos_core.domain.model import FiwareSource, Model
-from chronos_core.domain.training_job import DatasetSummary, EpochProgress
+from chronos_core.domain.training_job import ChunkSpec, DatasetSummary, EpochProgress, TimeWindow
 
 #: ``(epoch seconds, value or None)``: a point as the pipeline stores it.
 RawPoint = tuple[float, float | None]
@@ -19,15 +19,32 @@ RawPoint = tuple[float, float | None]
 TimedPoint = tuple[datetime, float | None]
 
 
+@dataclass(frozen=True)
+class CollectedPart:
+    """What one call collected of a chunk: ``points`` oldest first, and ``rest``, the part of the
+    chunk still to collect when the call stopped for time (None: the chunk is complete)."""
+
+    points: list[TimedPoint]
+    rest: ChunkSpec | None = None
+
+
 class SeriesSource(Protocol):
-    """Where a model's history lives (STH-Comet): count and page points, oldest first."""
+    """Where a model's history lives (STH-Comet): count, delimit and page points, oldest first."""
 
     def count(self, source: FiwareSource) -> int:
         """Points stored for the model's entity attribute. Raises UpstreamError or
         DependencyUnavailableError."""
 
-    def fetch_range(self, source: FiwareSource, offset: int, count: int) -> list[TimedPoint]:
-        """Points ``offset .. offset+count-1`` (oldest first)."""
+    def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
+        """The reception times of points ``offset`` and ``offset+count-1`` when this source reads
+        ranges of time cheaper than ranges of offsets (the pipeline then slices the window in
+        time); None when it reads by offset, or the range holds no point."""
+
+    def collect(self, source: FiwareSource, chunk: ChunkSpec, *, pages_in_flight: int = 1) -> CollectedPart:
+        """The chunk's points, oldest first, with at most ``pages_in_flight`` requests at once.
+        Inside a time budget (:mod:`chronos_core.deadlines`) it stops before the budget runs out
+        and returns the ``rest``, having collected at least one page. Raises UpstreamError or
+        DependencyUnavailableError."""
 
     def last_n(self, source: FiwareSource, n: int) -> list[TimedPoint]:
         """The most recent ``n`` points, oldest first."""

@@ -78,11 +78,12 @@ class PipelineJournal(JobLookup, Protocol):
     def start_collection(self, job_id: JobId, plan: CollectionPlan) -> TrainingJob | None:
         """Enter the collect phase (``collecting_data``) with its plan; None if not running."""
 
-    def record_chunk(self, job_id: JobId, offset: int, points: int) -> bool:
-        """Record a collected chunk while the job runs (replacing an earlier record of it)."""
+    def record_chunk(self, job_id: JobId, offset: int, points: int, *, complete: bool = True) -> bool:
+        """Record a collected chunk while the job runs (replacing an earlier record of it);
+        ``complete=False`` records the points of a chunk collected in part so far."""
 
     def completed_chunks(self, job_id: JobId) -> dict[int, int]:
-        """Points collected per chunk offset."""
+        """Points collected per completed chunk offset."""
 
     def start_preparation(self, job_id: JobId) -> TrainingJob | None:
         """Close the collect phase, enter prepare (``preprocessing``)."""

@@ -13,12 +13,14 @@ from chronos_core.application.ports.training_jobs import PipelineJournal, Traini
 
 class PipelineSettings(BaseModel):
     """How collection is split: at most ``chunk_points`` per Map item, about two items per
-    concurrent collector (``map_concurrency``)."""
+    concurrent collector (``map_concurrency``); ``page_ceiling`` requests in flight to the series
+    source at most, shared by the chunks that collect at once."""
 
     model_config = ConfigDict(frozen=True)
 
     chunk_points: int = Field(default=10_000, ge=100)
     map_concurrency: int = Field(default=4, ge=1)
+    page_ceiling: int = Field(default=5, ge=1)
 
 
 class PipelineDeps(ModelsDeps, Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic import BaseModel, Field
@@ -20,14 +21,17 @@ class JobEvent(BaseModel):
 
 
 class ChunkEvent(JobEvent):
-    """One Map item."""
+    """One Map item: the chunk, and its share of the requests in flight to the series source."""
 
     offset: int = Field(ge=0)
     count: int = Field(gt=0)
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    pages_in_flight: int = Field(default=1, ge=1)
 
     @property
     def chunk(self) -> ChunkSpec:
-        return ChunkSpec(offset=self.offset, count=self.count)
+        return ChunkSpec(offset=self.offset, count=self.count, date_from=self.date_from, date_to=self.date_to)
 
 
 class TrainEvent(JobEvent):
@@ -54,13 +58,19 @@ class PlanResult(BaseModel):
     job_id: JobId
     chunks: list[ChunkSpec]
     running: bool
+    #: Each chunk's share of the requests in flight to the series source.
+    pages_in_flight: int = 1
 
 
 class ChunkResult(BaseModel):
+    """``complete`` is false when the call stopped for time: the state machine calls again and
+    the collection continues from the chunk's partial checkpoint."""
+
     job_id: JobId
     offset: int
     points: int
     skipped: bool
+    complete: bool = True
 
 
 class PrepareResult(BaseModel):

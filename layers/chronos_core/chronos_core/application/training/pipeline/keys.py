@@ -14,6 +14,11 @@ def chunk_key(job_id: JobId, offset: int) -> str:
     return f"jobs/{job_id}/chunks/{offset:012d}.json"
 
 
+def partial_chunk_key(job_id: JobId, offset: int) -> str:
+    """What a Map item collected so far, while it continues over several calls."""
+    return f"jobs/{job_id}/partial/{offset:012d}.json"
+
+
 def dataset_key(job_id: JobId) -> str:
     """The merged dataset the trainer reads."""
     return f"jobs/{job_id}/dataset.json"
