@@ -319,8 +319,13 @@ def test_a_served_seasonal_naive_model_loads_without_tensorflow_and_needs_a_seas
     nxt = len(points) % season
     assert result.values == [float((nxt + k) % season) for k in range(horizon)]
     assert result.intervals["95"].upper == [v + 1.0 for v in result.values]
-    with pytest.raises(InsufficientDataError):
-        forecaster.forecast_points(points[-(season - 1) :])
+    assert result.quality.status == "ok"
+    # Fewer points than a season (and nothing before them to bridge from): issue 13 serves the
+    # last value, marked degraded, where this used to refuse.
+    short = forecaster.forecast_points(points[-(season - 1) :])
+    assert short.serving == "last_value" and short.values == [points[-1][1]] * horizon
+    assert short.quality.status == "degraded" and short.quality.reason is not None
+    assert "The seasonal-naive forecast needs 10 points of context" in short.quality.reason
 
 
 # ------------------------------------------------------------------------------- seasons
