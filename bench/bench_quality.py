@@ -43,8 +43,8 @@ are skipped):
 - **AutoETS**, **AutoTheta** (statsforecast 2.1.1, ``bench/statsforecast_anchors.py`` in
   ``.local/bench-venv``): fitted once on everything before the test part, then applied to each
   origin's context with ``forward`` (no refit); their own 80/95 % intervals. Season: the natural
-  period, except AutoETS on taylor (48, one day: statsforecast's ETS has no seasonal state beyond
-  ~52 and falls back to a non-seasonal model for 336).
+  period, except AutoETS on taylor: 48 (one day), since with 336 it selected a non-seasonal model
+  in a trial, after a 15 s fit.
   The anchors and the numpy baselines see the grid with missing slots linearly interpolated (they
   have no gap handling of their own); only the served forecast and the network meet raw readings.
 
