@@ -106,6 +106,9 @@ class InferenceSpec(BaseModel):
     selected: ServingChoice = "network"
     #: Intervals of the ``selected`` forecaster (``None`` in artifacts written before the gate).
     intervals: PredictionIntervals | None = None
+    #: Raw readings per occupied grid slot in the training data (>= 1: duplicates and readings
+    #: sharing a slot are averaged), so a caller fetches enough readings for the context.
+    readings_per_slot: float = Field(default=1.0, ge=1.0)
 
 
 class Selection(GateDecision):

@@ -21,6 +21,7 @@ fetch the latest :attr:`Forecaster.context_points` points for it.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -122,9 +123,11 @@ class Forecaster:
         Counting points, not time, is enough with gaps: ``n`` observed points on distinct grid
         slots span at least ``n`` slots, so they reach back to (or past) the start of the context
         window however many slots are missing in it, which is what interpolating or bridging the
-        gaps needs; and the read stays bounded by ``n``.
+        gaps needs; and the read stays bounded by ``n``. Readings that share a slot (a sensor
+        reporting faster than the grid, duplicates) are averaged into one, so the count is scaled
+        by the training data's readings per slot (:attr:`InferenceSpec.readings_per_slot`).
         """
-        need = self.context_length
+        need = math.ceil(self.context_length * self.spec.readings_per_slot)
         return need + max(2, -(-need // 10))
 
     @property

@@ -205,6 +205,13 @@ def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
     )
 
 
+def readings_per_slot(quality: DataQuality) -> float:
+    """Raw readings per occupied grid slot (at least 1): what a forecast fetch must scale by."""
+    if quality.observed_points <= 0:
+        return 1.0
+    return max(1.0, quality.raw_points / quality.observed_points)
+
+
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
     for dist in ("numpy", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxruntime", "pydantic"):
@@ -275,6 +282,7 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
         max_interpolated_gap=config.max_interpolated_gap,
         feature=feature,
         transform=prepared.transform,
+        readings_per_slot=readings_per_slot(prepared.quality),
     )
     forecaster = Forecaster.from_bytes(inference_bytes, x_scaler_bytes, y_scaler_bytes, spec)
     x_check, _ = prepared.network_arrays(prepared.test_starts[:PARITY_WINDOWS])
