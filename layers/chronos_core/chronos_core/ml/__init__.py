@@ -13,7 +13,8 @@ that the forecast path stays light):
   ``Forecaster.context_points`` points; it serves the promotion gate's winner
   (``Forecaster.serving``) with split-conformal intervals.
 
-Modules: ``config`` (TrainingConfig), ``preprocessing`` (clean, grid, split, windows),
+Modules: ``config`` (TrainingConfig), ``grid`` (cadence detection; calendar-month and seconds
+grids, forecast target instants), ``preprocessing`` (clean, grid, split, windows),
 ``transforms`` (JSON scalers, window encoding), ``baselines`` (naive forecasts, season
 detection), ``metrics``, ``conformal`` (split-conformal intervals, coverage), ``network``
 (architecture as data), ``onnx_export``, ``training`` (Keras; the only TensorFlow importer),

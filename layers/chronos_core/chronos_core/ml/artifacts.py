@@ -30,6 +30,7 @@ from chronos_core.domain.evaluation import (
 )
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import UnsupportedArtifactError
+from chronos_core.ml.grid import Grid, MonthsGrid, SecondsGrid, legacy_grid
 from chronos_core.ml.network import NetworkSpec
 from chronos_core.ml.transforms import ScalerParams, TransformSpec
 
@@ -88,7 +89,13 @@ class PredictionIntervals(BaseModel):
 
 
 class InferenceSpec(BaseModel):
-    """All the forecast path needs besides the ONNX bytes and the two scalers."""
+    """All the forecast path needs besides the ONNX bytes and the two scalers.
+
+    ``grid`` is the training's grid (calendar or seconds, see :mod:`chronos_core.ml.grid`);
+    ``interval_seconds`` its step in seconds (nominal for months), kept for artifacts written
+    before calendar grids, which have no ``grid`` and are served on :func:`sampling_grid`'s
+    legacy seconds grid.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -99,6 +106,7 @@ class InferenceSpec(BaseModel):
     horizon: int = Field(ge=1)
     n_features: int = 1
     interval_seconds: float = Field(gt=0)
+    grid: Grid | None = None
     max_interpolated_gap: int = Field(ge=0)
     feature: str
     transform: TransformSpec
@@ -106,6 +114,11 @@ class InferenceSpec(BaseModel):
     selected: ServingChoice = "network"
     #: Intervals of the ``selected`` forecaster (``None`` in artifacts written before the gate).
     intervals: PredictionIntervals | None = None
+
+    def sampling_grid(self) -> SecondsGrid | MonthsGrid:
+        """``grid``, or for older artifacts the ``interval_seconds`` grid anchored at each
+        context's first point (their behaviour)."""
+        return self.grid if self.grid is not None else legacy_grid(self.interval_seconds)
 
 
 class Selection(GateDecision):

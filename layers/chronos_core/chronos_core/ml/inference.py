@@ -12,8 +12,9 @@ metadata (``inference.selected``): the network (one ONNX Runtime call), or the s
 last-value forecast (pure numpy; the network is not run). Every forecast carries the served
 forecaster's split-conformal intervals (``inference.intervals``). :meth:`Forecaster.forecast_points`
 does the context preparation for raw ``(timestamp, value)`` points with the training job's own
-interval and gap rule, and dates each step ``last_timestamp + k * interval``; callers fetch the
-latest :attr:`Forecaster.context_points` points for it.
+grid (:mod:`chronos_core.ml.grid`: calendar months, or seconds on the sensor's phase) and gap
+rule, and dates each step on that grid (the next slots after the last one: calendar months stay
+calendar months); callers fetch the latest :attr:`Forecaster.context_points` points for it.
 """
 
 from __future__ import annotations
@@ -175,9 +176,9 @@ class Forecaster:
     def forecast_points(self, points: Iterable[Point]) -> ForecastResult:
         """Forecast from raw ``(timestamp, value)`` points (e.g. the latest STH history).
 
-        The points are cleaned and put on a grid with the *training* interval, short gaps are
-        interpolated, and the last gap-free run must hold :attr:`context_length` points (pass the
-        latest :attr:`context_points`).
+        The points are cleaned and put on the *training* grid (a seconds grid re-phased to the
+        context if the sensor's phase moved), short gaps are interpolated, and the last gap-free
+        run must hold :attr:`context_length` points (pass the latest :attr:`context_points`).
         """
         clean = clean_points(points)
         interval = self.spec.interval_seconds
@@ -186,7 +187,8 @@ class Forecaster:
             raise InsufficientDataError(
                 "No valid points to forecast from.", details=[{"field": "points", "required": need}]
             )
-        series = regularize(clean, interval, self.spec.max_interpolated_gap)
+        grid = self.spec.sampling_grid().aligned_to(clean.times)
+        series = regularize(clean, grid, self.spec.max_interpolated_gap)
         start = int(series.segment_starts[-1])
         tail = series.values[start:]
         if tail.size < need:
@@ -197,7 +199,7 @@ class Forecaster:
             )
         values = self.forecast(tail)
         last = float(series.times[-1])
-        stamps = [datetime.fromtimestamp(last + k * interval, tz=UTC) for k in range(1, self.horizon + 1)]
+        stamps = series.grid.targets(last, self.horizon)
         return ForecastResult(
             values=[float(v) for v in values],
             timestamps=stamps,

@@ -272,6 +272,7 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
         lookback=config.lookback_window,
         horizon=config.forecast_horizon,
         interval_seconds=prepared.series.interval,
+        grid=prepared.series.grid,
         max_interpolated_gap=config.max_interpolated_gap,
         feature=feature,
         transform=prepared.transform,
