@@ -94,3 +94,24 @@ def test_a_stated_quarterly_interval_overrides_the_monthly_cadence() -> None:
     result = forecaster.forecast_points(points[-3 * forecaster.context_points :])
     assert result.last_observation == month_end(239)  # December 2019
     assert result.timestamps == [month_end(242), month_end(245)]  # 2020-03-31, 2020-06-30
+
+
+def test_daily_readings_on_a_stated_monthly_grid_are_served_from_enough_raw_points() -> None:
+    first = datetime(2015, 1, 1, 6, tzinfo=UTC)
+    rng = np.random.default_rng(8)
+    points = [
+        (first + timedelta(days=d), 50.0 + 5.0 * np.sin(2 * np.pi * d / 365.25) + rng.normal(0.0, 0.5))
+        for d in range(365 * 8)
+    ]
+    config = TINY.model_copy(update={"sampling_interval": "P1M", "forecast_horizon": 3})
+    store = InMemoryArtifactStore()
+    outcome = run_training_job(points, config, JOB, store)
+    assert outcome.data_quality.grid is not None and outcome.data_quality.grid.source == "configured"
+    assert outcome.data_quality.grid_points == 96  # eight years of calendar months
+    forecaster = inference.load_forecaster(store, outcome.artifacts)
+    # Each month slot holds about 30 daily readings: a forecast reads that many times more.
+    assert forecaster.spec.points_per_slot == pytest.approx(365 * 8 / 96, rel=1e-3)
+    assert forecaster.context_points >= 30 * forecaster.context_length
+    result = forecaster.forecast_points(points[-forecaster.context_points :])
+    assert result.last_observation == datetime(2022, 12, 1, tzinfo=UTC)
+    assert result.timestamps == [datetime(2023, m, 1, tzinfo=UTC) for m in (1, 2, 3)]

@@ -107,6 +107,9 @@ class InferenceSpec(BaseModel):
     n_features: int = 1
     interval_seconds: float = Field(gt=0)
     grid: Grid | None = None
+    #: Raw points per occupied slot in training (more than 1 when the data is finer than the
+    #: grid, e.g. hourly readings on a stated ``P1M``): scales how many points a forecast reads.
+    points_per_slot: float = Field(default=1.0, ge=1.0)
     max_interpolated_gap: int = Field(ge=0)
     feature: str
     transform: TransformSpec

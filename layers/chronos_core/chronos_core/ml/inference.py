@@ -20,6 +20,7 @@ calendar months); callers fetch the latest :attr:`Forecaster.context_points` poi
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -111,9 +112,10 @@ class Forecaster:
     @property
     def context_points(self) -> int:
         """How many of the most recent raw points a caller should pass to :meth:`forecast_points`:
-        :attr:`context_length` plus slack for duplicates and jitter (short gaps are interpolated)."""
+        :attr:`context_length` plus slack for duplicates and jitter (short gaps are interpolated),
+        times the training's raw points per slot (data finer than its grid)."""
         need = self.context_length
-        return need + max(2, -(-need // 10))
+        return math.ceil((need + max(2, -(-need // 10))) * self.spec.points_per_slot)
 
     def predict_encoded(self, x: F32Array) -> F32Array:
         """Raw network call: ``(N, L, 1)`` encoded inputs -> ``(N, H)`` encoded outputs."""

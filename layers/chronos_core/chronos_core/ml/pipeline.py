@@ -273,6 +273,7 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
         horizon=config.forecast_horizon,
         interval_seconds=prepared.series.interval,
         grid=prepared.series.grid,
+        points_per_slot=_points_per_slot(prepared),
         max_interpolated_gap=config.max_interpolated_gap,
         feature=feature,
         transform=prepared.transform,
@@ -288,6 +289,13 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
     return _Export(
         inference_bytes, x_scaler_bytes, y_scaler_bytes, spec, forecaster, diff, int(x_check.shape[0])
     )
+
+
+def _points_per_slot(prepared: PreparedDataset) -> float:
+    """Raw points (after de-duplication) per occupied grid slot in training, at least 1."""
+    quality = prepared.quality
+    observed = max(1, quality.observed_points)
+    return max(1.0, round((observed + quality.slot_collisions) / observed, 3))
 
 
 def _save(
