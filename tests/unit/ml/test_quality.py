@@ -19,7 +19,7 @@ from chronos_core.ml.conformal import calibrate, coverage, level_key
 from chronos_core.ml.errors import InsufficientDataError
 from chronos_core.ml.inference import Forecaster
 from chronos_core.ml.metrics import forecast_metrics
-from chronos_core.ml.pipeline import evaluate, gate, readings_per_slot
+from chronos_core.ml.pipeline import evaluate, gate, points_per_slot
 from chronos_core.ml.preprocessing import prepare_dataset
 from chronos_core.ml.transforms import (
     ScalerParams,
@@ -210,7 +210,7 @@ def test_a_useless_network_is_not_served_and_the_baseline_keeps_its_intervals() 
     assert np.allclose(result, seasonal_naive_from_context(tail[None, :], 6, 24)[0])
     # A sensor that reported three readings per grid slot in training: fetch three times as many.
     dense = Forecaster(
-        None, spec.model_copy(update={"readings_per_slot": 3.0}), useless.x_scaler, useless.y_scaler
+        None, spec.model_copy(update={"points_per_slot": 3.0}), useless.x_scaler, useless.y_scaler
     )
     assert dense.context_points >= 3 * served.context_length
 
@@ -221,8 +221,8 @@ def test_the_fetch_for_a_forecast_covers_the_context_when_readings_share_slots()
     base = 1_700_000_000.0
     points = [(base + 60.0 * (i // 3), float(i // 3)) for i in range(3 * 400)]  # each minute 3 times
     prepared = prepare_dataset(points, TrainingConfig(lookback_window=48, forecast_horizon=4))
-    assert readings_per_slot(prepared.quality) == pytest.approx(3.0)
-    assert readings_per_slot(prepared.quality.model_copy(update={"observed_points": 0})) == 1.0
+    assert points_per_slot(prepared.quality) == pytest.approx(3.0)
+    assert points_per_slot(prepared.quality.model_copy(update={"observed_points": 0})) == 1.0
 
 
 def test_a_good_network_is_served() -> None:

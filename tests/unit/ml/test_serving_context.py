@@ -202,7 +202,7 @@ def test_bridging_needs_half_the_window_observed_and_never_extrapolates() -> Non
 
     def served(slots: Sequence[int]) -> str:
         context = assemble_context(
-            clean_points(points_at(slots)), interval=STEP, max_interpolated_gap=LIMIT, candidates=chain
+            clean_points(points_at(slots)), grid=STEP, max_interpolated_gap=LIMIT, candidates=chain
         )
         return context.forecaster
 
@@ -215,9 +215,9 @@ def test_bridging_needs_half_the_window_observed_and_never_extrapolates() -> Non
 def test_a_context_holds_exactly_what_the_forecaster_needs() -> None:
     chain = (Candidate("network", 6), Candidate("last_value", 1))
     clean = clean_points(points_at([0, 1, 2, 4, 5, 6, 7]))  # slot 3 interpolated
-    context = assemble_context(clean, interval=STEP, max_interpolated_gap=LIMIT, candidates=chain)
+    context = assemble_context(clean, grid=STEP, max_interpolated_gap=LIMIT, candidates=chain)
     assert context.values.tolist() == [2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     assert context.quality.status == "interpolated" and context.quality.interpolated_points == 1
     assert context.last_time == T0 + 7 * STEP
     with pytest.raises(ValueError, match="one value"):
-        assemble_context(clean, interval=STEP, max_interpolated_gap=LIMIT, candidates=chain[:1])
+        assemble_context(clean, grid=STEP, max_interpolated_gap=LIMIT, candidates=chain[:1])

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chronos_core.domain.artifacts import ArtifactRefs
+from chronos_core.domain.sampling import GridReport
 
 #: Forecasters the promotion gate chooses from.
 ServingChoice = Literal["network", "seasonal_naive", "last_value"]
@@ -50,7 +51,9 @@ class BaselineReport(BaseModel):
 
 
 class DataQuality(BaseModel):
-    """What preprocessing found and did."""
+    """What preprocessing found and did. ``interval_seconds`` is the grid's step in seconds
+    (an average month for month grids); ``grid`` says which grid it was, detected or stated
+    (``None`` in jobs recorded before calendar grids)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -70,6 +73,7 @@ class DataQuality(BaseModel):
     max_interpolated_gap: int
     first_timestamp: datetime
     last_timestamp: datetime
+    grid: GridReport | None = None
     train_points: int = 0
     validation_points: int = 0
     test_points: int = 0

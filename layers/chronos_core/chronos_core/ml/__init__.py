@@ -14,7 +14,8 @@ that the forecast path stays light):
   (``Forecaster.serving``) with split-conformal intervals, applying the training's gap policy to
   the context (``serving_context``; the result's ``quality`` says how).
 
-Modules: ``config`` (TrainingConfig), ``preprocessing`` (clean, grid, split, windows),
+Modules: ``config`` (TrainingConfig), ``grid`` (cadence detection; calendar-month and seconds
+grids, forecast target instants), ``preprocessing`` (clean, grid, split, windows),
 ``transforms`` (JSON scalers, window encoding), ``baselines`` (naive forecasts, season
 detection), ``metrics``, ``conformal`` (split-conformal intervals, coverage), ``network``
 (architecture as data), ``onnx_export``, ``training`` (Keras; the only TensorFlow importer),

@@ -30,6 +30,7 @@ from chronos_core.domain.evaluation import (
 )
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import UnsupportedArtifactError
+from chronos_core.ml.grid import Grid, MonthsGrid, SecondsGrid, legacy_grid
 from chronos_core.ml.network import NetworkSpec
 from chronos_core.ml.transforms import ScalerParams, TransformSpec
 
@@ -88,7 +89,13 @@ class PredictionIntervals(BaseModel):
 
 
 class InferenceSpec(BaseModel):
-    """All the forecast path needs besides the ONNX bytes and the two scalers."""
+    """All the forecast path needs besides the ONNX bytes and the two scalers.
+
+    ``grid`` is the training's grid (calendar or seconds, see :mod:`chronos_core.ml.grid`);
+    ``interval_seconds`` its step in seconds (nominal for months), kept for artifacts written
+    before calendar grids, which have no ``grid`` and are served on :func:`sampling_grid`'s
+    legacy seconds grid.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -99,6 +106,10 @@ class InferenceSpec(BaseModel):
     horizon: int = Field(ge=1)
     n_features: int = 1
     interval_seconds: float = Field(gt=0)
+    grid: Grid | None = None
+    #: Raw points per occupied slot in training (more than 1 when the data is finer than the
+    #: grid, e.g. hourly readings on a stated ``P1M``): scales how many points a forecast reads.
+    points_per_slot: float = Field(default=1.0, ge=1.0)
     max_interpolated_gap: int = Field(ge=0)
     feature: str
     transform: TransformSpec
@@ -106,9 +117,11 @@ class InferenceSpec(BaseModel):
     selected: ServingChoice = "network"
     #: Intervals of the ``selected`` forecaster (``None`` in artifacts written before the gate).
     intervals: PredictionIntervals | None = None
-    #: Raw readings per occupied grid slot in the training data (>= 1: duplicates and readings
-    #: sharing a slot are averaged), so a caller fetches enough readings for the context.
-    readings_per_slot: float = Field(default=1.0, ge=1.0)
+
+    def sampling_grid(self) -> SecondsGrid | MonthsGrid:
+        """``grid``, or for older artifacts the ``interval_seconds`` grid anchored at each
+        context's first point (their behaviour)."""
+        return self.grid if self.grid is not None else legacy_grid(self.interval_seconds)
 
 
 class Selection(GateDecision):

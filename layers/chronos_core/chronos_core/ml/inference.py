@@ -12,10 +12,12 @@ metadata (``inference.selected``): the network (one ONNX Runtime call), or the s
 last-value forecast (pure numpy; the network is not run). Every forecast carries the served
 forecaster's split-conformal intervals (``inference.intervals``). :meth:`Forecaster.forecast_points`
 does the context preparation for raw ``(timestamp, value)`` points with the training job's own
-interval and gap rule (:mod:`chronos_core.ml.serving_context`: gaps within the limit are
+interval and gap rule on the training's grid (:mod:`chronos_core.ml.grid`: calendar months, or
+seconds on the sensor's phase; :mod:`chronos_core.ml.serving_context`: gaps within the limit are
 interpolated as in training; a longer recent gap is bridged, or a baseline serves, and the
-forecast's ``quality`` says so), and dates each step ``last_timestamp + k * interval``; callers
-fetch the latest :attr:`Forecaster.context_points` points for it.
+forecast's ``quality`` says so), and dates each step on that grid (the next slots after the last
+one: calendar months stay calendar months); callers fetch the latest
+:attr:`Forecaster.context_points` points for it.
 """
 
 from __future__ import annotations
@@ -123,12 +125,12 @@ class Forecaster:
         Counting points, not time, is enough with gaps: ``n`` observed points on distinct grid
         slots span at least ``n`` slots, so they reach back to (or past) the start of the context
         window however many slots are missing in it, which is what interpolating or bridging the
-        gaps needs; and the read stays bounded by ``n``. Readings that share a slot (a sensor
-        reporting faster than the grid, duplicates) are averaged into one, so the count is scaled
-        by the training data's readings per slot (:attr:`InferenceSpec.readings_per_slot`).
+        gaps needs; and the read stays bounded by ``n``. Readings that share a slot (data finer
+        than its grid, duplicates, unparsable values) are averaged or dropped, so the count is
+        scaled by the training data's raw points per slot (:attr:`InferenceSpec.points_per_slot`).
         """
-        need = math.ceil(self.context_length * self.spec.readings_per_slot)
-        return need + max(2, -(-need // 10))
+        need = self.context_length
+        return math.ceil((need + max(2, -(-need // 10))) * self.spec.points_per_slot)
 
     @property
     def fallback_chain(self) -> tuple[Candidate, ...]:
@@ -201,12 +203,13 @@ class Forecaster:
         """Forecast from raw ``(timestamp, value)`` points (e.g. the latest STH history; pass the
         latest :attr:`context_points`).
 
-        The points are cleaned and put on a grid with the *training* interval and gap rule; the
-        context is chosen by :func:`~chronos_core.ml.serving_context.assemble_context` (the
-        served forecaster on the latest run, gaps within the limit interpolated; else a bridged
-        window; else a baseline of :attr:`fallback_chain`), and the result's ``serving`` and
-        ``quality`` say what ran on what. Raises InsufficientDataError only when no point has a
-        parsable timestamp and a finite value.
+        The points are cleaned and put on the *training* grid (a seconds grid re-phased to the
+        context if the sensor's phase moved) with the training's gap rule; the context is chosen
+        by :func:`~chronos_core.ml.serving_context.assemble_context` (the served forecaster on the
+        latest run, gaps within the limit interpolated; else a bridged window; else a baseline of
+        :attr:`fallback_chain`), and the result's ``serving`` and ``quality`` say what ran on
+        what. Raises InsufficientDataError only when no point has a parsable timestamp and a
+        finite value.
         """
         clean = clean_points(points)
         interval = self.spec.interval_seconds
@@ -220,13 +223,13 @@ class Forecaster:
             )
         context = assemble_context(
             clean,
-            interval=interval,
+            grid=self.spec.sampling_grid().aligned_to(clean.times),
             max_interpolated_gap=self.spec.max_interpolated_gap,
             candidates=self.fallback_chain,
         )
         values: FloatArray = self.forecast_windows(context.values[None, :], forecaster=context.forecaster)[0]
         last = context.last_time
-        stamps = [datetime.fromtimestamp(last + k * interval, tz=UTC) for k in range(1, self.horizon + 1)]
+        stamps = context.grid.targets(last, self.horizon)
         return ForecastResult(
             values=[float(v) for v in values],
             timestamps=stamps,

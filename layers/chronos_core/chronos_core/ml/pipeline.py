@@ -205,13 +205,6 @@ def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
     )
 
 
-def readings_per_slot(quality: DataQuality) -> float:
-    """Raw readings per occupied grid slot (at least 1): what a forecast fetch must scale by."""
-    if quality.observed_points <= 0:
-        return 1.0
-    return max(1.0, quality.raw_points / quality.observed_points)
-
-
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
     for dist in ("numpy", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxruntime", "pydantic"):
@@ -279,10 +272,11 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
         lookback=config.lookback_window,
         horizon=config.forecast_horizon,
         interval_seconds=prepared.series.interval,
+        grid=prepared.series.grid,
+        points_per_slot=points_per_slot(prepared.quality),
         max_interpolated_gap=config.max_interpolated_gap,
         feature=feature,
         transform=prepared.transform,
-        readings_per_slot=readings_per_slot(prepared.quality),
     )
     forecaster = Forecaster.from_bytes(inference_bytes, x_scaler_bytes, y_scaler_bytes, spec)
     x_check, _ = prepared.network_arrays(prepared.test_starts[:PARITY_WINDOWS])
@@ -295,6 +289,15 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
     return _Export(
         inference_bytes, x_scaler_bytes, y_scaler_bytes, spec, forecaster, diff, int(x_check.shape[0])
     )
+
+
+def points_per_slot(quality: DataQuality) -> float:
+    """Raw points read per occupied grid slot in training, at least 1: duplicates, unparsable
+    values and points sharing a slot all take part of a fetch and add no grid value, so a
+    forecast's fetch scales by it."""
+    if quality.observed_points <= 0:
+        return 1.0
+    return max(1.0, round(quality.raw_points / quality.observed_points, 3))
 
 
 def _save(

@@ -4,11 +4,13 @@ Pipeline (each step a public function so tests and the inference side can reuse 
 
 1. :func:`clean_points` parses ``(timestamp, value)`` pairs, drops unparsable or non-finite
    ones, sorts by time and averages duplicate timestamps.
-2. :func:`sampling_interval` is the median of the positive gaps, as a float in seconds (sub-second
-   series work; there is never a null interval: fewer than two distinct timestamps is an error).
-3. :func:`regularize` snaps points onto the grid ``t0 + k * interval`` (points sharing a slot are
+2. :func:`~chronos_core.ml.grid.choose_grid` finds the series' grid (:mod:`chronos_core.ml.grid`):
+   a calendar grid (monthly, quarterly, yearly) or a seconds grid (sub-daily, daily, weekly) on
+   the sensor's phase, or the model definition's ``sampling_interval``. :func:`sampling_interval`
+   is the median of the positive gaps, in seconds (fewer than two distinct timestamps is an error).
+3. :func:`regularize` snaps points onto the slots of that grid (points sharing a slot are
    averaged), fills runs of at most ``max_interpolated_gap`` missing slots by linear
-   interpolation, and splits the series into segments at longer gaps.
+   interpolation in slot space, and splits the series into segments at longer gaps.
 4. :func:`prepare_dataset` splits the grid chronologically, fits the scalers on the training
    split only, detects the season, and lists the windows of each split. A window never crosses a
    segment boundary, and its targets never straddle two splits.
@@ -34,6 +36,7 @@ from chronos_core.domain.model import split_sizes
 from chronos_core.ml.baselines import detect_season, last_value_forecast, seasonal_naive_forecast
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import InsufficientDataError
+from chronos_core.ml.grid import GridChoice, MonthsGrid, SecondsGrid, choose_grid, median_gap
 from chronos_core.ml.transforms import (
     F32Array,
     FloatArray,
@@ -136,15 +139,7 @@ def sampling_interval(times: FloatArray) -> float:
 
     Raises :class:`InsufficientDataError` when fewer than two distinct timestamps exist.
     """
-    t = np.asarray(times, dtype=np.float64)
-    gaps = np.diff(t)
-    gaps = gaps[gaps > 0]
-    if gaps.size == 0:
-        raise InsufficientDataError(
-            "At least two points with distinct timestamps are needed to infer a sampling interval.",
-            details=[{"field": "points", "distinct_timestamps": int(np.unique(t).size)}],
-        )
-    return float(np.median(gaps))
+    return median_gap(times)
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,8 +151,10 @@ def sampling_interval(times: FloatArray) -> float:
 class RegularSeries:
     """The series on its regular grid, long gaps removed.
 
-    ``values[i]`` is at ``times[i]``; ``observed[i]`` is False for interpolated points;
-    ``segment_starts``/``segment_ends`` (exclusive) delimit gap-free runs of the arrays.
+    ``values[i]`` is at ``times[i]`` (the slot's true instant: calendar months on a month grid);
+    ``observed[i]`` is False for interpolated points; ``segment_starts``/``segment_ends``
+    (exclusive) delimit gap-free runs of the arrays. ``interval`` is the grid's step in seconds
+    (nominal for months: an average month).
     """
 
     times: FloatArray
@@ -167,6 +164,7 @@ class RegularSeries:
     segment_ends: IntArray
     interval: float
     quality: DataQuality
+    grid: SecondsGrid | MonthsGrid
 
     def __len__(self) -> int:
         return int(self.values.size)
@@ -177,49 +175,56 @@ class RegularSeries:
         return self.segment_starts[pos]
 
 
-def regularize(clean: CleanSeries, interval: float, max_interpolated_gap: int) -> RegularSeries:
-    """Put ``clean`` on the grid ``t0 + k * interval``.
+def regularize(
+    clean: CleanSeries, grid: SecondsGrid | MonthsGrid | float, max_interpolated_gap: int
+) -> RegularSeries:
+    """Put ``clean`` on the slots of ``grid`` (a number: the seconds grid ``t0 + k * interval``
+    anchored at the first point, the former behaviour; so is a seconds grid without an anchor).
 
-    Each point goes to its nearest slot; points sharing a slot are averaged (``slot_collisions``).
-    A run of ``k <= max_interpolated_gap`` empty slots is filled by linear interpolation between
-    its neighbours; a longer run ends the segment, and the empty slots are simply absent.
+    Each point goes to its slot (``grid.slots_of``: the nearest one, or its calendar period on a
+    period month grid); points sharing a slot are averaged (``slot_collisions``). A run of
+    ``k <= max_interpolated_gap`` empty slots is filled by linear interpolation between its
+    neighbours (in slot space: a missing month sits halfway between its two neighbours); a
+    longer run ends the segment, and the empty slots are simply absent.
     """
     if clean.times.size == 0:
         raise InsufficientDataError("No valid data points.", details=[{"field": "points", "valid": 0}])
-    if not interval > 0:
-        raise ValueError("interval must be positive")
-    snapped = _snap_to_slots(clean, interval)
+    if isinstance(grid, int | float):
+        if not grid > 0:
+            raise ValueError("interval must be positive")
+        grid = SecondsGrid(step_seconds=float(grid))
+    grid = grid.anchored(clean.times)
+    snapped = _snap_to_slots(clean, grid)
     gaps = _find_gaps(snapped.slots, max_interpolated_gap)
-    grid = _fill_grid(snapped, gaps, interval)
+    filled = _fill_grid(snapped, gaps, grid)
     return RegularSeries(
-        times=grid.times,
-        values=grid.values,
-        observed=grid.observed,
-        segment_starts=grid.segment_starts,
-        segment_ends=grid.segment_ends,
-        interval=interval,
-        quality=_grid_quality(clean, snapped, gaps, grid, interval, max_interpolated_gap),
+        times=filled.times,
+        values=filled.values,
+        observed=filled.observed,
+        segment_starts=filled.segment_starts,
+        segment_ends=filled.segment_ends,
+        interval=grid.nominal_seconds,
+        quality=_grid_quality(clean, snapped, gaps, filled, grid.nominal_seconds, max_interpolated_gap),
+        grid=grid,
     )
 
 
 class _Snapped(NamedTuple):
-    """The occupied slots ``k`` of the grid ``t0 + k * interval``, strictly increasing."""
+    """The occupied slots ``k`` of the grid, strictly increasing."""
 
-    t0: float
     slots: IntArray
     values: FloatArray  # the mean of the points snapped to each slot
     collisions: int  # points that landed on an already occupied slot
 
 
-def _snap_to_slots(clean: CleanSeries, interval: float) -> _Snapped:
-    """Snap every point of a non-empty ``clean`` to its nearest slot (``t0`` = first time) and
-    average the points that share one."""
-    t0 = float(clean.times[0])
-    slots_raw = np.rint((clean.times - t0) / interval).astype(np.int64)
+def _snap_to_slots(clean: CleanSeries, grid: SecondsGrid | MonthsGrid) -> _Snapped:
+    """Snap every point of a non-empty ``clean`` to its slot of ``grid`` and average the points
+    that share one."""
+    slots_raw = grid.slots_of(clean.times)
     slots, inverse = np.unique(slots_raw, return_inverse=True)
     sums = np.bincount(inverse, weights=clean.values, minlength=slots.size)
     counts = np.bincount(inverse, minlength=slots.size)
-    return _Snapped(t0, slots, sums / counts, int(slots_raw.size - slots.size))
+    return _Snapped(slots, sums / counts, int(slots_raw.size - slots.size))
 
 
 class _Gaps(NamedTuple):
@@ -252,10 +257,10 @@ class _Grid(NamedTuple):
     segment_ends: IntArray
 
 
-def _fill_grid(snapped: _Snapped, gaps: _Gaps, interval: float) -> _Grid:
+def _fill_grid(snapped: _Snapped, gaps: _Gaps, grid: SecondsGrid | MonthsGrid) -> _Grid:
     """Every slot of every segment, short gaps interpolated, segments concatenated in order."""
     parts = [
-        _fill_segment(snapped.slots[first : last + 1], snapped.values[first : last + 1], snapped.t0, interval)
+        _fill_segment(snapped.slots[first : last + 1], snapped.values[first : last + 1], grid)
         for first, last in zip(gaps.first.tolist(), gaps.last.tolist(), strict=True)
     ]
     lengths = np.asarray([part.values.size for part in parts], dtype=np.int64)
@@ -277,13 +282,13 @@ class _Segment(NamedTuple):
     observed: BoolArray
 
 
-def _fill_segment(slots: IntArray, values: FloatArray, t0: float, interval: float) -> _Segment:
-    """All slots from ``slots[0]`` to ``slots[-1]``; the empty ones linearly interpolated and
-    marked unobserved."""
-    grid = np.arange(slots[0], slots[-1] + 1, dtype=np.int64)
-    observed = np.zeros(grid.size, dtype=np.bool_)
+def _fill_segment(slots: IntArray, values: FloatArray, grid: SecondsGrid | MonthsGrid) -> _Segment:
+    """All slots from ``slots[0]`` to ``slots[-1]`` at their instants; the empty ones linearly
+    interpolated (in slot space) and marked unobserved."""
+    every = np.arange(slots[0], slots[-1] + 1, dtype=np.int64)
+    observed = np.zeros(every.size, dtype=np.bool_)
     observed[slots - slots[0]] = True
-    return _Segment(t0 + grid.astype(np.float64) * interval, np.interp(grid, slots, values), observed)
+    return _Segment(grid.times_of(every), np.interp(every, slots, values), observed)
 
 
 def _grid_quality(
@@ -454,7 +459,8 @@ def prepare_dataset(
     """
     clean = clean_points(points)
     _require_distinct_points(clean, config)
-    series = regularize(clean, sampling_interval(clean.times), config.max_interpolated_gap)
+    chosen_grid = choose_grid(clean.times, config.sampling_interval)
+    series = _with_grid_report(regularize(clean, chosen_grid.grid, config.max_interpolated_gap), chosen_grid)
     bounds = _split_bounds(len(series), config)
     plain = _split_windows(series, config.lookback_window, config.forecast_horizon, bounds)
     _require_windows(plain, series, config)
@@ -553,6 +559,11 @@ def _fit_scaler(
     if diffs.size == 0:
         raise InsufficientDataError("No seasonal difference in the training split.")
     return ScalerParams.fit(diffs, feature, applies_to="seasonal_differences")
+
+
+def _with_grid_report(series: RegularSeries, choice: GridChoice) -> RegularSeries:
+    """``series`` whose quality also records the grid chosen (kind, step, anchor, source)."""
+    return dataclasses.replace(series, quality=series.quality.model_copy(update={"grid": choice.report()}))
 
 
 def _with_split_quality(series: RegularSeries, bounds: _SplitBounds, windows: _SplitWindows) -> RegularSeries:

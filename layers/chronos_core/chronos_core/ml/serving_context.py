@@ -2,7 +2,8 @@
 
 Pure numpy (and the domain's :class:`~chronos_core.domain.forecasting.ForecastQuality`).
 :func:`assemble_context` turns the cleaned latest points into the grid values one forecaster runs
-on, and says how that context relates to what training saw. The rule, tried in this order for
+on, and says how that context relates to what training saw. Slots are the grid's
+(:mod:`chronos_core.ml.grid`: calendar months count as one slot each). The rule, tried in this order for
 each forecaster of the fallback chain (:func:`fallback_chain`), the first that works winning:
 
 1. **The latest run.** The points go on the training grid by the training's own rule
@@ -37,6 +38,7 @@ import numpy as np
 
 from chronos_core.domain.evaluation import ServingChoice
 from chronos_core.domain.forecasting import ForecastQuality
+from chronos_core.ml.grid import MonthsGrid, SecondsGrid
 from chronos_core.ml.preprocessing import CleanSeries, RegularSeries, regularize
 from chronos_core.ml.transforms import FloatArray
 
@@ -67,6 +69,8 @@ class ServingContext:
     values: FloatArray
     last_time: float
     quality: ForecastQuality
+    #: The grid the context lies on (the forecast's target timestamps are its next slots).
+    grid: SecondsGrid | MonthsGrid
 
 
 def fallback_chain(served: ServingChoice, served_need: int, season: int) -> tuple[Candidate, ...]:
@@ -82,7 +86,11 @@ def fallback_chain(served: ServingChoice, served_need: int, season: int) -> tupl
 
 
 def assemble_context(
-    clean: CleanSeries, *, interval: float, max_interpolated_gap: int, candidates: Sequence[Candidate]
+    clean: CleanSeries,
+    *,
+    grid: SecondsGrid | MonthsGrid | float,
+    max_interpolated_gap: int,
+    candidates: Sequence[Candidate],
 ) -> ServingContext:
     """The context of the first of ``candidates`` (served first) that can run on ``clean``, by the
     rule of the module docstring.
@@ -94,7 +102,7 @@ def assemble_context(
         raise ValueError("assemble_context needs at least one valid point")
     if not candidates or candidates[-1].need != 1:
         raise ValueError("the fallback chain must end with a forecaster needing one value")
-    series = regularize(clean, interval, max_interpolated_gap)
+    series = regularize(clean, grid, max_interpolated_gap)
     run = _latest_run(series)
     last_time = float(series.times[-1])
     misses: list[str] = []
@@ -102,7 +110,7 @@ def assemble_context(
         window = _latest_run_window(series, run, candidate.need) or _bridged_window(series, candidate.need)
         if isinstance(window, _Window):
             quality = _quality(window, run, candidate, candidates[0], misses, max_interpolated_gap)
-            return ServingContext(candidate.forecaster, window.values, last_time, quality)
+            return ServingContext(candidate.forecaster, window.values, last_time, quality, series.grid)
         misses.append(_why_not(candidate, window))
     raise AssertionError("unreachable: the last candidate needs one value")  # pragma: no cover
 
@@ -131,7 +139,8 @@ def _latest_run(series: RegularSeries) -> _Run:
     start = int(series.segment_starts[-1])
     gap = 0
     if start > 0:
-        gap = round((float(series.times[start]) - float(series.times[start - 1])) / series.interval) - 1
+        around = series.grid.slots_of(series.times[start - 1 : start + 1])
+        gap = int(around[1] - around[0]) - 1
     return _Run(len(series) - start, gap)
 
 
@@ -147,7 +156,7 @@ def _latest_run_window(series: RegularSeries, run: _Run, need: int) -> _Window |
 def _bridged_window(series: RegularSeries, need: int) -> _Window | str:
     """The ``need`` slots ending at the last observation, every gap in them linearly interpolated
     from the observations around it; or why that is not allowed."""
-    slots = np.rint((series.times - series.times[0]) / series.interval).astype(np.int64)
+    slots = series.grid.slots_of(series.times)
     seen_slots = slots[series.observed]
     seen_values = series.values[series.observed]
     first = int(slots[-1]) - need + 1
