@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from chronos_core.ml.artifacts import InferenceSpec, scaler_to_bytes
+from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.conformal import (
     calibrate,
     coverage,
@@ -14,7 +15,6 @@ from chronos_core.ml.conformal import (
     pooling_radius,
     required_residuals,
 )
-from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.inference import Forecaster
 from chronos_core.ml.pipeline import evaluate
 from chronos_core.ml.preprocessing import prepare_dataset

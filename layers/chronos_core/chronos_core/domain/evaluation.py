@@ -56,7 +56,9 @@ class SeasonCandidate(BaseModel):
     ``sources``: ``cadence`` (a natural period of the grid interval, e.g. 24 and 168 for hourly
     data) and/or ``acf_peak`` (a peak of the robust autocorrelation). ``acf`` is the robust,
     within-segment autocorrelation at the lag; ``validation_mae`` the seasonal-naive MAE with this
-    season on the validation windows; ``beats_last_value`` whether that is below the last value's.
+    season on the ``validation_windows`` validation windows that have a full season of history in
+    their segment (``None`` when too few), ``last_value_mae`` the last value's on the same
+    windows, ``beats_last_value`` whether the first is below the second.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -65,6 +67,8 @@ class SeasonCandidate(BaseModel):
     sources: list[Literal["cadence", "acf_peak"]]
     acf: float | None
     validation_mae: float | None
+    validation_windows: int = 0
+    last_value_mae: float | None = None
     beats_last_value: bool
 
 

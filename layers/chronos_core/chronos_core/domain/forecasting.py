@@ -42,8 +42,9 @@ class ForecastResult(BaseModel):
 
     ``serving`` says which forecaster produced ``values``: ``network`` (the trained model),
     ``seasonal_naive`` or ``last_value`` (the promotion gate found the network no better than
-    that baseline). ``intervals`` maps a nominal coverage in percent (``"80"``, ``"95"``) to the
-    split-conformal bounds, one per step; empty for models trained before intervals existed.
+    that baseline), or ``blend`` (the network averaged with that baseline). ``intervals`` maps a
+    nominal coverage in percent (``"80"``, ``"95"``) to the split-conformal bounds, one per step;
+    empty for models trained before intervals existed.
     """
 
     model_config = ConfigDict(frozen=True)

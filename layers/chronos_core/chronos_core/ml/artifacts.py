@@ -96,7 +96,8 @@ class PredictionIntervals(BaseModel):
     coverage ``levels[i]`` at horizon step ``h``: the ``ceil((n + 1) * level)``-th smallest
     absolute residual of steps ``h - r .. h + r`` (``r = pooled_radius[h]``, the smallest radius
     that gives enough residuals; ``n = calibration_counts[h]``, the distinct targets behind them,
-    the rank taken as a quantile of the pooled residuals), made non-decreasing over the steps. ``split`` names the residuals' splits (a baseline also uses its backtest residuals).
+    the rank taken as a quantile of the pooled residuals), made non-decreasing over the steps.
+    ``split`` names the residuals' splits (a baseline also uses its backtest residuals).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -105,7 +106,8 @@ class PredictionIntervals(BaseModel):
     split: Literal["validation", "validation+backtest"] = "validation"
     levels: list[float]
     half_widths: list[list[float]]  # [level][step], in original units
-    calibration_counts: list[int] = Field(default_factory=list)  # distinct targets per step
+    #: Per step, the distinct targets behind its (pooled) residuals.
+    calibration_counts: list[int] = Field(default_factory=list)
     saturated: list[bool] = Field(default_factory=list)  # per level: too few residuals, max used
     pooled_radius: list[int] = Field(default_factory=list)  # per step; empty before pooling
 

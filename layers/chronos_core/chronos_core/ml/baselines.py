@@ -297,8 +297,9 @@ _CALENDAR_PERIODS: tuple[tuple[float, float, tuple[int, ...]], ...] = (
 def natural_periods(interval_seconds: float | None) -> list[int]:
     """The seasons the calendar suggests for a grid of ``interval_seconds``, in steps.
 
-    Sub-daily grids that divide a day (to within a twentieth of a step): a day and a week (hourly -> 24 and 168,
-    half-hourly -> 48 and 336, 15-minute -> 96 and 672); daily -> 7 and 365; weekly -> 52;
+    Sub-daily grids that divide a day (to within a twentieth of a step): a day and a week
+    (hourly -> 24 and 168, half-hourly -> 48 and 336, 15-minute -> 96 and 672); daily -> 7 and
+    365; weekly -> 52;
     monthly -> 12; quarterly -> 4; anything else (yearly, or a cadence that does not divide a
     day) -> none. The caller keeps the ones the series is long enough for.
     """

@@ -12,18 +12,20 @@ local runs and tests) calls. Steps:
 4. ``evaluating``: the promotion gate and the metrics, all on H-step forecasts in original units
    with interpolated targets masked.
 
-   - Gate (validation split): MAE of the *exported* network, the seasonal-naive and the
-     last-value forecasts. The best baseline is the one with the lower MAE (a tie goes to the
-     last value, the simpler one); the network is served only when its MAE is strictly below
-     ``(1 - gate_margin)`` x the best baseline's, otherwise that baseline is served.
-   - Intervals: split-conformal, per horizon step, from the served forecaster's validation
-     residuals (:mod:`chronos_core.ml.conformal`); their empirical coverage is measured on the
-     test split.
+   - Gate (:mod:`chronos_core.ml.gate`): the *exported* network, the seasonal-naive and the
+     last-value forecasts and a blend of the network with the best baseline, scored on the
+     validation split and on the rolling-origin backtest at the end of the training split. The
+     network or the blend is served only when it beats ``(1 - gate_margin)`` x the best
+     baseline on both and significantly on validation (Diebold-Mariano,
+     ``gate_significance_level``); otherwise the best baseline is served.
+   - Intervals: split-conformal from the served forecaster's validation residuals (a served
+     baseline adds its backtest residuals), neighbouring steps pooled on short series
+     (:mod:`chronos_core.ml.conformal`); their empirical coverage is measured on the test split.
    - Test split: the network's metrics (``test_metrics``), the two baselines', and the served
      forecaster's (``selection.test_metrics``).
 5. ``saving``: five artifacts, metadata last (its presence means the set is complete). The
-   metadata's ``inference.selected`` / ``inference.intervals`` make the forecast path serve the
-   winner with its intervals.
+   metadata's ``inference.selected`` / ``inference.intervals`` / ``inference.blend`` make the
+   forecast path serve the winner with its intervals.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from chronos_core.ml.baselines import last_value_forecast, mase_scale, seasonal_
 from chronos_core.ml.config import JobIdentity, TrainingConfig
 from chronos_core.ml.conformal import calibrate, coverage, level_key
 from chronos_core.ml.errors import ExportParityError, TrainingCancelledError
-from chronos_core.ml.gate import SplitForecasts, decide
+from chronos_core.ml.gate import GateOutcome, SplitForecasts, decide
 from chronos_core.ml.inference import Forecaster
 from chronos_core.ml.metrics import forecast_metrics, skill_score
 from chronos_core.ml.onnx_export import OPSET, export_onnx
@@ -151,13 +153,17 @@ def _calibrate_served(
     validation: SplitForecasts,
     backtest: SplitForecasts,
     serving: ServingChoice,
-    blend: Blend | None,
+    outcome: GateOutcome,
 ) -> PredictionIntervals:
-    """Split-conformal intervals of the served forecaster: validation residuals, and for a
-    baseline (out of sample on the training split) its backtest residuals too."""
+    """Split-conformal intervals of the served forecaster: validation residuals (a blend's
+    cross-fitted ones, so the fitted weight does not narrow them), and for a baseline (out of
+    sample on the training split) its backtest residuals too."""
     levels = prepared.config.interval_levels
     y, mask = [validation.y], [validation.mask]
-    pred = [served_forecast(validation, serving, blend)]
+    if serving == "blend" and outcome.blend_validation_pred is not None:
+        pred = [outcome.blend_validation_pred]
+    else:
+        pred = [served_forecast(validation, serving, outcome.blend)]
     if serving not in ("network", "blend") and backtest.windows:
         y.append(backtest.y)
         mask.append(backtest.mask)
@@ -211,7 +217,7 @@ def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
         bt_preds["blend"] = served_forecast(backtest, "blend", blend)
     val_scores = metrics(validation, val_preds)
     bt_scores = metrics(backtest, bt_preds) if backtest.windows else {}
-    intervals = _calibrate_served(prepared, validation, backtest, serving, blend)
+    intervals = _calibrate_served(prepared, validation, backtest, serving, outcome)
 
     test = split_forecasts(prepared, forecaster, prepared.test_starts)
     test_preds = dict(test.preds)

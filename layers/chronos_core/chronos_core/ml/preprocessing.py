@@ -544,11 +544,33 @@ class _Season(NamedTuple):
 
 #: At most this many peaks of the robust autocorrelation join the cadence's natural periods.
 MAX_PEAK_CANDIDATES = 3
-#: A season that is a multiple of a shorter confirmed one (168 over 24) replaces it only when its
-#: seasonal-naive losses over the training and validation windows are lower at this one-sided
-#: Diebold-Mariano level (Newey-West lag at least the longer season): a week holds seven days, so
-#: it repeats a daily season too and wins half the time by chance on the validation split alone.
+#: A longer confirmed season replaces a shorter one only with a validation MAE this much lower
+#: (on the windows where both have their history): the shorter season is the simpler model.
+SEASON_GAIN = 0.05
+#: A season that is a multiple of the shorter one (168 over 24) must also have lower
+#: seasonal-naive losses over the training and validation windows at this one-sided
+#: Diebold-Mariano level (Newey-West lag twice the longer season): a week holds seven days, so it
+#: repeats a daily season too and wins half the time by chance on the validation split alone.
 SEASON_MULTIPLE_SIGNIFICANCE = 0.05
+#: Lags within this share of each other (at least two steps) are one season.
+SEASON_LAG_TOLERANCE = 0.02
+
+
+def _near(a: int, b: int) -> bool:
+    """Two lags that are one season to within noise: :data:`SEASON_LAG_TOLERANCE` of the longer,
+    at least two steps (a long season's autocorrelation peak is flat and noise moves it)."""
+    return abs(a - b) <= max(2, SEASON_LAG_TOLERANCE * max(a, b))
+
+
+def _merge_near(natural: set[int], peaks: list[int]) -> list[int]:
+    """The peak lags, each replaced by a natural period it is near (so 289 on a 5-minute grid
+    is the day, 288) and the weaker of two near peaks dropped (``peaks`` strongest first)."""
+    kept: list[int] = []
+    for lag in peaks:
+        lag = next((m for m in sorted(natural) if _near(m, lag)), lag)
+        if not any(_near(lag, other) for other in kept):
+            kept.append(lag)
+    return kept
 
 
 def choose_season(
@@ -563,8 +585,10 @@ def choose_season(
     within-segment autocorrelation (:func:`season_acf`: outages and level shifts do not hide it)
     and by the seasonal-naive MAE on the validation windows. A candidate is **confirmed** when its
     autocorrelation reaches :data:`ACF_MIN_PEAK` and its seasonal-naive MAE is below the last
-    value's. Going through the confirmed ones from the shortest, a longer one replaces the one
-    kept when its validation MAE is lower, and, if it is a multiple of it, when its seasonal-naive
+    value's on the validation windows with a full season of history in their segment (at least
+    :data:`MIN_CONFIRMING_WINDOWS`). Peaks near a natural period are that period. Going through
+    the confirmed ones from the shortest, a longer one replaces the one kept when its validation
+    MAE is :data:`SEASON_GAIN` lower, and, if it is a multiple of it, when its seasonal-naive
     losses are also significantly lower over the training and validation windows together
     (:data:`SEASON_MULTIPLE_SIGNIFICANCE`; the baselines fit nothing, so the training split is
     fair ground for them). Without a confirmed candidate, the strongest
@@ -584,12 +608,13 @@ def choose_season(
     max_lag = min(longest // MIN_CYCLES, config.max_season_length)
     peaks = acf_peaks(values, config.max_season_length, segment_starts=segment_starts)[:MAX_PEAK_CANDIDATES]
     natural = {m for m in natural_periods(series.interval) if 2 <= m <= max_lag}
-    peak_lags = {lag for lag, _ in peaks}
+    peak_order = _merge_near(natural, [lag for lag, _ in peaks])
+    peak_lags = set(peak_order)
     horizon = config.forecast_horizon
     scorer = _SeasonalErrors(series, validation_starts, horizon)
     train_starts = window_starts(series, 1, horizon, 0, train_end)
     history = _SeasonalErrors(series, np.concatenate([train_starts, validation_starts]), horizon)
-    lv_mae = scorer.mae(1)
+    lv_mae = scorer.mae(1, on=1)
     candidates: list[SeasonCandidate] = []
     for m in sorted(natural | peak_lags):
         sources: list[Literal["cadence", "acf_peak"]] = []
@@ -597,17 +622,19 @@ def choose_season(
             sources.append("cadence")
         if m in peak_lags:
             sources.append("acf_peak")
-        sn_mae = scorer.mae(m)
+        sn_mae, lv_same = scorer.mae(m, on=m), scorer.mae(1, on=m)
         candidates.append(
             SeasonCandidate(
                 length=m,
                 sources=sources,
                 acf=season_acf(values, m, segment_starts),
                 validation_mae=sn_mae,
-                beats_last_value=sn_mae < lv_mae,
+                validation_windows=scorer.windows(m),
+                last_value_mae=lv_same,
+                beats_last_value=sn_mae is not None and lv_same is not None and sn_mae < lv_same,
             )
         )
-    length, reason = _pick_season(candidates, peaks, lv_mae, history)
+    length, reason = _pick_season(candidates, peak_order, scorer, history)
     evidence = SeasonEvidence(
         method="robust_acf_confirmed_on_validation",
         chosen=length,
@@ -618,6 +645,12 @@ def choose_season(
     return _Season(length, True, evidence)
 
 
+#: A season is confirmed on validation only over at least this many windows with a full season
+#: of history in their segment (elsewhere its forecast falls back to the last value and proves
+#: nothing), and at least the horizon.
+MIN_CONFIRMING_WINDOWS = 10
+
+
 class _SeasonalErrors:
     """Seasonal-naive errors on some windows (observed targets only), by season."""
 
@@ -626,6 +659,7 @@ class _SeasonalErrors:
         self._y = gather(series.values, starts, 0, horizon)
         observed = gather(series.observed, starts, 0, horizon)
         self._keep = observed if np.any(observed) else np.ones_like(observed)
+        self._history = starts - series.segment_start_of(starts)
 
     def _forecast(self, season: int) -> FloatArray:
         s = self._series
@@ -633,27 +667,45 @@ class _SeasonalErrors:
             s.values, self._starts, self._horizon, season, s.segment_start_of(self._starts)
         )
 
-    def mae(self, season: int) -> float:
-        return float(np.mean(np.abs(self._y - self._forecast(season))[self._keep]))
+    def _full(self, season: int) -> BoolArray:
+        """Windows with a full ``season`` of history in their segment."""
+        out: BoolArray = self._history >= season
+        return out
+
+    def windows(self, season: int) -> int:
+        return int(self._full(season).sum())
+
+    def mae(self, season: int, *, on: int) -> float | None:
+        """MAE of the seasonal naive of ``season`` over the windows with a full season ``on`` of
+        history (``None`` with fewer than :data:`MIN_CONFIRMING_WINDOWS` and the horizon)."""
+        full = self._full(on)
+        if int(full.sum()) < max(MIN_CONFIRMING_WINDOWS, self._horizon):
+            return None
+        keep = self._keep & full[:, None]
+        if not np.any(keep):
+            return None
+        return float(np.mean(np.abs(self._y - self._forecast(season))[keep]))
 
     def p_better(self, longer: int, shorter: int) -> float | None:
         """One-sided Diebold-Mariano p-value that season ``longer`` beats ``shorter`` on the
-        windows with a full ``longer`` season of history. The Newey-West lag covers the longer
-        season (a season apart the two forecasts share errors); with fewer than four such seasons
-        of windows the question is left open (``None``)."""
-        s = self._series
-        full = self._starts - s.segment_start_of(self._starts) >= longer
-        if int(full.sum()) < 4 * longer:
+        windows with a full ``longer`` season of history. The Newey-West lag is twice the longer
+        season (a season apart the two forecasts share errors, and Bartlett weights fade before
+        the lag); with fewer than eight such seasons of windows the question is left open."""
+        full = self._full(longer)
+        if int(full.sum()) < 8 * longer:
             return None
         losses = {
             m: window_losses(self._y[full], self._forecast(m)[full], self._keep[full])
             for m in (longer, shorter)
         }
-        return diebold_mariano(losses[longer], losses[shorter], self._horizon, min_lag=longer).p_value
+        return diebold_mariano(losses[longer], losses[shorter], self._horizon, min_lag=2 * longer).p_value
 
 
 def _pick_season(
-    candidates: list[SeasonCandidate], peaks: list[tuple[int, float]], lv_mae: float, history: _SeasonalErrors
+    candidates: list[SeasonCandidate],
+    peaks: list[int],
+    validation: _SeasonalErrors,
+    history: _SeasonalErrors,
 ) -> tuple[int, str]:
     """The rule of :func:`choose_season` on scored candidates: ``(length, reason)``."""
     confirmed = [c for c in candidates if c.acf is not None and c.acf >= ACF_MIN_PEAK and c.beats_last_value]
@@ -661,11 +713,9 @@ def _pick_season(
         best = confirmed[0]
         notes: list[str] = []
         for c in confirmed[1:]:
-            if (
-                c.validation_mae is None
-                or best.validation_mae is None
-                or not c.validation_mae < best.validation_mae
-            ):
+            # compared on the windows where both have their full history
+            mine, theirs = validation.mae(c.length, on=c.length), validation.mae(best.length, on=c.length)
+            if mine is None or theirs is None or not mine < (1.0 - SEASON_GAIN) * theirs:
                 continue
             if c.length % best.length == 0:
                 p = history.p_better(c.length, best.length)
@@ -676,14 +726,16 @@ def _pick_season(
             best = c
         return best.length, (
             f"season {best.length} confirmed: robust autocorrelation {best.acf:.3g} >= {ACF_MIN_PEAK:g} "
-            f"and seasonal-naive validation MAE {best.validation_mae:.6g} < last value {lv_mae:.6g}"
+            f"and seasonal-naive validation MAE {best.validation_mae:.6g} < last value "
+            f"{best.last_value_mae:.6g} on {best.validation_windows} windows"
             + (f"; {'; '.join(notes)}" if notes else "")
         )
     if peaks:
-        lag, acf = peaks[0]
+        lag = peaks[0]
         return lag, (
-            f"season {lag} from the autocorrelation peak ({acf:.3g}), not confirmed: its seasonal-naive "
-            f"validation MAE is not below the last value's {lv_mae:.6g}"
+            f"season {lag} from the strongest autocorrelation peak, not confirmed: its seasonal-naive "
+            "validation MAE is not below the last value's (or too few validation windows have a "
+            "season of history)"
         )
     return 1, "no season: no candidate has autocorrelation support and beats the last value on validation"
 

@@ -30,7 +30,9 @@ class Prediction(BaseModel):
     lookback_window: int
     forecast_horizon: int
     last_observation: UtcDateTime
-    serving: str = Field(description="network, seasonal_naive or last_value (the promotion gate's choice)")
+    serving: str = Field(
+        description="network, seasonal_naive, last_value or blend (the promotion gate's choice)"
+    )
     context: list[ContextPoint]
     forecast: list[ForecastPoint]
     metadata: dict[str, Any]
