@@ -18,8 +18,7 @@ from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.conformal import calibrate, coverage, level_key
 from chronos_core.ml.errors import InsufficientDataError
 from chronos_core.ml.inference import Forecaster
-from chronos_core.ml.metrics import forecast_metrics
-from chronos_core.ml.pipeline import evaluate, gate, points_per_slot
+from chronos_core.ml.pipeline import evaluate, points_per_slot
 from chronos_core.ml.preprocessing import prepare_dataset
 from chronos_core.ml.transforms import (
     ScalerParams,
@@ -147,26 +146,6 @@ def test_explicit_seasonal_mode_with_too_little_data_fails_clearly() -> None:
 
 
 # ------------------------------------------------------------------------------- gate
-
-
-def _metrics(mae: float | None) -> object:
-    y = np.zeros((1, 1))
-    m = forecast_metrics(y, y + (mae or 0.0))
-    return m.model_copy(update={"mae": mae})
-
-
-def test_gate_serves_the_network_only_when_it_beats_the_best_baseline() -> None:
-    def scores(net: float | None, sn: float | None, lv: float | None) -> dict:  # type: ignore[type-arg]
-        return {"network": _metrics(net), "seasonal_naive": _metrics(sn), "last_value": _metrics(lv)}
-
-    assert gate(scores(0.5, 1.0, 2.0))[0] == "network"
-    assert gate(scores(1.0, 1.0, 2.0))[0] == "seasonal_naive"  # a tie is not a win
-    assert gate(scores(1.5, 1.0, 2.0))[0] == "seasonal_naive"
-    assert gate(scores(1.5, 2.0, 1.0))[0] == "last_value"
-    assert gate(scores(3.0, 1.0, 1.0))[0] == "last_value"  # baseline tie: the simpler one
-    assert gate(scores(None, 1.0, 2.0))[0] == "seasonal_naive"
-    assert gate(scores(0.95, 1.0, 2.0), margin=0.1)[0] == "seasonal_naive"
-    assert gate(scores(0.85, 1.0, 2.0), margin=0.1)[0] == "network"
 
 
 def _useless_forecaster(prepared, bias: float) -> Forecaster:  # type: ignore[no-untyped-def]

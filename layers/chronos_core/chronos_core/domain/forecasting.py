@@ -78,11 +78,12 @@ class ForecastResult(BaseModel):
 
     ``serving`` says which forecaster produced ``values``: ``network`` (the trained model),
     ``seasonal_naive`` or ``last_value`` (the promotion gate found the network no better than
-    that baseline). ``intervals`` maps a nominal coverage in percent (``"80"``, ``"95"``) to the
-    split-conformal bounds, one per step; empty for models trained before intervals existed.
-    When the context forced a fallback, ``serving`` is the baseline that ran and ``intervals``
-    are still the chosen forecaster's (likely too narrow then). ``quality`` says how the context
-    relates to the training's gap policy.
+    that baseline), or ``blend`` (the network averaged with that baseline). ``intervals`` maps a
+    nominal coverage in percent (``"80"``, ``"95"``) to the split-conformal bounds, one per step;
+    empty for models trained before intervals existed. When the context forced a fallback,
+    ``serving`` is the baseline that ran and ``intervals`` are still the chosen forecaster's
+    (likely too narrow then). ``quality`` says how the context relates to the training's gap
+    policy.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -132,8 +132,16 @@ class TrainingConfig(BaseModel):
         default=0.0,
         ge=0.0,
         lt=1.0,
-        description="The network is served only when its validation MAE is below "
-        "(1 - gate_margin) x the best baseline's.",
+        description="The network (or the blend) is served only when its MAE is below "
+        "(1 - gate_margin) x the best baseline's on validation and backtest, significantly so on "
+        "validation (see gate_significance_level).",
+    )
+    gate_significance_level: float = Field(
+        default=0.05,
+        gt=0.0,
+        le=1.0,
+        description="The one-sided Diebold-Mariano p-value (validation windows) below which the "
+        "network's or the blend's lead over the best baseline counts; 1.0 disables the test.",
     )
     interval_levels: list[float] = Field(
         default_factory=lambda: [0.8, 0.95],

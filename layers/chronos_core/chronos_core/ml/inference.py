@@ -8,8 +8,9 @@ a :class:`ForecasterCache` (one per warm container, owned by the bootstrap) keep
 
 A forecast takes the last :attr:`Forecaster.context_length` values on the training grid and returns
 ``H`` values in original units. What is served is the promotion gate's winner recorded in the
-metadata (``inference.selected``): the network (one ONNX Runtime call), or the seasonal-naive or
-last-value forecast (pure numpy; the network is not run). Every forecast carries the served
+metadata (``inference.selected``): the network (one ONNX Runtime call), the seasonal-naive or
+last-value forecast (pure numpy; the network is not run), or a blend of the network with one of
+them (``inference.blend``: its weight and baseline). Every forecast carries the served
 forecaster's split-conformal intervals (``inference.intervals``). :meth:`Forecaster.forecast_points`
 does the context preparation for raw ``(timestamp, value)`` points with the training job's own
 interval and gap rule on the training's grid (:mod:`chronos_core.ml.grid`: calendar months, or
@@ -34,7 +35,7 @@ import numpy as np
 
 from chronos_core.application.ports.artifacts import ArtifactReader
 from chronos_core.domain.artifacts import METADATA_SCHEMA_VERSION, ArtifactRefs, ArtifactType, verify
-from chronos_core.domain.evaluation import ServingChoice
+from chronos_core.domain.evaluation import BaselineChoice, Blend, ServingChoice
 from chronos_core.domain.forecasting import ForecastResult, IntervalBand
 from chronos_core.ml.artifacts import InferenceSpec, scaler_from_bytes
 from chronos_core.ml.conformal import bands
@@ -103,19 +104,30 @@ class Forecaster:
         """Raw values one network input needs (``L``, or ``L + m`` in seasonal residual mode)."""
         return self.spec.transform.context_length(self.lookback)
 
+    def baseline_context_length(self, baseline: BaselineChoice) -> int:
+        """Grid values a naive forecast needs: ``m`` for seasonal naive, 1 for the last value."""
+        return self.season_length if baseline == "seasonal_naive" else 1
+
     @property
     def context_length(self) -> int:
         """Grid values the *served* forecaster needs: the network's context, ``m`` for the
-        seasonal-naive forecast, 1 for the last value."""
+        seasonal-naive forecast, 1 for the last value, the longer of the network's and its
+        baseline's for a blend."""
         return self.context_length_of(self.serving)
 
     def context_length_of(self, forecaster: ServingChoice) -> int:
         """Grid values ``forecaster`` needs (:attr:`context_length` for the served one)."""
-        if forecaster == "seasonal_naive":
-            return self.season_length
-        if forecaster == "last_value":
-            return 1
+        if forecaster == "seasonal_naive" or forecaster == "last_value":
+            return self.baseline_context_length(forecaster)
+        if forecaster == "blend":
+            blend = self._blend()
+            return max(self.network_context_length, self.baseline_context_length(blend.baseline))
         return self.network_context_length
+
+    def _blend(self) -> Blend:
+        if self.spec.blend is None:  # the spec's validator makes this unreachable
+            raise UnsupportedArtifactError("A blend is served but the metadata has no blend weights.")
+        return self.spec.blend
 
     @property
     def context_points(self) -> int:
@@ -170,13 +182,23 @@ class Forecaster:
         need = self.context_length_of(choice)
         if raw.ndim != 2 or raw.shape[1] < need:
             raise ValueError(f"windows must have shape (N, >= {need}), got {raw.shape}")
-        if choice == "seasonal_naive":
-            return seasonal_naive_from_context(
-                raw[:, raw.shape[1] - need :], self.horizon, self.season_length
-            )
-        if choice == "last_value":
-            return np.repeat(raw[:, -1:], self.horizon, axis=1)
-        return self.network_forecast_windows(raw, batch_size)
+        if choice == "seasonal_naive" or choice == "last_value":
+            return self.baseline_forecast_windows(raw, choice)
+        network = self.network_forecast_windows(raw, batch_size)
+        if choice == "blend":
+            blend = self._blend()
+            base = self.baseline_forecast_windows(raw, blend.baseline)
+            w = blend.network_weight
+            return np.asarray(w * network + (1.0 - w) * base, dtype=np.float64)
+        return network
+
+    def baseline_forecast_windows(self, contexts: FloatArray, baseline: BaselineChoice) -> FloatArray:
+        """A naive forecast from ``(N, C)`` raw contexts (the last columns are used)."""
+        raw = np.asarray(contexts, dtype=np.float64)
+        if baseline == "seasonal_naive":
+            need = self.season_length
+            return seasonal_naive_from_context(raw[:, max(0, raw.shape[1] - need) :], self.horizon, need)
+        return np.repeat(raw[:, -1:], self.horizon, axis=1)
 
     def forecast(self, values: Sequence[float] | FloatArray) -> FloatArray:
         """``H`` served forecasts from the last :attr:`context_length` grid values."""

@@ -31,7 +31,7 @@ class Prediction(BaseModel):
     forecast_horizon: int
     last_observation: UtcDateTime
     serving: str = Field(
-        description="network, seasonal_naive or last_value: the promotion gate's choice, or the "
+        description="network, seasonal_naive, last_value or blend: the promotion gate's choice, or the "
         "baseline that ran instead when the context was too broken for it (see quality)"
     )
     quality: ForecastQuality = Field(
