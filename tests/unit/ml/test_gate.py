@@ -252,3 +252,18 @@ def test_a_large_training_set_fits_the_configuration_as_given() -> None:
     config = TrainingConfig(forecast_horizon=12)
     fitted, rule = regularize_for_data_size(config, train_windows=20_000)
     assert fitted == config and not rule.applied and rule.weight_decay is None
+
+
+def test_a_few_windows_after_an_outage_do_not_choose_the_baseline() -> None:
+    # A pipeline flow: the seasonal naive is twice as good on ordinary windows, but for a season
+    # after each outage it repeats the outage (error 60 where the flow is ~100). On the mean those
+    # 8 % of windows make the last value look better; the median keeps the ordinary days in charge.
+    split = _split(300, 1.0, 1.0, seed=21, sn_scale=0.5)
+    after_outage = np.zeros(split.y.shape[0], np.bool_)
+    after_outage[100:112] = after_outage[200:212] = True
+    sn = split.preds["seasonal_naive"].copy()
+    sn[after_outage] += 60.0
+    split = SplitForecasts(split.y, split.mask, {**split.preds, "seasonal_naive": sn})
+    assert split.mae("seasonal_naive") > split.mae("last_value")  # type: ignore[operator]
+    assert best_baseline(split, None) == "seasonal_naive"
+    assert decide(split, None, horizon=H).best_baseline == "seasonal_naive"

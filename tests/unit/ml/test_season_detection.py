@@ -1,10 +1,12 @@
-"""Season detection that survives outages, level shifts and segments, confirmed on validation."""
+"""Season detection that survives outages, level shifts and segments, confirmed on the training
+and validation windows."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from chronos_core.domain.evaluation import SeasonCandidate, SeasonEvidence
 from chronos_core.ml.baselines import (
     ACF_MIN_PEAK,
     acf_peaks,
@@ -14,7 +16,7 @@ from chronos_core.ml.baselines import (
     season_acf,
 )
 from chronos_core.ml.config import TrainingConfig
-from chronos_core.ml.preprocessing import prepare_dataset
+from chronos_core.ml.preprocessing import _harmonic_of, _pick_season, prepare_dataset
 
 HOUR, DAY = 3600.0, 86_400.0
 CONFIG = TrainingConfig(lookback_window=24, forecast_horizon=6)
@@ -50,15 +52,15 @@ def test_a_daily_season_is_found_through_outages_and_a_level_shift(seed: int) ->
     assert data.season_length == 24 and data.season_detected
     evidence = data.season_evidence
     assert evidence is not None and evidence.chosen == 24
-    assert evidence.method == "robust_acf_confirmed_on_validation"
+    assert evidence.method == "robust_acf_confirmed_on_history"
     by_length = {c.length: c for c in evidence.candidates}
     assert {24, 168} <= set(by_length)  # the hourly cadence's natural periods were considered
     assert "cadence" in by_length[24].sources and "cadence" in by_length[168].sources
     chosen = by_length[24]
     assert chosen.acf is not None and chosen.acf >= ACF_MIN_PEAK
     assert chosen.beats_last_value
-    assert chosen.validation_mae is not None and evidence.last_value_validation_mae is not None
-    assert chosen.validation_mae < evidence.last_value_validation_mae
+    assert chosen.seasonal_naive_mae is not None and evidence.last_value_mae is not None
+    assert chosen.seasonal_naive_mae < evidence.last_value_mae
     assert "confirmed" in evidence.reason
 
 
@@ -144,3 +146,75 @@ def test_flat_runs_mark_stuck_stretches_only() -> None:
     x = np.array([1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 3.0, 4.0])
     assert flat_runs(x, 4).tolist() == [False, False, True, True, True, True, False, False, False]
     assert not flat_runs(x, 5).any()
+
+
+class _FixedErrors:
+    """Seasonal-naive errors by season, as the detector's scorer reports them, with a fixed
+    Diebold-Mariano p-value for every multiple."""
+
+    def __init__(self, errors: dict[int, float], p_value: float) -> None:
+        self._errors, self._p = errors, p_value
+
+    def median_window_mae(self, season: int, *, on: int) -> float | None:
+        return self._errors[season]
+
+    def p_better(self, longer: int, shorter: int) -> float | None:
+        return self._p
+
+
+def _candidate(length: int, acf: float, *sources: str) -> SeasonCandidate:
+    return SeasonCandidate.model_validate(
+        {
+            "length": length,
+            "sources": list(sources),
+            "acf": acf,
+            "seasonal_naive_mae": 1.0,
+            "last_value_mae": 2.0,
+            "beats_last_value": True,
+        }
+    )
+
+
+def test_the_year_replaces_its_harmonics_without_a_significance_test() -> None:
+    # elec_equip (a monthly turnover index): autocorrelation peaks at 3 and 6 months (0.65) and a
+    # far stronger one at the cadence's year (0.94); the year is 9 % better but, on 200 windows,
+    # not significantly: the former rule kept 6 and served a forecast 1.6 x worse than the yearly
+    # seasonal naive.
+    candidates = [
+        _candidate(3, 0.646, "acf_peak"),
+        _candidate(6, 0.645, "acf_peak"),
+        _candidate(12, 0.94, "cadence", "acf_peak"),
+    ]
+    errors = _FixedErrors({3: 7.6, 6: 7.0, 12: 6.36}, p_value=0.33)
+    length, reason = _pick_season(candidates, [12, 3, 6], errors)  # type: ignore[arg-type]
+    assert length == 12 and "confirmed" in reason
+    # A day with a week about as strong keeps the protection of the simpler one.
+    day, week = _candidate(24, 0.65, "cadence", "acf_peak"), _candidate(168, 0.7, "cadence", "acf_peak")
+    length, reason = _pick_season([day, week], [168, 24], _FixedErrors({24: 1.0, 168: 0.9}, 0.33))  # type: ignore[arg-type]
+    assert length == 24 and "168 not significantly better than 24" in reason
+    # A weaker longer natural period is no reason to drop a stronger shorter peak's protection.
+    assert not _harmonic_of(_candidate(6, 0.95, "acf_peak"), _candidate(12, 0.9, "cadence"))
+    assert _harmonic_of(_candidate(6, 0.6, "acf_peak"), _candidate(12, 0.9, "cadence"))
+
+
+def test_evidence_recorded_before_the_history_scoring_still_loads() -> None:
+    stored = {
+        "method": "robust_acf_confirmed_on_validation",
+        "chosen": 24,
+        "reason": "season 24 confirmed",
+        "last_value_validation_mae": 2.0,
+        "candidates": [
+            {
+                "length": 24,
+                "sources": ["cadence"],
+                "acf": 0.5,
+                "validation_mae": 1.5,
+                "validation_windows": 40,
+                "last_value_mae": 2.0,
+                "beats_last_value": True,
+            }
+        ],
+    }
+    evidence = SeasonEvidence.model_validate(stored)
+    assert evidence.last_value_mae == 2.0
+    assert evidence.candidates[0].seasonal_naive_mae == 1.5 and evidence.candidates[0].windows == 40

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chronos_core.domain.artifacts import ArtifactRefs
 from chronos_core.domain.sampling import GridReport
@@ -56,33 +56,42 @@ class SeasonCandidate(BaseModel):
 
     ``sources``: ``cadence`` (a natural period of the grid interval, e.g. 24 and 168 for hourly
     data) and/or ``acf_peak`` (a peak of the robust autocorrelation). ``acf`` is the robust,
-    within-segment autocorrelation at the lag; ``validation_mae`` the seasonal-naive MAE with this
-    season on the ``validation_windows`` validation windows that have a full season of history in
-    their segment (``None`` when too few), ``last_value_mae`` the last value's on the same
-    windows, ``beats_last_value`` whether the first is below the second.
+    within-segment autocorrelation at the lag; ``seasonal_naive_mae`` the median per-window MAE of
+    the seasonal naive with this season over the ``windows`` training and validation windows that
+    have a full season of history in their segment (``None`` when too few), ``last_value_mae`` the
+    last value's on the same windows, ``beats_last_value`` whether the first is below the second.
+    Jobs recorded before the detector scored training windows too stored the first two as
+    ``validation_mae`` and ``validation_windows`` (validation windows only); they load
+    under the new names.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     length: int
     sources: list[Literal["cadence", "acf_peak"]]
     acf: float | None
-    validation_mae: float | None
-    validation_windows: int = 0
+    seasonal_naive_mae: float | None = Field(
+        validation_alias=AliasChoices("seasonal_naive_mae", "validation_mae")
+    )
+    windows: int = Field(default=0, validation_alias=AliasChoices("windows", "validation_windows"))
     last_value_mae: float | None = None
     beats_last_value: bool
 
 
 class SeasonEvidence(BaseModel):
-    """How the season was chosen: the candidates, the last value's validation MAE they were
-    measured against, the chosen length (1: none) and the rule that chose it, in words."""
+    """How the season was chosen: the candidates, the last value's median window MAE over the
+    training and validation windows they were measured against, the chosen length (1: none) and
+    the rule that chose it, in words. ``method`` ``robust_acf_confirmed_on_validation`` marks a
+    job recorded before the detector scored training windows too."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    method: Literal["robust_acf_confirmed_on_validation", "configured"]
+    method: Literal["robust_acf_confirmed_on_history", "robust_acf_confirmed_on_validation", "configured"]
     chosen: int
     reason: str
-    last_value_validation_mae: float | None = None
+    last_value_mae: float | None = Field(
+        default=None, validation_alias=AliasChoices("last_value_mae", "last_value_validation_mae")
+    )
     candidates: list[SeasonCandidate] = Field(default_factory=list)
 
 

@@ -550,13 +550,13 @@ class _Season(NamedTuple):
 
 #: At most this many peaks of the robust autocorrelation join the cadence's natural periods.
 MAX_PEAK_CANDIDATES = 3
-#: A longer confirmed season replaces a shorter one only with a validation MAE this much lower
+#: A longer confirmed season replaces a shorter one only with a seasonal-naive error this much lower
 #: (on the windows where both have their history): the shorter season is the simpler model.
 SEASON_GAIN = 0.05
 #: A season that is a multiple of the shorter one (168 over 24) must also have lower
 #: seasonal-naive losses over the training and validation windows at this one-sided
 #: Diebold-Mariano level (Newey-West lag twice the longer season): a week holds seven days, so it
-#: repeats a daily season too and wins half the time by chance on the validation split alone.
+#: repeats a daily season too and wins half the time by chance on a short stretch.
 SEASON_MULTIPLE_SIGNIFICANCE = 0.05
 #: Lags within this share of each other (at least two steps) are one season.
 SEASON_LAG_TOLERANCE = 0.02
@@ -589,18 +589,20 @@ def choose_season(
     autocorrelation of the training split (:func:`acf_peaks`), each at most a third of the longest
     training segment and ``config.max_season_length``. Each is scored by its robust
     within-segment autocorrelation (:func:`season_acf`: outages and level shifts do not hide it)
-    and by the seasonal-naive MAE on the validation windows. A candidate is **confirmed** when its
-    autocorrelation reaches :data:`ACF_MIN_PEAK` and its seasonal-naive MAE is below the last
-    value's on the validation windows with a full season of history in their segment (at least
-    :data:`MIN_CONFIRMING_WINDOWS`). Peaks near a natural period are that period. Going through
-    the confirmed ones from the shortest, a longer one replaces the one kept when its validation
-    MAE is :data:`SEASON_GAIN` lower, and, if it is a multiple of it, when its seasonal-naive
-    losses are also significantly lower over the training and validation windows together
-    (:data:`SEASON_MULTIPLE_SIGNIFICANCE`; the baselines fit nothing, so the training split is
-    fair ground for them). Without a confirmed candidate, the strongest
-    autocorrelation peak is kept (the series is seasonal but the last value forecasts it better
-    at this horizon: the season still defines the seasonal-naive baseline and MASE); without
-    one, 1.
+    and by its seasonal-naive error over the training and validation windows together (the
+    baselines fit nothing, so the training split is fair ground for them; a validation split of a
+    few dozen windows alone is one recession or one outage away from the wrong answer), as the
+    median per-window MAE (:meth:`_SeasonalErrors.median_window_mae`: the windows after an outage
+    do not decide it). A candidate is **confirmed** when its autocorrelation reaches
+    :data:`ACF_MIN_PEAK` and its error is below the last value's on the windows with a full
+    season of history in their segment (at least :data:`MIN_CONFIRMING_WINDOWS`). Peaks near a
+    natural period are that period. Going through the confirmed ones from the shortest, a longer
+    one replaces the one kept when its error is :data:`SEASON_GAIN` lower and, if it is a multiple
+    of it, its seasonal-naive losses are also significantly lower
+    (:data:`SEASON_MULTIPLE_SIGNIFICANCE`), unless the shorter one is only a harmonic of it
+    (:func:`_harmonic_of`). Without a confirmed candidate, the strongest autocorrelation peak is
+    kept (the series is seasonal but the last value forecasts it better at this horizon: the
+    season still defines the seasonal-naive baseline and MASE); without one, 1.
     """
     if config.season_length is not None:
         evidence = SeasonEvidence(
@@ -617,10 +619,9 @@ def choose_season(
     peak_order = _merge_near(natural, [lag for lag, _ in peaks])
     peak_lags = set(peak_order)
     horizon = config.forecast_horizon
-    scorer = _SeasonalErrors(series, validation_starts, horizon)
     train_starts = window_starts(series, 1, horizon, 0, train_end)
     history = _SeasonalErrors(series, np.concatenate([train_starts, validation_starts]), horizon)
-    lv_mae = scorer.mae(1, on=1)
+    lv_mae = history.median_window_mae(1, on=1)
     candidates: list[SeasonCandidate] = []
     for m in sorted(natural | peak_lags):
         sources: list[Literal["cadence", "acf_peak"]] = []
@@ -628,30 +629,30 @@ def choose_season(
             sources.append("cadence")
         if m in peak_lags:
             sources.append("acf_peak")
-        sn_mae, lv_same = scorer.mae(m, on=m), scorer.mae(1, on=m)
+        sn_mae, lv_same = history.median_window_mae(m, on=m), history.median_window_mae(1, on=m)
         candidates.append(
             SeasonCandidate(
                 length=m,
                 sources=sources,
                 acf=season_acf(values, m, segment_starts),
-                validation_mae=sn_mae,
-                validation_windows=scorer.windows(m),
+                seasonal_naive_mae=sn_mae,
+                windows=history.windows(m),
                 last_value_mae=lv_same,
                 beats_last_value=sn_mae is not None and lv_same is not None and sn_mae < lv_same,
             )
         )
-    length, reason = _pick_season(candidates, peak_order, scorer, history)
+    length, reason = _pick_season(candidates, peak_order, history)
     evidence = SeasonEvidence(
-        method="robust_acf_confirmed_on_validation",
+        method="robust_acf_confirmed_on_history",
         chosen=length,
         reason=reason,
-        last_value_validation_mae=lv_mae,
+        last_value_mae=lv_mae,
         candidates=candidates,
     )
     return _Season(length, True, evidence)
 
 
-#: A season is confirmed on validation only over at least this many windows with a full season
+#: A season is confirmed only over at least this many windows with a full season
 #: of history in their segment (elsewhere its forecast falls back to the last value and proves
 #: nothing), and at least the horizon.
 MIN_CONFIRMING_WINDOWS = 10
@@ -681,16 +682,18 @@ class _SeasonalErrors:
     def windows(self, season: int) -> int:
         return int(self._full(season).sum())
 
-    def mae(self, season: int, *, on: int) -> float | None:
-        """MAE of the seasonal naive of ``season`` over the windows with a full season ``on`` of
-        history (``None`` with fewer than :data:`MIN_CONFIRMING_WINDOWS` and the horizon)."""
+    def median_window_mae(self, season: int, *, on: int) -> float | None:
+        """The median per-window MAE of the seasonal naive of ``season`` over the windows with a
+        full season ``on`` of history (``None`` with fewer than :data:`MIN_CONFIRMING_WINDOWS` and the
+        horizon). What confirms a season
+        against the last value: after an outage the seasonal naive repeats it for a whole
+        season, and on the mean those few windows outweigh every ordinary one."""
         full = self._full(on)
         if int(full.sum()) < max(MIN_CONFIRMING_WINDOWS, self._horizon):
             return None
-        keep = self._keep & full[:, None]
-        if not np.any(keep):
-            return None
-        return float(np.mean(np.abs(self._y - self._forecast(season))[keep]))
+        losses = window_losses(self._y[full], self._forecast(season)[full], self._keep[full])
+        losses = losses[np.isfinite(losses)]
+        return float(np.median(losses)) if losses.size else None
 
     def p_better(self, longer: int, shorter: int) -> float | None:
         """One-sided Diebold-Mariano p-value that season ``longer`` beats ``shorter`` on the
@@ -707,10 +710,31 @@ class _SeasonalErrors:
         return diebold_mariano(losses[longer], losses[shorter], self._horizon, min_lag=2 * longer).p_value
 
 
+#: A shorter season is a harmonic of a longer natural period when the longer one's robust
+#: autocorrelation is at least this much higher.
+HARMONIC_ACF_MARGIN = 0.1
+
+
+def _harmonic_of(shorter: SeasonCandidate, longer: SeasonCandidate) -> bool:
+    """True when ``shorter`` is only a harmonic of ``longer``: it divides it, ``longer`` is a
+    natural period of the cadence, and ``longer``'s autocorrelation is higher by
+    :data:`HARMONIC_ACF_MARGIN` (a yearly season on a monthly grid makes weaker peaks at 3 and 6
+    months; weekends unlike weekdays make the week's peak far stronger than the day's). A
+    harmonic does not get the simpler model's benefit of the doubt: ``longer`` replaces it on
+    the plain :data:`SEASON_GAIN`. A purely daily season has a week's autocorrelation as high as
+    the day's, so the day keeps its protection."""
+    return (
+        longer.length % shorter.length == 0
+        and "cadence" in longer.sources
+        and shorter.acf is not None
+        and longer.acf is not None
+        and longer.acf >= shorter.acf + HARMONIC_ACF_MARGIN
+    )
+
+
 def _pick_season(
     candidates: list[SeasonCandidate],
     peaks: list[int],
-    validation: _SeasonalErrors,
     history: _SeasonalErrors,
 ) -> tuple[int, str]:
     """The rule of :func:`choose_season` on scored candidates: ``(length, reason)``."""
@@ -720,10 +744,11 @@ def _pick_season(
         notes: list[str] = []
         for c in confirmed[1:]:
             # compared on the windows where both have their full history
-            mine, theirs = validation.mae(c.length, on=c.length), validation.mae(best.length, on=c.length)
+            mine = history.median_window_mae(c.length, on=c.length)
+            theirs = history.median_window_mae(best.length, on=c.length)
             if mine is None or theirs is None or not mine < (1.0 - SEASON_GAIN) * theirs:
                 continue
-            if c.length % best.length == 0:
+            if c.length % best.length == 0 and not _harmonic_of(best, c):
                 p = history.p_better(c.length, best.length)
                 if p is None or not p < SEASON_MULTIPLE_SIGNIFICANCE:
                     shown = "undefined" if p is None else f"{p:.3g}"
@@ -732,18 +757,17 @@ def _pick_season(
             best = c
         return best.length, (
             f"season {best.length} confirmed: robust autocorrelation {best.acf:.3g} >= {ACF_MIN_PEAK:g} "
-            f"and seasonal-naive validation MAE {best.validation_mae:.6g} < last value "
-            f"{best.last_value_mae:.6g} on {best.validation_windows} windows"
+            f"and seasonal-naive median window MAE {best.seasonal_naive_mae:.6g} < last value "
+            f"{best.last_value_mae:.6g} on {best.windows} training and validation windows"
             + (f"; {'; '.join(notes)}" if notes else "")
         )
     if peaks:
         lag = peaks[0]
         return lag, (
             f"season {lag} from the strongest autocorrelation peak, not confirmed: its seasonal-naive "
-            "validation MAE is not below the last value's (or too few validation windows have a "
-            "season of history)"
+            "error is not below the last value's (or too few windows have a season of history)"
         )
-    return 1, "no season: no candidate has autocorrelation support and beats the last value on validation"
+    return 1, "no season: no candidate has autocorrelation support and beats the last value"
 
 
 def backtest_points(train_points: int, validation_points: int) -> int:
