@@ -48,7 +48,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 def backoff_seconds(attempt: int, rng: Callable[[], float] = random.random) -> float:
     """Full-jitter exponential backoff before retry ``attempt`` (1-based)."""
-    return rng() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+    return float(rng()) * min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1))
 
 
 def error_from_response(
@@ -162,8 +162,8 @@ class ApiClient:
             elapsed = (time.monotonic() - started) * 1000
             self._log(f"  -> {response.status_code} in {elapsed:.0f} ms")
             if response.status_code in RETRYABLE_STATUS and attempt < attempts:
-                wait = retry_after_seconds(response.headers.get("retry-after"))
-                wait = min(MAX_RETRY_AFTER, wait) if wait is not None else backoff_seconds(attempt)
+                asked = retry_after_seconds(response.headers.get("retry-after"))
+                wait = min(MAX_RETRY_AFTER, asked) if asked is not None else backoff_seconds(attempt)
                 self._log(f"  unavailable; retrying in {wait:.1f} s ({attempt}/{attempts})")
                 self._sleep(wait)
                 continue

@@ -32,7 +32,7 @@ class Table:
     """Rows to show as a table or CSV."""
 
     columns: Sequence[str]
-    rows: list[Sequence[Any]]
+    rows: Sequence[Sequence[Any]]
     title: str | None = None
     footer: list[str] = field(default_factory=list)
 

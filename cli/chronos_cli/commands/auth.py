@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import time
+import webbrowser
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,7 +55,7 @@ def login(
         profile,
         port=port,
         timeout=timeout,
-        open_browser=(lambda _url: None) if no_browser else oidc.webbrowser.open,
+        open_browser=(lambda _url: None) if no_browser else webbrowser.open,
         announce=announce,
         transport=st.transport,
     )
@@ -115,7 +116,7 @@ def whoami() -> None:
             "environment": info.get("environment"),
         },
     }
-    rows = [
+    rows: list[list[Any]] = [
         ["subject", who.subject],
         ["roles", who.roles or "none"],
         ["tenants", who.tenants or "none"],

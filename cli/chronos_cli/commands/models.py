@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,7 +103,7 @@ def read_body_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        text = path.read_text(encoding="utf-8") if str(path) != "-" else click.get_text_stream("stdin").read()
+        text = path.read_text(encoding="utf-8") if str(path) != "-" else sys.stdin.read()
         body = json.loads(text)
     except (OSError, ValueError) as exc:
         raise UsageError(f"Cannot read a JSON object from {path}: {exc}") from None
