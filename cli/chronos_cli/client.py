@@ -63,7 +63,7 @@ def error_from_response(
     if not isinstance(body, dict):
         body = {}
     code = str(body.get("error") or f"http_{status}")
-    message = str(body.get("message") or response.reason_phrase or f"HTTP {status}")
+    message = api_message = str(body.get("message") or response.reason_phrase or f"HTTP {status}")
     details = [d for d in body.get("details") or [] if isinstance(d, dict)]
     hints: list[str] = []
     if status == 422:
@@ -90,7 +90,7 @@ def error_from_response(
         message = f"A FIWARE component failed: {message}"
     elif status in RETRYABLE_STATUS:
         message = f"Unavailable: {message}"
-    return ApiError(status, code, message, details, hints)
+    return ApiError(status, code, message, details, hints, api_message)
 
 
 class ApiClient:

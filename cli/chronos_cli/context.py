@@ -7,6 +7,7 @@ accepted both before the command (``chronos -o json models list``) and after it
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 from collections.abc import Callable
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar, cast
 
-import click
+import time
+
 import httpx
 import typer
 
@@ -41,6 +43,7 @@ class State:
     verbose: bool = False
     api_url: str | None = None
     transport: httpx.BaseTransport | None = None  # tests inject a mock transport
+    sleep: Callable[[float], None] = time.sleep  # and a sleep that does not wait
     _profile: Profile | None = field(default=None, repr=False)
     _out: Output | None = field(default=None, repr=False)
     _client: ApiClient | None = field(default=None, repr=False)
@@ -104,6 +107,7 @@ class State:
                 timeout=profile.timeout_seconds,
                 retries=profile.retries,
                 transport=self.transport,
+                sleep=self.sleep,
                 log=self.out.debug,
                 hint_403=self._hint_403,
             )
@@ -120,13 +124,28 @@ class State:
         self._profile = None if profile is not None else self._profile
 
 
+_CONTEXT: contextvars.ContextVar[typer.Context] = contextvars.ContextVar("chronos_cli_context")
+
+
+def current_context() -> typer.Context:
+    """The Typer context of the command running now (set by :func:`command`)."""
+    return _CONTEXT.get()
+
+
 def state() -> State:
     """The current invocation's state (created by the root callback)."""
-    ctx = click.get_current_context()
+    ctx = current_context()
     found = ctx.find_object(State)
     if found is None:
-        found = ctx.ensure_object(State)
+        found = State()
+        ctx.obj = found
     return found
+
+
+def explicit(name: str) -> bool:
+    """Whether the command's option ``name`` was given (command line or environment), not defaulted."""
+    source = current_context().get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 OutputOption = Annotated[
@@ -145,7 +164,9 @@ ProfileOption = Annotated[
     str | None, typer.Option("--profile", "-p", help="Profile of the config file to use.")
 ]
 
+_CONTEXT_PARAM = "chronos_context"
 _COMMON = (
+    inspect.Parameter(_CONTEXT_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
     inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OutputOption),
     inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOption),
     inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=VerboseOption),
@@ -161,6 +182,7 @@ def command(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _CONTEXT.set(kwargs.pop(_CONTEXT_PARAM))
         output = kwargs.pop("output", None)
         state().merge(
             output=output.value if isinstance(output, OutputFormat) else output,

@@ -73,12 +73,19 @@ class ApiError(CliError):
         message: str,
         details: list[dict[str, Any]] | None = None,
         hints: list[str] | None = None,
+        api_message: str | None = None,
     ):
         exit_code = EXIT_BY_STATUS.get(status, ExitCode.ERROR)
         super().__init__(message, exit_code, hints)
+        self.api_message = message if api_message is None else api_message
         self.status = status
         self.code = code
         self.details = details or []
 
     def as_json(self) -> dict[str, Any]:
-        return {"status": self.status, "error": self.code, "message": self.message, "details": self.details}
+        return {
+            "status": self.status,
+            "error": self.code,
+            "message": self.api_message,
+            "details": self.details,
+        }

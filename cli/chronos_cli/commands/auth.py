@@ -129,4 +129,4 @@ def whoami() -> None:
             f"{st.client.base_url}: Chronos {info.get('version')} ({info.get('environment')}), accepted",
         ],
     ]
-    st.out.result(data, Table(["", ""], rows))
+    st.out.result(data, Table(["field", "value"], rows))

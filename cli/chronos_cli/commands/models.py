@@ -7,13 +7,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
-from click.core import ParameterSource
 
 from chronos_cli.commands.common import confirm, get_in
 from chronos_cli.commands.devices import ServiceOption, ServicePathOption, fetch_devices, tenant_of
-from chronos_cli.context import State, command, state
+from chronos_cli.context import State, command, explicit, state
 from chronos_cli.errors import UsageError
 from chronos_cli.output import Table
 
@@ -110,12 +108,6 @@ def read_body_file(path: Path | None) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise UsageError(f"{path} must hold a JSON object of model fields")
     return body
-
-
-def explicit(name: str) -> bool:
-    """Whether the option was given (on the command line or in the environment), not defaulted."""
-    source = click.get_current_context().get_parameter_source(name)
-    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def resolve_device(

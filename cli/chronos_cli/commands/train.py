@@ -35,7 +35,9 @@ def finish(
     on_interrupt: OnInterrupt = OnInterrupt.ask,
 ) -> None:
     """Follow ``job`` to its end, print it, and exit with how it ended (0, 10 failed, 11 cancelled)."""
-    done = follow(st.client, st.out, model_id, job, poll_seconds=poll_seconds, on_interrupt=on_interrupt)
+    done = follow(
+        st.client, st.out, model_id, job, poll_seconds=poll_seconds, on_interrupt=on_interrupt, sleep=st.sleep
+    )
     st.out.result(done, job_table(done))
     code = exit_code_of(done)
     if code == ExitCode.TRAINING_FAILED:
