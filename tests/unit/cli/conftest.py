@@ -13,10 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner, Result
-
 from chronos_cli.app import app
 from chronos_cli.context import State
+from typer.testing import CliRunner, Result
 
 API = "http://api.test/dev"
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import typer
-
 from chronos_cli.app import app
+
 from tests.unit.cli.conftest import Cli, FakeApi, job, model
 
 
@@ -118,8 +118,8 @@ def test_models_list_sends_the_filters(cli: Cli, api: FakeApi) -> None:
 def test_create_sends_only_the_options_given(cli: Cli, api: FakeApi) -> None:
     api.on("POST", "/models/", model())
     result = cli(
-        "models", "create", "--entity-type", "ElectricityMeter", "--entity-id", "urn:e", "--feature", "demand",
-        "--service", "energy", "--epochs", "30", "--rnn-layer", "32:0.0", "--rnn-layer", "16",
+        "models", "create", "--entity-type", "ElectricityMeter", "--entity-id", "urn:e",
+        "--feature", "demand", "--service", "energy", "--epochs", "30", "--rnn-layer", "32:0.0", "--rnn-layer", "16",
         "--dense-layer", "8:0.2:tanh", "--sampling-interval", "PT30M",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -181,7 +181,9 @@ def test_create_with_an_unknown_attribute_is_a_usage_error(cli: Cli, api: FakeAp
         "GET",
         "/devices/",
         {"service": "energy", "servicepath": "/", "total": 1, "devices": [
-            {"entity_type": "T", "entities": [{"entity_name": "e", "device_id": "d", "attributes": [{"name": "a", "type": "N"}]}]}
+            {"entity_type": "T", "entities": [
+                {"entity_name": "e", "device_id": "d", "attributes": [{"name": "a", "type": "N"}]}
+            ]}
         ]},
     )  # fmt: skip
     result = cli("models", "create", "--device", "d", "--attribute", "zz", "-s", "energy")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-
 from chronos_cli.client import backoff_seconds, retry_after_seconds
 from chronos_cli.errors import ExitCode
+
 from tests.unit.cli.conftest import Cli, FakeApi, error, model, token
 
 
