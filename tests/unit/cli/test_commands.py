@@ -119,7 +119,8 @@ def test_create_sends_only_the_options_given(cli: Cli, api: FakeApi) -> None:
     api.on("POST", "/models/", model())
     result = cli(
         "models", "create", "--entity-type", "ElectricityMeter", "--entity-id", "urn:e",
-        "--feature", "demand", "--service", "energy", "--epochs", "30", "--rnn-layer", "32:0.0", "--rnn-layer", "16",
+        "--feature", "demand", "--service", "energy", "--epochs", "30",
+        "--rnn-layer", "32:0.0", "--rnn-layer", "16",
         "--dense-layer", "8:0.2:tanh", "--sampling-interval", "PT30M",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
