@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -66,7 +66,12 @@ def eta_seconds(job: dict[str, Any], now: datetime) -> float | None:
 
 
 def format_eta(seconds: float | None) -> str:
-    return "-:--:--" if seconds is None else str(timedelta(seconds=round(seconds)))
+    """``H:MM:SS`` (hours may pass 24), ``-:--:--`` when unknown."""
+    if seconds is None:
+        return "-:--:--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def _number(value: Any) -> str:
