@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -9,8 +10,10 @@ from typing import Any
 
 import httpx
 from chronos_cli.app import app
+from chronos_cli.client import ApiClient
 from chronos_cli.context import State
-from chronos_cli.progress import eta_seconds, format_eta, plain_line
+from chronos_cli.output import Output
+from chronos_cli.progress import eta_seconds, follow, format_eta, plain_line
 from typer.testing import CliRunner
 
 from tests.unit.cli.conftest import API, Cli, FakeApi, job, token
@@ -140,3 +143,27 @@ def test_plain_line_is_one_line_without_markup() -> None:
     )
     assert line == "training (fit)    60.0%  epoch 1/5  loss 0.5  ETA 0:00:10"
     assert LINE.match(line)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_live_bar_shows_phase_detail_and_eta(api: FakeApi) -> None:
+    api.on(
+        "GET",
+        "/models/m1/training-jobs/j1",
+        sequence(
+            job("training", epochs=30, epoch=3, loss=0.25, percent=55.0),
+            job("completed", epochs=30, epoch=30, loss=0.1, percent=100.0),
+        ),
+    )
+    err = Terminal()
+    out = Output("table", stdout=io.StringIO(), stderr=err)
+    client = ApiClient(API, lambda: "t", transport=httpx.MockTransport(api))
+    done = follow(client, out, "m1", job("pending"), poll_seconds=0, sleep=lambda _: None)
+    assert done["status"] == "completed"
+    text = err.getvalue()
+    assert "completed" in text and "100%" in text and "ETA 0:00:00" in text
+    assert "epoch 30/30" in text
