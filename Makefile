@@ -29,7 +29,7 @@ test: setup
 	@bash local/run_with_stack.sh bash local/run_tests.sh
 
 lint: setup
-	@$(PY) -m ruff check layers functions local tests bench
+	@$(PY) -m ruff check layers functions local tests bench cli
 	@$(PY) -m mypy
 	@PYTHONPATH=layers/chronos_core .local/venv/bin/lint-imports --no-cache --no-logo
 

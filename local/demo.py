@@ -9,14 +9,20 @@
    showing progress while it runs.
 4. Show the test metrics next to the last-value and seasonal-naive baselines.
 5. Forecast on demand, then enable recurring forecasts and publish one into Orion.
+
+The steps a user would type (2, 3, the forecast and enabling forecasts in 5) run the `chronos`
+command line (`cli/`), printed as `$ chronos ...` before they run; seeding, the scheduler tick
+and reading Orion back are the demo's own harness.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,40 @@ def mint(role: str) -> str:
         check=True,
     )
     return result.stdout.strip()
+
+
+CHRONOS = ROOT / ".local" / "venv" / "bin" / "chronos"
+
+
+def cli_env(api_url: str, token: str, config_dir: str) -> dict[str, str]:
+    """The environment of the `chronos` commands: the stack's API, an admin token, and a config
+    file of the demo's own (the user's config is never touched)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOS_")}
+    env.update(
+        CHRONOS_API_URL=api_url,
+        CHRONOS_TOKEN=token,
+        CHRONOS_CONFIG=str(Path(config_dir) / "config.toml"),
+    )
+    return env
+
+
+def chronos(env: dict[str, str], *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``chronos ARGS`` as a user would type it (shown first); ``capture`` adds ``-o json``
+    and keeps stdout for the demo to read, the rest goes to the terminal."""
+    command = [str(CHRONOS) if CHRONOS.exists() else "chronos", *args]
+    print(f"$ chronos {shlex.join(args)}", flush=True)
+    if capture:
+        command += ["-o", "json"]
+    return subprocess.run(
+        command, env=env, stdout=subprocess.PIPE if capture else None, text=True, check=False
+    )
+
+
+def chronos_json(env: dict[str, str], *args: str) -> dict[str, Any]:
+    result = chronos(env, *args, capture=True)
+    if result.returncode != 0:
+        raise SystemExit(f"chronos {' '.join(args)} failed with exit code {result.returncode}")
+    return dict(json.loads(result.stdout))
 
 
 def seed_sandbox(stack: dict[str, Any]) -> None:
@@ -77,43 +117,6 @@ def seed_sandbox(stack: dict[str, Any]) -> None:
     )
 
 
-def progress_bar(fraction: float, width: int = 30) -> str:
-    filled = int(round(width * max(0.0, min(1.0, fraction))))
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
-def show_progress(job: dict[str, Any]) -> str:
-    p = job["progress"]
-    detail = ""
-    if job["status"] == "collecting_data":
-        chunks = f"{p['chunks_done']}/{p['chunks_total']}"
-        detail = f"chunks {chunks}, points {p['points_collected']}/{p['points_expected']}"
-    elif job["status"] == "training" and p["epochs"]:
-        loss = f"{p['loss']:.4f}" if p["loss"] is not None else "-"
-        val = f"{p['val_loss']:.4f}" if p["val_loss"] is not None else "-"
-        detail = f"epoch {p['epoch']}/{p['epochs']}, loss {loss}, val_loss {val}"
-    elif p.get("training_phase"):
-        detail = p["training_phase"]
-    return f"{progress_bar(p['percent'] / 100)} {p['percent']:5.1f}%  {job['status']:<16} {detail}"
-
-
-def train(api: httpx.Client, model_id: str) -> dict[str, Any]:
-    response = api.post(f"/models/{model_id}/training-jobs", json={})
-    response.raise_for_status()
-    job = response.json()
-    print(f"job {job['id']} accepted (202), execution {job['execution']['name']}")
-    last_line = ""
-    while True:
-        job = api.get(f"/models/{model_id}/training-jobs/{job['id']}").json()
-        line = show_progress(job)
-        if line != last_line:
-            print(f"   {line}", flush=True)
-            last_line = line
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return dict(job)
-        time.sleep(1.0)
-
-
 def _fmt(metrics: dict[str, Any], key: str, digits: int = 1) -> str:
     value = metrics.get(key)
     return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
@@ -144,12 +147,14 @@ def main() -> int:
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
     api_url = stack["ApiUrl"]
     step(f"API Gateway stage in LocalStack: {api_url}")
-    admin = {"Authorization": f"Bearer {mint('admin')}"}
-    with httpx.Client(base_url=api_url, timeout=60, headers=admin) as api:
-        health = api.get("/health").json()
-        print(f"GET /health -> {health['status']}")
-        for dep in health["dependencies"]:
-            print(f"   {dep['name']:<14} {dep['status']:<9} {dep['latency_ms']} ms")
+    token = mint("admin")
+    admin = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(base_url=api_url, timeout=60, headers=admin) as api,
+        tempfile.TemporaryDirectory(prefix="chronos-demo-") as config_dir,
+    ):
+        env = cli_env(api_url, token, config_dir)
+        chronos(env, "health")
 
         external = stack.get("FiwareExternal") or []
         where = f"FIWARE (external: {', '.join(external)})" if external else "FIWARE sandbox"
@@ -157,70 +162,46 @@ def main() -> int:
         seed_sandbox(stack)
 
         step(f"Discover devices of service {SERVICE!r} through the IoT Agent: GET /devices/")
-        devices = api.get("/devices/", params={"service": SERVICE, "servicepath": SERVICEPATH}).json()
-        for group in devices["devices"]:
-            for entity in group["entities"]:
-                names = [a["name"] for a in entity["attributes"]]
-                print(f"   {group['entity_type']}: {entity['entity_name']} attributes {names}")
+        chronos(env, "devices", "list", "--service", SERVICE, "--servicepath", SERVICEPATH)
 
-        step("Create an LSTM model: one week of half-hours in, the next 12 hours out")
-        response = api.post(
-            "/models/",
-            json={
-                "model_type": "lstm",
-                "rnn_layers": [{"units": 32, "dropout": 0.0}],
-                "lookback_window": 96,
-                "forecast_horizon": 24,
-                "epochs": 30,
-                "batch_size": 64,
-                "feature": ATTRIBUTE,
-                "entity_type": ENTITY_TYPE,
-                "entity_id": ENTITY_ID,
-                "fiware_service": SERVICE,
-                "fiware_servicepath": SERVICEPATH,
-            },
-        )
-        response.raise_for_status()
-        model = response.json()
+        step("Create an LSTM model: two days of half-hours in, the next 12 hours out")
+        model = chronos_json(
+            env, "models", "create", "--type", "lstm", "--rnn-layer", "32:0.0",
+            "--lookback-window", "96", "--forecast-horizon", "24", "--epochs", "30", "--batch-size", "64",
+            "--entity-type", ENTITY_TYPE, "--entity-id", ENTITY_ID, "--feature", ATTRIBUTE,
+            "--service", SERVICE, "--servicepath", SERVICEPATH,
+        )  # fmt: skip
         print(f"model {model['id']} ({model['name']}), status {model['status']}")
 
         step("Train it through the state machine: Plan -> Map(collect) -> Prepare -> Train -> Finalize")
-        job = train(api, model["id"])
-        if job["status"] != "completed":
-            print(f"training {job['status']}: {job['error']}")
+        trained = chronos(env, "train", "start", model["id"], "--follow", "--poll-interval", "1")
+        jobs = api.get(f"/models/{model['id']}/training-jobs", params={"limit": 1}).json()["items"]
+        if not jobs:
+            print(f"no training job was started (chronos exited {trained.returncode})")
+            return 1
+        job = api.get(f"/models/{model['id']}/training-jobs/{jobs[0]['id']}").json()
+        if trained.returncode != 0 or job["status"] != "completed":
+            print(f"training {job['status']} (chronos exited {trained.returncode}): {job['error']}")
             return 1
         report_metrics(job)
         print(f"model status now: {api.get(f'/models/{model["id"]}').json()['status']}")
 
-        run_forecasts(api, stack, model, job)
+        run_forecasts(api, env, stack, model, job)
     return 0
 
 
 def run_forecasts(
-    api: httpx.Client, stack: dict[str, Any], model: dict[str, Any], job: dict[str, Any]
+    api: httpx.Client, env: dict[str, str], stack: dict[str, Any], model: dict[str, Any], job: dict[str, Any]
 ) -> None:
     """On-demand forecast, then recurring forecasts published into Orion."""
     base = f"/models/{model['id']}/training-jobs/{job['id']}"
-    step("Forecast on demand: POST .../predict (ONNX Runtime, no TensorFlow)")
-    response = api.post(f"{base}/predict")
-    response.raise_for_status()
-    forecast = response.json()
-    print(f"served forecaster: {forecast['serving']} (chosen on the validation split)")
-    print(f"context: {len(forecast['context'])} points up to {forecast['last_observation']}")
-    print(f"{'step':>4}  {'target time':<24}{'value':>10}   80 % interval          95 % interval")
-    for point in forecast["forecast"][:8]:
-        lo80, hi80 = point["lower"].get("80"), point["upper"].get("80")
-        lo95, hi95 = point["lower"].get("95"), point["upper"].get("95")
-        print(
-            f"{point['step']:>4}  {point['target_timestamp']:<24}{point['value']:>10.1f}   "
-            f"[{lo80:>8.1f}, {hi80:>8.1f}]   [{lo95:>8.1f}, {hi95:>8.1f}]"
-        )
-    print(f"   ... {len(forecast['forecast'])} steps in all")
+    step("Forecast on demand: POST .../predict (ONNX Runtime, no TensorFlow), with 80 %/95 % bounds")
+    predicted = chronos(env, "predict", model["id"], job["id"], "--plot")
+    if predicted.returncode != 0:
+        raise SystemExit(f"chronos predict failed with exit code {predicted.returncode}")
 
     step("Enable recurring forecasts: POST .../prediction-toggle")
-    toggle = api.post(f"{base}/prediction-toggle", json={"enabled": True, "interval_seconds": 1800})
-    toggle.raise_for_status()
-    config = toggle.json()
+    config = chronos_json(env, "forecasts", "enable", model["id"], job["id"], "--interval-seconds", "1800")
     print(
         f"forecast entity {config['entity_id']} ({config['entity_type']}), subscription "
         f"{config['subscription_id']}, next run {config['next_prediction_at']}"

@@ -11,7 +11,7 @@ if [ -z "${MONGODB_URI:-}" ] && [ -f .local/endpoints.json ]; then
   export MONGODB_URI
 fi
 status=0
-"$py" -m ruff check layers functions local tests bench || status=1
+"$py" -m ruff check layers functions local tests bench cli || status=1
 "$py" -m mypy || status=1
 # The layer rule (pyproject.toml [tool.importlinter]; docs/architecture.md).
 PYTHONPATH=layers/chronos_core .local/venv/bin/lint-imports --no-cache --no-logo || status=1

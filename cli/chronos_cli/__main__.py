@@ -1,0 +1,3 @@
+from chronos_cli.app import main
+
+main()
