@@ -16,9 +16,7 @@ from chronos_core.api.middleware import BodySizeLimit, RequestBudget
 from chronos_core.api.routes import devices, forecasts, models, system, training_jobs
 
 
-def create_app(
-    services: ApiServices, *, dashboard: tuple[Path, DashboardConfig] | None = None
-) -> FastAPI:
+def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig] | None = None) -> FastAPI:
     """The Chronos API over ``services`` (the bootstrap's in a Lambda, fakes in tests); with
     ``dashboard`` (the built app's folder and its sign-in settings) it also serves the web
     dashboard under ``/ui/`` (:mod:`chronos_core.api.dashboard`)."""
