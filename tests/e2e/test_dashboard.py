@@ -76,7 +76,7 @@ def test_sign_in_create_train_and_see_the_forecast_bands(
     sign_in(page, dashboard, dev_idp, user="e2e-ui", roles=("operator", "admin"), tenants=SERVICE)
     assert page.url.rstrip("/") == dashboard.rstrip("/")
     assert "e2e-ui" in page.inner_text("nav .who")
-    page.wait_for_selector("[data-page=overview] table.models, [data-page=overview] .section-body p")
+    page.wait_for_selector("[data-page=overview] :is(table.models, .section-body > p:not(.loading))")
     screenshot(page, "overview")
 
     # Devices: discover the demo device, open the form for its attribute.
