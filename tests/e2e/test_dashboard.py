@@ -22,7 +22,7 @@ from tests.e2e.dashboard_support import screenshot, sign_in, sign_in_at_idp
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE, SERVICEPATH = "energy", "/dashboard-e2e"
+SERVICE, SERVICEPATH = "energy", "/dashboard_e2e"
 
 # What the first chart drew: counts of non-null points per series, whether the bands are ordered,
 # and the canvas pixel halfway between the upper 95 % and upper 80 % bounds at a forecast step.
@@ -194,7 +194,7 @@ def test_sign_in_create_train_and_see_the_forecast_bands(
 
 def test_a_reader_is_told_which_role_is_missing(stack: dict[str, Any], dev_idp: str, page: Any) -> None:
     sign_in(page, stack["DashboardUrl"], dev_idp, user="e2e-reader", roles=("reader",), tenants="nobody")
-    page.goto(stack["DashboardUrl"] + "devices?service=energy&servicepath=/dashboard-e2e")
+    page.goto(stack["DashboardUrl"] + "devices?service=energy&servicepath=/dashboard_e2e")
     page.click("#discover")
     alert = page.wait_for_selector(".error.forbidden")
     assert "energy" in alert.inner_text()  # the tenant the token lacks
