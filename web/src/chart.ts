@@ -46,7 +46,7 @@ export function forecastChart(target: HTMLElement, data: ChartSeries, width = 90
       { series: [5, 6], fill: "rgba(31,111,235,0.25)" },
       { series: [8, 9], fill: "rgba(217,72,15,0.10)" },
     ],
-    axes: [{ stroke: GREY }, { stroke: GREY }],
+    axes: [{ stroke: GREY }, { stroke: GREY, size: 72 }], // room for values in the thousands
   };
   const columns: uPlot.AlignedData = [
     data.x,
