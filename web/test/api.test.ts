@@ -137,7 +137,7 @@ describe("401 goes back to sign-in", () => {
 describe("other answers", () => {
   it("403 names what is missing and never redirects", async () => {
     const { api, onUnauthorized } = client([json(403, { error: "forbidden", message: "This operation needs the admin role" })]);
-    const error = await api.post("/models/", {}).catch((e) => e);
+    const error = await api.post("/models/", {}).catch((e: unknown) => e as ValidationError & ForbiddenError);
     expect(error).toBeInstanceOf(ForbiddenError);
     expect(error.missing).toBe("This operation needs the admin role");
     expect(onUnauthorized).not.toHaveBeenCalled();
@@ -153,7 +153,7 @@ describe("other answers", () => {
       ],
     };
     const { api } = client([json(422, body)]);
-    const error = await api.post("/models/", {}).catch((e) => e);
+    const error = await api.post("/models/", {}).catch((e: unknown) => e as ValidationError & ForbiddenError);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.fieldErrors).toEqual({
       lookback_window: "Input should be greater than or equal to 1",
