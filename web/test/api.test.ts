@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import { describe, expect, it, vi } from "vitest";
 import {
   ApiClient,
@@ -47,7 +48,7 @@ describe("reads retry", () => {
 
   it("gives up after three attempts with an UnavailableError carrying Retry-After", async () => {
     const { api, fetch, sleeps } = client([unavailable(), unavailable(), unavailable(), json(200, {})]);
-    const error = await api.get("/models/").catch((e) => e);
+    const error = await api.get("/models/").catch((e: unknown) => e as any);
     expect(error).toBeInstanceOf(UnavailableError);
     expect(error.retryAfterSeconds).toBe(5);
     expect(error.message).toBe("MongoDB is unavailable");
@@ -67,7 +68,7 @@ describe("reads retry", () => {
   it("retries network errors, then reports the lost connection", async () => {
     const online = vi.fn();
     const { api, fetch } = client([new TypeError("Failed to fetch"), new TypeError("Failed to fetch"), new TypeError("Failed to fetch")], { onConnectivity: online });
-    const error = await api.get("/models/").catch((e) => e);
+    const error = await api.get("/models/").catch((e: unknown) => e as any);
     expect(error).toBeInstanceOf(NetworkError);
     expect(fetch).toHaveBeenCalledTimes(3);
     expect(online).toHaveBeenCalledWith(false);
