@@ -48,7 +48,7 @@ describe("reads retry", () => {
 
   it("gives up after three attempts with an UnavailableError carrying Retry-After", async () => {
     const { api, fetch, sleeps } = client([unavailable(), unavailable(), unavailable(), json(200, {})]);
-    const error = await api.get("/models/").catch((e: unknown) => e as any);
+    const error: any = await api.get("/models/").catch((e: unknown) => e as any);
     expect(error).toBeInstanceOf(UnavailableError);
     expect(error.retryAfterSeconds).toBe(5);
     expect(error.message).toBe("MongoDB is unavailable");
@@ -68,7 +68,7 @@ describe("reads retry", () => {
   it("retries network errors, then reports the lost connection", async () => {
     const online = vi.fn();
     const { api, fetch } = client([new TypeError("Failed to fetch"), new TypeError("Failed to fetch"), new TypeError("Failed to fetch")], { onConnectivity: online });
-    const error = await api.get("/models/").catch((e: unknown) => e as any);
+    const error: any = await api.get("/models/").catch((e: unknown) => e as any);
     expect(error).toBeInstanceOf(NetworkError);
     expect(fetch).toHaveBeenCalledTimes(3);
     expect(online).toHaveBeenCalledWith(false);
@@ -138,7 +138,7 @@ describe("401 goes back to sign-in", () => {
 describe("other answers", () => {
   it("403 names what is missing and never redirects", async () => {
     const { api, onUnauthorized } = client([json(403, { error: "forbidden", message: "This operation needs the admin role" })]);
-    const error = await api.post("/models/", {}).catch((e: unknown) => e as ValidationError & ForbiddenError);
+    const error: any = await api.post("/models/", {}).catch((e: unknown) => e as ValidationError & ForbiddenError);
     expect(error).toBeInstanceOf(ForbiddenError);
     expect(error.missing).toBe("This operation needs the admin role");
     expect(onUnauthorized).not.toHaveBeenCalled();
@@ -154,7 +154,7 @@ describe("other answers", () => {
       ],
     };
     const { api } = client([json(422, body)]);
-    const error = await api.post("/models/", {}).catch((e: unknown) => e as ValidationError & ForbiddenError);
+    const error: any = await api.post("/models/", {}).catch((e: unknown) => e as ValidationError & ForbiddenError);
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.fieldErrors).toEqual({
       lookback_window: "Input should be greater than or equal to 1",
