@@ -1,11 +1,12 @@
 # Chronos developer commands. Everything installs itself under .local/ on first use.
 #   make demo   start the local stack, deploy, run the main job (demo), stop the stack
 #   make test   start the local stack, deploy, run every test tier, stop the stack
+#   make dashboard  start the local stack, deploy, print the dashboard's URL; leaves it up (make down)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PY := .local/venv/bin/python
 
-.PHONY: demo test setup up down deploy status lint unit bench clean
+.PHONY: demo test setup up down deploy status lint unit bench clean dashboard
 
 setup:
 	@bash local/bootstrap.sh
@@ -18,6 +19,9 @@ down:
 
 deploy: up
 	@$(PY) local/stack.py deploy
+
+dashboard: deploy
+	@$(PY) local/demo.py --dashboard-only
 
 status:
 	@$(PY) local/stack.py status

@@ -4,7 +4,9 @@
 #   .local/sam-venv        aws-sam-cli (its pins clash with ours)
 #   .local/localstack-venv LocalStack 2026.3.0 + the project's Lambda executor plugin
 #   .local/bin/ferretdb    FerretDB v1.24.2 (SQLite backend), built from the Go module proxy
-# Needs on PATH: python3.13 (or pyenv with a 3.13 version) and go.
+#   functions/api/dashboard the web dashboard, built from web/ (npm ci && npm run build)
+# Needs on PATH: python3.13 (or pyenv with a 3.13 version), go, and Node.js >= 20 with npm.
+# Installs Debian's chromium (browser tests) when missing and run as root.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="$root/.local"
@@ -85,5 +87,29 @@ if [ ! -x "$state/bin/ferretdb" ] || [ "$root/local/ferretdb/go.mod" -nt "$state
     echo "v1.24.2" > vendor/github.com/FerretDB/FerretDB/build/version/version.txt
     go build -mod=vendor -trimpath -o "$state/bin/ferretdb" github.com/FerretDB/FerretDB/cmd/ferretdb
   )
+fi
+# The web dashboard (web/): built into functions/api/dashboard, which the API function serves.
+if ! command -v npm >/dev/null 2>&1; then
+  log "npm not found: install Node.js >= 20 with npm to build the dashboard (web/)"; exit 1
+fi
+dashboard="$root/functions/api/dashboard/index.html"
+if [ ! -d "$root/web/node_modules" ] || [ "$root/web/package-lock.json" -nt "$root/web/node_modules" ]; then
+  log "installing the dashboard's packages (web/node_modules)"
+  (cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$root/web/node_modules"
+fi
+if [ ! -f "$dashboard" ] || [ -n "$(find "$root/web/src" "$root/web/index.html" "$root/web/package-lock.json" "$root/web/vite.config.ts" -newer "$dashboard" -print -quit)" ]; then
+  log "building the dashboard (web/ -> functions/api/dashboard)"
+  (cd "$root/web" && npm run build --silent)
+fi
+
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot run here).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's chromium (browser tests)"
+    apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+  else
+    log "chromium not found: the dashboard's browser tests will be skipped (apt-get install chromium)"
+  fi
 fi
 log "ready"

@@ -143,8 +143,21 @@ def report_metrics(job: dict[str, Any]) -> None:
     print(f"season detected: {baselines.get('season_length')} steps; skill vs seasonal naive: {skill_text}")
 
 
+def print_dashboard(stack: dict[str, Any]) -> None:
+    """The dashboard's URL and a one-line way to sign in (the dev IdP that `up` started)."""
+    url = stack.get("DashboardUrl") or f"{stack['ApiUrl'].rstrip('/')}/ui/"
+    step(f"Dashboard: {url}")
+    print(
+        f"   sign in at the dev IdP ({stack.get('DevIdpUrl', 'http://127.0.0.1:19080')}): any user name, "
+        f"roles admin (or reader/operator), tenants {SERVICE} (or *); `make down` stops the stack"
+    )
+
+
 def main() -> int:
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
+    if "--dashboard-only" in sys.argv[1:]:  # make dashboard
+        print_dashboard(stack)
+        return 0
     api_url = stack["ApiUrl"]
     step(f"API Gateway stage in LocalStack: {api_url}")
     token = mint("admin")
@@ -187,6 +200,7 @@ def main() -> int:
         print(f"model status now: {api.get(f'/models/{model["id"]}').json()['status']}")
 
         run_forecasts(api, env, stack, model, job)
+    print_dashboard(stack)
     return 0
 
 

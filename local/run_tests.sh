@@ -15,6 +15,8 @@ status=0
 "$py" -m mypy || status=1
 # The layer rule (pyproject.toml [tool.importlinter]; docs/architecture.md).
 PYTHONPATH=layers/chronos_core .local/venv/bin/lint-imports --no-cache --no-logo || status=1
+# The dashboard's unit tests (API client rules, chart maths) with Vitest.
+(cd web && npm test --silent) || status=1
 "$py" -m pytest tests -p no:cacheprovider "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; rc=1; fi

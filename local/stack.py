@@ -175,6 +175,18 @@ class Endpoints:
         return lines
 
 
+DEV_IDP_DEFAULT_PORT = 19080
+
+
+def dev_idp_url(env: Mapping[str, str] | None = None) -> str:
+    """The development OIDC provider's URL: ``CHRONOS_DEV_IDP_PORT`` (default 19080) on loopback."""
+    env = os.environ if env is None else env
+    value = env.get("CHRONOS_DEV_IDP_PORT", str(DEV_IDP_DEFAULT_PORT))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"CHRONOS_DEV_IDP_PORT={value!r} is not a port number")
+    return f"http://127.0.0.1:{int(value)}"
+
+
 def log(message: str) -> None:
     print(f"[stack] {message}", file=sys.stderr, flush=True)
 
@@ -381,6 +393,49 @@ def fiware_warnings(
     return warnings
 
 
+DEV_IDP_PID_FILE = RUN / "dev-idp.pid"
+
+
+def dev_idp_command(url: str) -> list[str]:
+    """The development OIDC provider (``local/dev_idp.py``) on the port of ``url``."""
+    port = url.rsplit(":", 1)[1]
+    return [str(project_python()), str(ROOT / "local" / "dev_idp.py"), "--port", port]
+
+
+def start_dev_idp(url: str | None = None) -> str:
+    """Start the dev IdP at ``url`` (:func:`dev_idp_url` by default; idempotent), record it as
+    ``dev_idp_url`` in ``.local/endpoints.json`` and return its URL. It signs with
+    ``.local/jwt-secret``, created here when new."""
+    url = url or dev_idp_url()
+    port = int(url.rsplit(":", 1)[1])
+    if not (procs.running(DEV_IDP_PID_FILE) and procs.port_open("127.0.0.1", port)):
+        if procs.port_open("127.0.0.1", port):
+            raise SystemExit(f"port {port} is taken by another process; set CHRONOS_DEV_IDP_PORT")
+        local_jwt_secret()
+        procs.start(
+            "dev-idp",
+            dev_idp_command(url),
+            pid_file=DEV_IDP_PID_FILE,
+            log_file=LOGS / "dev-idp.log",
+            cwd=ROOT,
+        )
+        procs.wait_until(lambda: procs.port_open("127.0.0.1", port), timeout=30, what="dev IdP")
+    try:
+        recorded = json.loads(ENDPOINTS_FILE.read_text())
+    except (FileNotFoundError, ValueError):
+        recorded = {}
+    ENDPOINTS_FILE.write_text(json.dumps({**recorded, "dev_idp_url": url}, indent=2))
+    print(f"{'dev_idp_url':16} {url}")
+    return url
+
+
+def stop_dev_idp() -> bool:
+    stopped = procs.stop(DEV_IDP_PID_FILE)
+    if stopped:
+        log("stopped: dev-idp")
+    return stopped
+
+
 def up() -> Endpoints:
     endpoints = Endpoints.from_env()
     RUN.mkdir(parents=True, exist_ok=True)
@@ -542,6 +597,8 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         # Failing forecasts reach the DLQ after 2 receives, retried 1 s (then 2 s...) apart.
         "ForecastMaxReceiveCount": os.environ.get("CHRONOS_FORECAST_MAX_RECEIVE_COUNT", "2"),
         "ForecastRetryDelaySeconds": os.environ.get("CHRONOS_FORECAST_RETRY_DELAY_SECONDS", "1"),
+        # The dashboard signs in at the dev IdP (local/dev_idp.py), which `up` starts.
+        "OidcAuthority": dev_idp_url(),
     }
 
 
@@ -658,6 +715,8 @@ def stack_outputs(endpoints: Endpoints) -> dict[str, Any]:
         if isinstance(value, str) and ".localhost.localstack.cloud" in value and value.startswith("http"):
             path = value.split(".localhost.localstack.cloud", 1)[1].split("/", 1)[1]
             outputs[key] = f"{endpoints.localstack_url}/{path}"
+    outputs["DashboardUrl"] = f"{outputs['ApiUrl']}/ui/"
+    outputs["DevIdpUrl"] = dev_idp_url()
     outputs["LocalStackUrl"] = endpoints.localstack_url
     outputs["MongoDbUri"] = endpoints.mongodb_uri
     outputs["MongoDbDatabase"] = DATABASE
@@ -678,8 +737,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "up":
         up()
+        start_dev_idp()  # beside the services: the dashboard's and the CLI's sign-in
     elif args.command == "down":
         down()
+        stop_dev_idp()
     elif args.command == "deploy":
         deploy()
     elif args.command == "install-localstack":

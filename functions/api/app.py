@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -9,10 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from chronos_core.api.app import create_app
+from chronos_core.api.dashboard import DashboardConfig
 from chronos_core.bootstrap import services
 from chronos_core.observability import logger
 
-app = create_app(services())
+# The dashboard (web/, built by `make setup` into ./dashboard) ships with this function.
+app = create_app(services(), dashboard=(Path(__file__).parent / "dashboard", DashboardConfig.from_env()))
 _asgi = Mangum(app, lifespan="off")
 
 

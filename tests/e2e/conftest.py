@@ -159,3 +159,7 @@ def no_faults(sandbox: SandboxControl) -> Iterator[None]:
     sandbox.clear_faults()
     yield
     sandbox.clear_faults()
+
+
+# The dashboard's browser fixtures (dev IdP, headless chromium, a page per test).
+from tests.e2e.dashboard_support import browser, dev_idp, page  # noqa: E402, F401

@@ -580,3 +580,37 @@ def test_the_e2e_sandbox_control_needs_the_sandboxs_sth() -> None:
     )  # older stack.json
     with pytest.raises(pytest.skip.Exception, match="orion is external"):
         control.faults(orion_down=True)
+
+
+# ------------------------------------------------------------------------------------- the dev IdP
+
+
+def test_the_dev_idp_port_comes_from_the_environment() -> None:
+    assert stack.dev_idp_url({}) == "http://127.0.0.1:19080"
+    assert stack.dev_idp_url({"CHRONOS_DEV_IDP_PORT": "19555"}) == "http://127.0.0.1:19555"
+    with pytest.raises(SystemExit, match="CHRONOS_DEV_IDP_PORT"):
+        stack.dev_idp_url({"CHRONOS_DEV_IDP_PORT": "70000"})
+    assert stack.dev_idp_command("http://127.0.0.1:19555")[-2:] == ["--port", "19555"]
+
+
+def test_up_starts_the_dev_idp_and_lists_it_and_deploy_points_the_dashboard_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(stack, "ENDPOINTS_FILE", tmp_path / "endpoints.json")
+    monkeypatch.setattr(stack, "JWT_SECRET_FILE", tmp_path / "jwt-secret")
+    monkeypatch.setattr(stack, "DEV_IDP_PID_FILE", tmp_path / "dev-idp.pid")
+    monkeypatch.setattr(stack.procs, "running", lambda pid_file: None)
+    monkeypatch.setattr(stack.procs, "port_open", lambda host, port: bool(started))
+    monkeypatch.setattr(stack.procs, "start", lambda name, command, **kw: started.append(command))
+    monkeypatch.setattr(stack.procs, "wait_until", lambda check, **kw: check())
+    monkeypatch.setenv("CHRONOS_DEV_IDP_PORT", "19555")
+    (tmp_path / "endpoints.json").write_text(json.dumps({"mongodb_uri": "mongodb://x/"}))
+    assert stack.start_dev_idp() == "http://127.0.0.1:19555"
+    assert started and started[0][-2:] == ["--port", "19555"]
+    assert (tmp_path / "jwt-secret").exists()  # the IdP signs with the deployment's secret
+    recorded = json.loads((tmp_path / "endpoints.json").read_text())
+    assert recorded == {"mongodb_uri": "mongodb://x/", "dev_idp_url": "http://127.0.0.1:19555"}
+    params = stack.deploy_parameters(stack.Endpoints.from_env({}))
+    assert params["OidcAuthority"] == "http://127.0.0.1:19555"
+    assert stack.template_default("OidcClientId") == "chronos-dashboard"

@@ -3,18 +3,23 @@ around the services it is given."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from chronos_core import __version__
+from chronos_core.api.dashboard import DashboardConfig, dashboard_router
 from chronos_core.api.deps import ApiServices
 from chronos_core.api.errors import install_error_handlers
 from chronos_core.api.middleware import BodySizeLimit, RequestBudget
 from chronos_core.api.routes import devices, forecasts, models, system, training_jobs
 
 
-def create_app(services: ApiServices) -> FastAPI:
-    """The Chronos API over ``services`` (the bootstrap's in a Lambda, fakes in tests)."""
+def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig] | None = None) -> FastAPI:
+    """The Chronos API over ``services`` (the bootstrap's in a Lambda, fakes in tests); with
+    ``dashboard`` (the built app's folder and its sign-in settings) it also serves the web
+    dashboard under ``/ui/`` (:mod:`chronos_core.api.dashboard`)."""
     settings = services.settings
     app = FastAPI(
         title="Chronos",
@@ -45,4 +50,6 @@ def create_app(services: ApiServices) -> FastAPI:
     app.add_middleware(RequestBudget, seconds=settings.api_request_budget_seconds)
     for module in (system, models, training_jobs, devices, forecasts):
         app.include_router(module.router)
+    if dashboard is not None:
+        app.include_router(dashboard_router(*dashboard))
     return app

@@ -1,0 +1,20 @@
+/**
+ * The extension point for capabilities that land later: each entry adds a navigation link and a
+ * page under the app root. Alerts and rules, retraining policies and anomaly scans are being
+ * built in parallel; replace their placeholder with the real page when their API lands.
+ */
+import type { App } from "./app";
+import { placeholderPage } from "./pages/placeholder";
+
+export interface Extension {
+  /** Path under the app root ("alerts"); more routes may start with it ("alerts/:id"). */
+  path: string;
+  label: string;
+  page: (app: App, params: Record<string, string>, query: URLSearchParams) => HTMLElement;
+}
+
+export const EXTENSIONS: Extension[] = [
+  { path: "alerts", label: "Alerts", page: () => placeholderPage("Alerts and rules", "Threshold and forecast-breach alerts, and the rules that raise them.") },
+  { path: "retraining", label: "Retraining", page: () => placeholderPage("Retraining policies", "When models are retrained on newer data, and the history of those runs.") },
+  { path: "anomalies", label: "Anomaly scans", page: () => placeholderPage("Anomaly scans", "Scans of a series for readings outside the forecast's intervals.") },
+];

@@ -1,0 +1,182 @@
+/** Model: configuration, training runs with a live progress bar, metrics next to the baselines,
+ * the promotion gate's decision; start, cancel, retry and delete with confirmations. */
+import { NetworkError } from "../api";
+import { FINISHED, type App, type Job, type Model, type Page } from "../app";
+import { age, confirmAction, el, errorPanel, fmt, replace, section } from "../ui";
+
+export function progressText(job: Job, now = Date.now()): { percent: number; lines: string[]; eta: string | null } {
+  const p = job.progress;
+  const percent = Math.max(0, Math.min(100, p.percent ?? 0));
+  const lines = [
+    `phase ${job.phase ?? job.status}${p.training_phase ? ` (${p.training_phase})` : ""}`,
+    `chunks ${p.chunks_done}/${p.chunks_total}`,
+    `points ${p.points_collected}/${p.points_expected}`,
+    `epoch ${p.epoch}/${p.epochs}`,
+    `loss ${fmt(p.loss)} · val ${fmt(p.val_loss)}`,
+  ];
+  let eta: string | null = null;
+  if (job.started_at && percent > 0 && percent < 100) {
+    const elapsed = (now - Date.parse(job.started_at)) / 1000;
+    eta = `${Math.max(0, Math.round((elapsed * (100 - percent)) / percent))} s left`;
+  }
+  return { percent, lines, eta };
+}
+
+function progressBar(job: Job): HTMLElement {
+  const { percent, lines, eta } = progressText(job);
+  return el(
+    "div",
+    { class: "progress", "data-status": job.status, "data-job": job.id },
+    el("div", { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(percent) }, el("div", { class: "fill", style: `width:${percent}%` })),
+    el("div", { class: "progress-text" }, `${job.status} · ${Math.round(percent)} %`, eta ? ` · ${eta}` : "", el("br"), lines.join(" · ")),
+  );
+}
+
+function metricsTable(job: Job): HTMLElement | null {
+  const m = job.metrics;
+  if (!m) return null;
+  const row = (label: string, scores: Record<string, number | null> | null | undefined) =>
+    scores ? el("tr", {}, el("td", {}, label), ...["mae", "rmse", "mase", "smape"].map((k) => el("td", {}, fmt(scores[k])))) : null;
+  return el(
+    "div",
+    {},
+    el(
+      "table",
+      { class: "metrics" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Test split"), el("th", {}, "MAE"), el("th", {}, "RMSE"), el("th", {}, "MASE"), el("th", {}, "sMAPE"))),
+      el("tbody", {}, row("network", m.test), row(`served (${job.serving ?? "?"})`, m.served), row("seasonal naive", m.baselines.seasonal_naive), row("last value", m.baselines.last_value)),
+    ),
+    el(
+      "p",
+      {},
+      `Season ${m.baselines.season_length} steps; skill vs seasonal naive ${m.baselines.skill_vs_seasonal_naive == null ? "—" : `${(m.baselines.skill_vs_seasonal_naive * 100).toFixed(1)} %`}. `,
+      job.selection ? `Promotion gate: serves ${job.selection.serving}${job.selection.rule ? ` (${job.selection.rule})` : ""}.` : "",
+      m.test_coverage ? ` Interval coverage on test: 80 % → ${fmt(m.test_coverage["80"], 2)}, 95 % → ${fmt(m.test_coverage["95"], 2)}.` : "",
+    ),
+  );
+}
+
+function jobCard(app: App, model: Model, job: Job, refresh: () => void): HTMLElement {
+  const base = `/models/${model.id}/training-jobs/${job.id}`;
+  const act = (label: string, confirmText: string, run: () => Promise<unknown>) =>
+    el(
+      "button",
+      {
+        class: `action ${label.toLowerCase()}`,
+        onclick: async (event: Event) => {
+          if (!confirmAction(confirmText)) return;
+          const button = event.currentTarget as HTMLButtonElement;
+          button.disabled = true;
+          try {
+            await run(); // writes are never retried by themselves
+            refresh();
+          } catch (error) {
+            button.replaceWith(errorPanel(error));
+          }
+        },
+      },
+      label,
+    );
+  const running = !FINISHED.has(job.status);
+  const phases = Object.entries(job.phases ?? {})
+    .filter(([, t]) => t.seconds != null)
+    .map(([name, t]) => `${name} ${t.seconds!.toFixed(1)} s`)
+    .join(", ");
+  return el(
+    "div",
+    { class: "job", "data-job": job.id },
+    el("h3", {}, `Training ${job.id.slice(0, 8)} `, el("span", { class: `badge status-${job.status}` }, job.status), ` started ${age(job.started_at ?? job.created_at)}`),
+    progressBar(job),
+    phases ? el("p", { class: "muted" }, `Phase timings: ${phases}`) : null,
+    job.error ? el("div", { class: "error" }, `${job.error.error} in ${job.error.phase ?? "?"}: ${job.error.cause}`) : null,
+    metricsTable(job),
+    el(
+      "div",
+      { class: "actions" },
+      running ? act("Cancel", "Cancel this training?", () => app.api.post(`${base}/cancel`)) : null,
+      job.status === "failed" ? act("Retry", "Retry this training from its checkpoints?", () => app.api.post(`${base}/retry`)) : null,
+      job.status === "completed" ? el("a", { class: "button", href: `models/${model.id}/jobs/${job.id}/forecasts`, "data-link": true }, "Forecasts") : null,
+      !running ? act("Delete", "Delete this training with its artifacts and published forecasts?", () => app.api.delete(base)) : null,
+    ),
+  );
+}
+
+export function modelPage(app: App, id: string): HTMLElement {
+  const page = el("div", { class: "page", "data-page": "model" });
+  const render = () =>
+    replace(
+      page,
+      section(null, async (body) => {
+        const [model, jobs] = await Promise.all([
+          app.api.get<Model>(`/models/${id}`),
+          app.api.get<Page<Job>>(`/models/${id}/training-jobs`, { query: { limit: 10 } }),
+        ]);
+        const start = el("button", { id: "start-training" }, "Start training");
+        const startError = el("div");
+        start.addEventListener("click", async () => {
+          start.disabled = true;
+          try {
+            await app.api.post(`/models/${id}/training-jobs`, {});
+            render();
+          } catch (error) {
+            replace(startError, errorPanel(error));
+            start.disabled = false;
+          }
+        });
+        const remove = el("button", { class: "danger", id: "delete-model" }, "Delete model");
+        remove.addEventListener("click", async () => {
+          if (!confirmAction(`Delete ${model.name} with its trainings, artifacts and FIWARE resources?`)) return;
+          try {
+            await app.api.delete(`/models/${id}`);
+            app.router.go("");
+          } catch (error) {
+            replace(startError, errorPanel(error));
+          }
+        });
+        const jobList = el("div", { class: "jobs" }, ...jobs.items.map((job) => jobCard(app, model, job, render)));
+        replace(
+          body,
+          el("h1", {}, model.name, " ", el("span", { class: `badge status-${model.status}` }, model.status)),
+          el(
+            "dl",
+            { class: "config" },
+            ...[
+              ["Series", `${model.entity_type} ${model.entity_id} · ${model.feature}`],
+              ["Tenant", `${model.fiware_service} ${model.fiware_servicepath}`],
+              ["Network", `${model.model_type.toUpperCase()} ${model.rnn_layers.map((l) => l.units).join("/")} units`],
+              ["Window", `lookback ${model.lookback_window}, horizon ${model.forecast_horizon}`],
+              ["Training", `${model.epochs} epochs, batch ${model.batch_size}, lr ${model.learning_rate}`],
+              ["Grid", model.sampling_interval ?? "detected"],
+              ["Serves", model.serving?.serving ?? "—"],
+            ].flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]),
+          ),
+          el("div", { class: "actions" }, start, remove),
+          startError,
+          el("h2", {}, "Trainings"),
+          jobs.items.length ? jobList : el("p", {}, "No training yet."),
+        );
+        // Poll the running trainings while they run; stop when each ends.
+        for (const job of jobs.items.filter((j) => !FINISHED.has(j.status))) {
+          let card = jobList.querySelector(`[data-job="${job.id}"]`) as HTMLElement;
+          app.poll(async () => {
+            try {
+              const fresh = await app.api.get<Job>(`/models/${id}/training-jobs/${job.id}`);
+              const next = jobCard(app, model, fresh, render);
+              card.replaceWith(next);
+              card = next;
+              if (FINISHED.has(fresh.status)) {
+                render(); // the model's status and serving changed too
+                return false;
+              }
+            } catch (error) {
+              card.querySelector(".stale")?.remove();
+              card.prepend(el("div", { class: "stale error offline" }, error instanceof NetworkError ? "Connection lost: this progress is not live. Reconnecting…" : `Progress is not updating: ${(error as Error).message}`));
+            }
+            return true;
+          }, 1500);
+        }
+      }),
+    );
+  render();
+  return page;
+}

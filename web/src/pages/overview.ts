@@ -1,0 +1,53 @@
+/** Overview: every model with its status, what it serves and its skill, and running trainings. */
+import { FINISHED, type App, type Job, type Model, type Page } from "../app";
+import { age, el, replace, section } from "../ui";
+
+export function overviewPage(app: App): HTMLElement {
+  return el(
+    "div",
+    { class: "page", "data-page": "overview" },
+    el("h1", {}, "Overview"),
+    section("Models", async (body) => {
+      const models = await app.api.get<Page<Model>>("/models/", { query: { limit: 50 } });
+      if (!models.items.length) {
+        replace(body, el("p", {}, "No model yet. ", el("a", { href: "devices", "data-link": true }, "Discover devices"), " to create one."));
+        return;
+      }
+      const latest = await Promise.all(
+        models.items.map((m) =>
+          app.api
+            .get<Page<Job>>(`/models/${m.id}/training-jobs`, { query: { limit: 1 } })
+            .then((p) => p.items[0] ?? null)
+            .catch(() => null),
+        ),
+      );
+      const rows = models.items.map((m, i) => {
+        const job = latest[i];
+        const skill = job?.metrics?.baselines?.skill_vs_seasonal_naive;
+        const running = job && !FINISHED.has(job.status);
+        return el(
+          "tr",
+          { "data-model": m.id },
+          el("td", {}, el("a", { href: `models/${m.id}`, "data-link": true }, m.name)),
+          el("td", {}, m.model_type.toUpperCase()),
+          el("td", {}, el("span", { class: `badge status-${m.status}` }, m.status)),
+          el("td", {}, `${m.entity_id} · ${m.feature}`),
+          el("td", {}, m.serving?.serving ?? "—"),
+          el("td", { title: "1 − MASE(served) / MASE(seasonal naive) on the test split" }, skill == null ? "—" : `${(skill * 100).toFixed(1)} %`),
+          el("td", {}, job?.last_forecast?.finished_at ? age(job.last_forecast.finished_at) : "—"),
+          el("td", {}, running ? el("span", { class: "badge running" }, `${job.status} ${Math.round(job.progress.percent)} %`) : "—"),
+        );
+      });
+      replace(
+        body,
+        el(
+          "table",
+          { class: "models" },
+          el("thead", {}, el("tr", {}, ...["Model", "Type", "Status", "Series", "Serves", "Skill vs seasonal naive", "Last forecast", "Training"].map((h) => el("th", {}, h)))),
+          el("tbody", {}, ...rows),
+        ),
+        el("p", { class: "muted" }, `${models.total} model(s). A positive skill beats the seasonal-naive baseline.`),
+      );
+    }),
+  );
+}
