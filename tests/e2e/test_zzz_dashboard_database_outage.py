@@ -40,5 +40,7 @@ def test_database_down_shows_a_friendly_503_and_retry_works_when_it_is_back(
         monkeypatch.delenv("MONGODB_URI", raising=False)  # the stack's own server: restart it
         local_stack.start_ferretdb(local_stack.Endpoints.from_env())
     page.click(".error.unavailable button.retry")
-    page.wait_for_selector("[data-page=overview] :is(table.models, .section-body > p:not(.loading))", timeout=90_000)
+    page.wait_for_selector(
+        "[data-page=overview] :is(table.models, .section-body > p:not(.loading))", timeout=90_000
+    )
     assert page.query_selector(".error.unavailable") is None
