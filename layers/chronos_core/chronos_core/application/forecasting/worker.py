@@ -14,6 +14,7 @@ from chronos_core.domain.errors import ChronosError, ConflictError
 from chronos_core.domain.forecasting import (
     MAX_ERROR_LENGTH,
     ForecastMessage,
+    ForecastResult,
     ForecastRunStatus,
     ForecastSeries,
     LastForecast,
@@ -74,7 +75,24 @@ def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOut
         generated_at=series.generated_at,
     )
     logger.info("Forecast published", extra={"job_id": job.id, "slot": iso_z(message.slot)})
+    _tell_listeners(deps, job, model, message.slot, result, series)
     return ExecutionOutcome(job_id=job.id, slot=message.slot, status="succeeded", points=len(result.values))
+
+
+def _tell_listeners(
+    deps: WorkerDeps,
+    job: TrainingJob,
+    model: Model,
+    slot: datetime,
+    result: ForecastResult,
+    series: ForecastSeries,
+) -> None:
+    """Tell each listener (monitoring) of the published forecast; none can fail the forecast."""
+    for listener in deps.forecast_listeners:
+        try:
+            listener.forecast_published(job, model, slot, result, series)
+        except Exception:
+            logger.exception("A forecast listener failed", extra={"job_id": job.id})
 
 
 def _runnable(
