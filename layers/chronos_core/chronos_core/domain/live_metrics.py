@@ -147,13 +147,11 @@ def relative_values(values: Sequence[float], window: int) -> list[float]:
     (ending with the newest), each value minus its window's last (the last itself dropped)."""
     if window < 2:
         raise ValueError("window must be >= 2")
+    start = len(values) % window
     out: list[float] = []
-    end = len(values)
-    while end - window >= 0:
-        chunk = values[end - window : end]
-        last = chunk[-1]
-        out.extend(v - last for v in chunk[:-1])
-        end -= window
+    for begin in range(start, len(values) - window + 1, window):
+        chunk = values[begin : begin + window]
+        out.extend(v - chunk[-1] for v in chunk[:-1])
     return out
 
 

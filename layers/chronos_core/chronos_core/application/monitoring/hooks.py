@@ -34,8 +34,10 @@ def after_forecast(
     slot: datetime,
     result: ForecastResult,
     series: ForecastSeries,
+    now: datetime | None = None,
 ) -> EvaluationResult:
-    """Log the forecast, then evaluate the predicted-crossing rules that watch it."""
+    """Log the forecast, then evaluate (at ``now``, default the current time) the
+    predicted-crossing rules that watch it."""
     forecast = PublishedForecast(
         job_id=job.id,
         slot=slot,
@@ -56,7 +58,7 @@ def after_forecast(
     won = deps.alert_evaluations.claim(keys)
     claimed = [(rule, key) for rule, key, ok in zip(rules, keys, won, strict=True) if ok]
     correlation = f"forecast-{job.id}-{uuid.uuid4().hex[:8]}"
-    return evaluate_rules(deps, claimed, utcnow(), correlation, forecast=forecast)
+    return evaluate_rules(deps, claimed, now or utcnow(), correlation, forecast=forecast)
 
 
 class MonitoringForecastListener:
