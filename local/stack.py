@@ -526,6 +526,10 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         # Failing forecasts reach the DLQ after 2 receives, retried 1 s (then 2 s...) apart.
         "ForecastMaxReceiveCount": os.environ.get("CHRONOS_FORECAST_MAX_RECEIVE_COUNT", "2"),
         "ForecastRetryDelaySeconds": os.environ.get("CHRONOS_FORECAST_RETRY_DELAY_SECONDS", "1"),
+        # The end-to-end tests' webhook receivers listen on 127.0.0.1 (the Lambda executor runs
+        # on the host); notification retries start 1 s apart.
+        "AlertWebhookAllowPrivate": "true",
+        "AlertRetryBaseSeconds": os.environ.get("CHRONOS_ALERT_RETRY_BASE_SECONDS", "1"),
     }
 
 
