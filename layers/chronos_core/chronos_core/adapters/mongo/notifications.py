@@ -1,15 +1,19 @@
 """Notifications (``alert_notifications``), the claim of each delivery attempt
 (``notification_attempts``: an insert of ``<notification>#<n>``, so two workers holding the same
 SQS message never send attempt ``n`` twice), and channels with their Orion-style delivery
-counters (``alert_channels``)."""
+counters (``alert_channels``, updated under a per-channel lease)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -21,6 +25,7 @@ from chronos_core.adapters.mongo.client import (
     Document,
     with_retries,
 )
+from chronos_core.adapters.mongo.leases import MongoLeases
 from chronos_core.application.ports.models import Page
 from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.notifications import (
@@ -32,6 +37,34 @@ from chronos_core.domain.notifications import (
     NotificationStatus,
     truncated_reason,
 )
+
+#: How long a counter update waits for the channel's lease, and how long the lease lasts.
+LEASE_WAIT_SECONDS: Final = 3.0
+LEASE_SECONDS: Final = 10.0
+
+
+def counted(stats: ChannelStats, outcome: DeliveryOutcome, at: datetime) -> ChannelStats:
+    """The counters after one attempt (a success resets the consecutive failures)."""
+    common = {"times_sent": stats.times_sent + 1, "last_notification": at}
+    if outcome.ok:
+        return stats.model_copy(
+            update={
+                **common,
+                "delivered": stats.delivered + 1,
+                "last_success": at,
+                "last_success_code": outcome.status_code,
+                "consecutive_failures": 0,
+            }
+        )
+    return stats.model_copy(
+        update={
+            **common,
+            "failed": stats.failed + 1,
+            "last_failure": at,
+            "last_failure_reason": truncated_reason(outcome.reason),
+            "consecutive_failures": stats.consecutive_failures + 1,
+        }
+    )
 
 
 def _without_id(doc: Document) -> Document:
@@ -98,10 +131,16 @@ class MongoNotificationStore:
 
 class MongoChannelStore:
     """:class:`~chronos_core.application.ports.monitoring.ChannelStore` on ``alert_channels``.
-    Counters are updated with ``$inc``/``$set`` in one ``find_one_and_update``."""
+
+    Counters change under a short per-channel lease (an insert on ``leases``): FerretDB v1 loses
+    concurrent ``$inc`` updates of one document (measured: six concurrent increments counted
+    three), and a channel's consecutive failures decide when it is disabled. Should the lease
+    stay taken past :data:`LEASE_WAIT_SECONDS` (its holder died), the update is made without it.
+    """
 
     def __init__(self, db: Database[Document], attempts: int = 3) -> None:
         self._channels: Collection[Document] = db[ALERT_CHANNELS]
+        self._leases = MongoLeases(db, attempts=attempts)
         self._attempts = attempts
 
     @with_retries
@@ -123,13 +162,15 @@ class MongoChannelStore:
         docs = self._channels.find({"_id": {"$in": list(channel_ids)}})
         return {str(d["_id"]): Channel.model_validate(_without_id(d)) for d in docs}
 
-    @with_retries
     def save(self, channel: Channel) -> None:
+        """Store the definition (name, config, secret, status) and the consecutive-failure count
+        (reset when the channel is enabled again); the other counters are kept."""
         fields = channel.model_dump(exclude={"stats"})
-        self._channels.update_one(
-            {"_id": channel.id},
-            {"$set": {**fields, "stats.consecutive_failures": channel.stats.consecutive_failures}},
-        )
+        with self._stats_lease(channel.id):
+            self._update(
+                channel.id,
+                {"$set": {**fields, "stats.consecutive_failures": channel.stats.consecutive_failures}},
+            )
 
     @with_retries
     def delete(self, channel_id: str) -> bool:
@@ -140,46 +181,45 @@ class MongoChannelStore:
         query = {"fiware_service": fiware_service, "status": ChannelStatus.ACTIVE.value}
         return [Channel.model_validate(_without_id(d)) for d in self._channels.find(query)]
 
-    @with_retries
     def record_delivery(self, channel_id: str, outcome: DeliveryOutcome, at: datetime) -> ChannelStats | None:
-        update: dict[str, Any]
-        if outcome.ok:
-            update = {
-                "$inc": {"stats.times_sent": 1, "stats.delivered": 1},
-                "$set": {
-                    "stats.last_notification": at,
-                    "stats.last_success": at,
-                    "stats.last_success_code": outcome.status_code,
-                    "stats.consecutive_failures": 0,
-                },
+        with self._stats_lease(channel_id):
+            channel = self.get(channel_id)
+            if channel is None:
+                return None
+            stats = counted(channel.stats, outcome, at)
+            self._update(channel_id, {"$set": {"stats": stats.model_dump()}})
+            return stats
+
+    def disable(self, channel_id: str, reason: str, at: datetime) -> bool:
+        with self._stats_lease(channel_id):
+            channel = self.get(channel_id)
+            if channel is None or not channel.active:
+                return False
+            fields = {
+                "status": ChannelStatus.DISABLED.value,
+                "disabled_at": at,
+                "disabled_reason": reason[:500],
             }
-        else:
-            update = {
-                "$inc": {"stats.times_sent": 1, "stats.failed": 1, "stats.consecutive_failures": 1},
-                "$set": {
-                    "stats.last_notification": at,
-                    "stats.last_failure": at,
-                    "stats.last_failure_reason": truncated_reason(outcome.reason),
-                },
-            }
-        doc = self._channels.find_one_and_update(
-            {"_id": channel_id}, update, return_document=ReturnDocument.AFTER
-        )
-        return ChannelStats.model_validate(doc.get("stats") or {}) if doc else None
+            self._update(channel_id, {"$set": fields})
+            return True
 
     @with_retries
-    def disable(self, channel_id: str, reason: str, at: datetime) -> bool:
-        result = self._channels.update_one(
-            {"_id": channel_id, "status": ChannelStatus.ACTIVE.value},
-            {
-                "$set": {
-                    "status": ChannelStatus.DISABLED.value,
-                    "disabled_at": at,
-                    "disabled_reason": reason[:500],
-                }
-            },
-        )
-        return result.modified_count == 1
+    def _update(self, channel_id: str, update: dict[str, Any]) -> None:
+        self._channels.update_one({"_id": channel_id}, update)
+
+    @contextlib.contextmanager
+    def _stats_lease(self, channel_id: str) -> Iterator[None]:
+        name, holder = f"channel-stats:{channel_id}", uuid.uuid4().hex
+        deadline = time.monotonic() + LEASE_WAIT_SECONDS
+        held = self._leases.acquire(name, holder, LEASE_SECONDS)
+        while not held and time.monotonic() < deadline:
+            time.sleep(random.uniform(0.005, 0.03))  # noqa: S311 - jitter
+            held = self._leases.acquire(name, holder, LEASE_SECONDS)
+        try:
+            yield
+        finally:
+            if held:
+                self._leases.release(name, holder)
 
     @with_retries
     def list(self, services: frozenset[str] | None, skip: int, limit: int) -> Page[Channel]:
