@@ -459,6 +459,7 @@ def notification_payload(alert: Alert, kind: NotificationKind, notification_id: 
                 "fiware_servicepath": alert.fiware_servicepath,
                 "entity_type": alert.entity_type,
                 "entity_id": alert.entity_id,
+                "source_entity_id": alert.source_entity_id,
                 "attribute": alert.attribute,
                 "message": alert.message,
                 "value": alert.value,
