@@ -30,7 +30,9 @@ HOOK = {"url": "https://hooks.example.com/chronos", "headers": {"Authorization":
 
 @pytest.fixture
 def services(mongo_db: Database[Document]) -> Services:
-    built = mongo_services(mongo_db, observed_series=FakeObservedSeries({ENTITY: []}), notifier=FakeNotifier())
+    built = mongo_services(
+        mongo_db, observed_series=FakeObservedSeries({ENTITY: []}), notifier=FakeNotifier()
+    )
     MongoModelRepository(mongo_db).add(served_model())
     jobs = MongoTrainingJobRepository(mongo_db)
     jobs.add(monitored_job())
@@ -76,23 +78,47 @@ def test_a_webhook_channel_shows_its_secret_once_and_hides_header_values(client:
     assert "secret" not in shown and shown["secret_set"] is True
     assert shown["config"]["headers"] == ["Authorization"]  # names only: values may be credentials
     assert shown["stats"] == {
-        "times_sent": 0, "delivered": 0, "failed": 0, "last_notification": None, "last_success": None,
-        "last_success_code": None, "last_failure": None, "last_failure_reason": None, "consecutive_failures": 0,
+        "times_sent": 0, "delivered": 0, "failed": 0, "last_notification": None,
+        "last_success": None, "last_success_code": None, "last_failure": None,
+        "last_failure_reason": None, "consecutive_failures": 0,
     }  # fmt: skip
     assert client.get("/alert-channels").json()["total"] == 1
 
 
 def test_channel_validation_and_tenancy(client: TestClient, services: Services) -> None:
-    private = client.post("/alert-channels", json={"name": "x", "type": "webhook", "fiware_service": "energy", "config": {"url": "http://127.0.0.1:9/x"}})
+    private = client.post(
+        "/alert-channels",
+        json={
+            "name": "x",
+            "type": "webhook",
+            "fiware_service": "energy",
+            "config": {"url": "http://127.0.0.1:9/x"},
+        },
+    )
     assert fields(private) == ["config.url"]
-    assert fields(client.post("/alert-channels", json={"name": "x", "type": "sns", "fiware_service": "energy", "config": {"topic_arn": "x"}})) == ["config.topic_arn"]
-    assert client.post("/alert-channels", json={"name": "x", "type": "orion", "fiware_service": "water"}).status_code == 403
+    assert fields(
+        client.post(
+            "/alert-channels",
+            json={"name": "x", "type": "sns", "fiware_service": "energy", "config": {"topic_arn": "x"}},
+        )
+    ) == ["config.topic_arn"]
+    assert (
+        client.post(
+            "/alert-channels", json={"name": "x", "type": "orion", "fiware_service": "water"}
+        ).status_code
+        == 403
+    )
     created = channel(client)
     with TestClient(create_app(services), headers=bearer(["operator"], ["water"])) as other:
         assert other.get(f"/alert-channels/{created['id']}").status_code == 404
         assert other.get("/alert-channels").json()["total"] == 0
     with TestClient(create_app(services), headers=bearer(["reader"], ["energy"])) as reader:
-        assert reader.post("/alert-channels", json={"name": "x", "type": "orion", "fiware_service": "energy"}).status_code == 403
+        assert (
+            reader.post(
+                "/alert-channels", json={"name": "x", "type": "orion", "fiware_service": "energy"}
+            ).status_code
+            == 403
+        )
         assert reader.get(f"/alert-channels/{created['id']}").status_code == 200
 
 
@@ -110,7 +136,9 @@ def test_a_channel_in_use_cannot_be_deleted(client: TestClient) -> None:
 
 def test_create_read_list_update_and_delete_a_rule(client: TestClient) -> None:
     hook = channel(client)
-    response = client.post("/alert-rules", json=rule_body(channels=[hook["id"]], severity="high", for_seconds=120))
+    response = client.post(
+        "/alert-rules", json=rule_body(channels=[hook["id"]], severity="high", for_seconds=120)
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     rule_id = created["rule"]["id"]
@@ -126,24 +154,44 @@ def test_create_read_list_update_and_delete_a_rule(client: TestClient) -> None:
     listed = client.get("/alert-rules", params={"type": "staleness"}).json()
     assert listed["total"] == 1 and listed["items"][0]["type"] == "staleness"
     assert client.get("/alert-rules", params={"model_id": "model-1"}).json()["total"] == 2
-    changed = client.patch(f"/alert-rules/{rule_id}", json={"params": {"threshold": 5, "direction": "below"}, "enabled": False})
+    changed = client.patch(
+        f"/alert-rules/{rule_id}", json={"params": {"threshold": 5, "direction": "below"}, "enabled": False}
+    )
     assert changed.status_code == 200, changed.text
-    assert changed.json()["rule"]["params"]["direction"] == "below" and changed.json()["rule"]["enabled"] is False
+    assert (
+        changed.json()["rule"]["params"]["direction"] == "below"
+        and changed.json()["rule"]["enabled"] is False
+    )
     assert client.delete(f"/alert-rules/{rule_id}").status_code == 204
     assert client.get(f"/alert-rules/{rule_id}").status_code == 404
 
 
 def test_invalid_rules_are_422_naming_the_field(client: TestClient) -> None:
     assert fields(client.post("/alert-rules", json=rule_body(params={}))) == ["params.threshold"]
-    assert fields(client.post("/alert-rules", json=rule_body(evaluation_interval_seconds=600, repeat_interval_seconds=60))) == ["repeat_interval_seconds"]
-    assert fields(client.post("/alert-rules", json=rule_body(channels=["no-such-channel"]))) == ["channels[0]"]
+    assert fields(
+        client.post(
+            "/alert-rules", json=rule_body(evaluation_interval_seconds=600, repeat_interval_seconds=60)
+        )
+    ) == ["repeat_interval_seconds"]
+    assert fields(client.post("/alert-rules", json=rule_body(channels=["no-such-channel"]))) == [
+        "channels[0]"
+    ]
     assert fields(client.post("/alert-rules", json=rule_body(model_id="no-such-model"))) == ["model_id"]
     assert fields(client.post("/alert-rules", json=rule_body(job_id="job-other"))) == ["job_id"]
     assert fields(client.post("/alert-rules", json=rule_body(severity="urgent"))) == ["severity"]
-    assert fields(client.post("/alert-rules", json=rule_body(type="predicted_crossing", params={"threshold": 1, "probability": 2}))) == ["params.probability"]
-    assert fields(client.post("/alert-rules", json=rule_body(notify_on_resolve="yes"))) == ["notify_on_resolve"]
+    assert fields(
+        client.post(
+            "/alert-rules",
+            json=rule_body(type="predicted_crossing", params={"threshold": 1, "probability": 2}),
+        )
+    ) == ["params.probability"]
+    assert fields(client.post("/alert-rules", json=rule_body(notify_on_resolve="yes"))) == [
+        "notify_on_resolve"
+    ]
     rule = create_rule(client)
-    assert fields(client.patch(f"/alert-rules/{rule['rule']['id']}", json={"repeat_interval_seconds": 10})) == ["repeat_interval_seconds"]
+    assert fields(
+        client.patch(f"/alert-rules/{rule['rule']['id']}", json={"repeat_interval_seconds": 10})
+    ) == ["repeat_interval_seconds"]
 
 
 def test_rules_are_tenant_scoped_and_written_by_operators(client: TestClient, services: Services) -> None:
@@ -164,13 +212,17 @@ def test_rules_are_tenant_scoped_and_written_by_operators(client: TestClient, se
 # ------------------------------------------------------------------------ alerts and silences
 
 
-def test_an_alert_with_its_events_deliveries_and_acknowledgement(client: TestClient, services: Services) -> None:
+def test_an_alert_with_its_events_deliveries_and_acknowledgement(
+    client: TestClient, services: Services
+) -> None:
     hook = channel(client)
     rule = create_rule(client, channels=[hook["id"]])
     rule_id = rule["rule"]["id"]
     now = utcnow()
     services.observed_series.points[ENTITY] = [(now - timedelta(minutes=1), 150.0)]  # type: ignore[attr-defined]
-    services.notifier.outcomes[hook["id"]] = [DeliveryOutcome(ok=False, status_code=503, retryable=True, reason="HTTP 503")]  # type: ignore[attr-defined]
+    services.notifier.outcomes[hook["id"]] = [
+        DeliveryOutcome(ok=False, status_code=503, retryable=True, reason="HTTP 503")
+    ]  # type: ignore[attr-defined]
     tick(services, now)
     deliver_all(services, now)
     active = client.get("/alerts").json()
@@ -183,7 +235,11 @@ def test_an_alert_with_its_events_deliveries_and_acknowledgement(client: TestCli
     assert delivery["status"] == "retrying" and delivery["attempts"] == 1
     assert delivery["history"][0]["reason"] == "HTTP 503"
     shown = client.get(f"/alert-channels/{hook['id']}").json()["stats"]
-    assert shown["times_sent"] == 1 and shown["consecutive_failures"] == 1 and shown["last_failure_reason"] == "HTTP 503"
+    assert (
+        shown["times_sent"] == 1
+        and shown["consecutive_failures"] == 1
+        and shown["last_failure_reason"] == "HTTP 503"
+    )
     assert client.get(f"/alert-rules/{rule_id}/events").json()["total"] == 1
     view = client.get(f"/alert-rules/{rule_id}").json()
     assert view["state"]["state"] == "firing" and view["last_evaluation"]["outcome"] == "breach"
@@ -203,13 +259,17 @@ def test_an_alert_with_its_events_deliveries_and_acknowledgement(client: TestCli
 def test_silences_on_a_rule_or_a_model(client: TestClient) -> None:
     rule = create_rule(client)
     ends = (utcnow() + timedelta(hours=1)).isoformat()
-    response = client.post("/silences", json={"rule_id": rule["rule"]["id"], "ends_at": ends, "comment": "maintenance"})
+    response = client.post(
+        "/silences", json={"rule_id": rule["rule"]["id"], "ends_at": ends, "comment": "maintenance"}
+    )
     assert response.status_code == 201, response.text
     silence = response.json()
     assert silence["fiware_service"] == "energy" and silence["created_by"] == "tester"
     assert client.post("/silences", json={"model_id": "model-1", "ends_at": ends}).status_code == 201
     assert client.get("/silences").json()["total"] == 2
-    assert fields(client.post("/silences", json={"rule_id": "x", "model_id": "model-1", "ends_at": ends})) == ["body"]
+    assert fields(
+        client.post("/silences", json={"rule_id": "x", "model_id": "model-1", "ends_at": ends})
+    ) == ["body"]
     past = (utcnow() - timedelta(hours=1)).isoformat()
     assert fields(client.post("/silences", json={"model_id": "model-1", "ends_at": past})) == ["ends_at"]
     assert fields(client.post("/silences", json={"rule_id": "no-such-rule", "ends_at": ends})) == ["rule_id"]

@@ -13,7 +13,12 @@ import pytest
 from botocore.stub import Stubber
 
 from chronos_core.adapters.fiware import OrionClient, RetryPolicy
-from chronos_core.adapters.fiware.alerts import OrionAlertPublisher, alert_entity_id, orion_safe, sdm_alert_entity
+from chronos_core.adapters.fiware.alerts import (
+    OrionAlertPublisher,
+    alert_entity_id,
+    orion_safe,
+    sdm_alert_entity,
+)
 from chronos_core.adapters.notify.notifier import ChannelNotifier
 from chronos_core.adapters.notify.sns import SnsSender, sns_subject
 from chronos_core.adapters.notify.webhook import WebhookSender
@@ -35,8 +40,9 @@ from chronos_core.domain.notifications import (
 from tests.support.builders import T0
 
 ALERT = Alert(
-    fingerprint="0123456789abcdef", rule_id="rule-1", rule_name="Tank (north) > 90%", rule_type="predicted_crossing",
-    severity="critical", fiware_service="water", fiware_servicepath="/tanks", model_id="model-1", job_id="job-1",
+    fingerprint="0123456789abcdef", rule_id="rule-1", rule_name="Tank (north) > 90%",
+    rule_type="predicted_crossing", severity="critical", fiware_service="water",
+    fiware_servicepath="/tanks", model_id="model-1", job_id="job-1",
     entity_type="Tank", entity_id="urn:ngsi-ld:Tank:1", attribute="level",
     source_entity_id="urn:ngsi-ld:Chronos:Prediction:abc", message="P(above 90) = 0.83; \"soon\" <3h>",
     value=0.83, threshold=0.5, started_at=T0,
@@ -81,15 +87,32 @@ def sender(receiver: Receiver, **kwargs: Any) -> WebhookSender:
 
 
 def test_a_webhook_body_is_signed_so_that_the_receiver_can_verify_it() -> None:
-    hook = channel(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/x", "headers": {"Authorization": "Bearer r"}})
+    hook = channel(
+        ChannelType.WEBHOOK, {"url": "https://hooks.example.com/x", "headers": {"Authorization": "Bearer r"}}
+    )
     receiver = Receiver(204)
     outcome = sender(receiver, allow_private=True).send(hook, notification())
     assert outcome.ok and outcome.status_code == 204
     [request] = receiver.requests
     assert request.headers[TIMESTAMP_HEADER] == "1800000000"
-    assert verify_webhook(hook.secret or "", request.headers[TIMESTAMP_HEADER], request.headers[SIGNATURE_HEADER], request.content, now_epoch=1_800_000_010)
-    assert not verify_webhook("wrong-secret-0123456789", request.headers[TIMESTAMP_HEADER], request.headers[SIGNATURE_HEADER], request.content, 1_800_000_010)
-    assert request.headers["Authorization"] == "Bearer r" and request.headers["content-type"] == "application/json"
+    assert verify_webhook(
+        hook.secret or "",
+        request.headers[TIMESTAMP_HEADER],
+        request.headers[SIGNATURE_HEADER],
+        request.content,
+        now_epoch=1_800_000_010,
+    )
+    assert not verify_webhook(
+        "wrong-secret-0123456789",
+        request.headers[TIMESTAMP_HEADER],
+        request.headers[SIGNATURE_HEADER],
+        request.content,
+        1_800_000_010,
+    )
+    assert (
+        request.headers["Authorization"] == "Bearer r"
+        and request.headers["content-type"] == "application/json"
+    )
     assert request.headers["X-Chronos-Event"] == "firing"
     body = json.loads(request.content)
     assert body["alert"]["id"] == ALERT.id and body["status"] == "firing" and body["attempt"] == 1
@@ -98,11 +121,15 @@ def test_a_webhook_body_is_signed_so_that_the_receiver_can_verify_it() -> None:
 
 def test_webhook_answers_are_classified_and_retry_after_read() -> None:
     hook = channel(ChannelType.WEBHOOK, {"url": "https://hooks.example.com/x"})
-    throttled = sender(Receiver(429, headers={"Retry-After": "30"}), allow_private=True).send(hook, notification())
+    throttled = sender(Receiver(429, headers={"Retry-After": "30"}), allow_private=True).send(
+        hook, notification()
+    )
     assert not throttled.ok and throttled.retryable and throttled.retry_after == 30
     gone = sender(Receiver(410), allow_private=True).send(hook, notification())
     assert not gone.ok and not gone.retryable and gone.reason == "HTTP 410"
-    moved = sender(Receiver(302, headers={"Location": "http://169.254.169.254/"}), allow_private=True).send(hook, notification())
+    moved = sender(Receiver(302, headers={"Location": "http://169.254.169.254/"}), allow_private=True).send(
+        hook, notification()
+    )
     assert not moved.ok and not moved.retryable  # redirects are not followed
 
 
@@ -123,10 +150,16 @@ def test_webhook_connection_failures_are_retryable() -> None:
 def test_a_public_name_that_resolves_to_a_private_address_is_refused() -> None:
     hook = channel(ChannelType.WEBHOOK, {"url": "https://rebound.example.com/x"})
     receiver = Receiver(200)
-    outcome = sender(receiver, allow_private=False, resolver=lambda host: ["10.0.0.7"]).send(hook, notification())
+    outcome = sender(receiver, allow_private=False, resolver=lambda host: ["10.0.0.7"]).send(
+        hook, notification()
+    )
     assert not outcome.ok and not outcome.retryable and "non-public" in (outcome.reason or "")
     assert not receiver.requests
-    assert sender(Receiver(200), allow_private=False, resolver=lambda host: ["93.184.216.34"]).send(hook, notification()).ok
+    assert (
+        sender(Receiver(200), allow_private=False, resolver=lambda host: ["93.184.216.34"])
+        .send(hook, notification())
+        .ok
+    )
 
 
 # -------------------------------------------------------------------------------------- SNS
@@ -160,13 +193,23 @@ def test_sns_publishes_the_payload_with_filterable_attributes() -> None:
     stub.assert_no_pending_responses()
 
 
-@pytest.mark.parametrize(("code", "status", "retryable"), [("Throttling", 400, True), ("InternalError", 500, True), ("NotFound", 404, False), ("AuthorizationError", 403, False)])
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        ("Throttling", 400, True),
+        ("InternalError", 500, True),
+        ("NotFound", 404, False),
+        ("AuthorizationError", 403, False),
+    ],
+)
 def test_sns_errors_are_retryable_only_when_transient(code: str, status: int, retryable: bool) -> None:
     client = sns_client()
     stub = Stubber(client)
     stub.add_client_error("publish", service_error_code=code, http_status_code=status)
     with stub:
-        outcome = SnsSender(client).send(channel(ChannelType.SNS, {"topic_arn": "arn:aws:sns:us-east-1:123456789012:t"}), notification())
+        outcome = SnsSender(client).send(
+            channel(ChannelType.SNS, {"topic_arn": "arn:aws:sns:us-east-1:123456789012:t"}), notification()
+        )
     assert not outcome.ok and outcome.retryable is retryable and code in (outcome.reason or "")
 
 
@@ -182,7 +225,9 @@ def test_an_sns_subject_is_one_ascii_line() -> None:
 def test_the_alert_is_a_smart_data_models_alert_entity_orion_accepts() -> None:
     entity = sdm_alert_entity(notification(), channel(ChannelType.ORION).config)  # type: ignore[arg-type]
     assert entity["id"] == alert_entity_id(ALERT.id) and entity["type"] == "Alert"
-    assert entity["category"]["value"] == "environment" and entity["subCategory"]["value"] == "predictedCrossing"
+    assert (
+        entity["category"]["value"] == "environment" and entity["subCategory"]["value"] == "predictedCrossing"
+    )
     assert entity["severity"]["value"] == "critical"
     assert entity["validFrom"] == {"type": "DateTime", "value": "2026-01-01T00:00:00.000Z"}
     assert entity["dateIssued"]["type"] == "DateTime" and "validTo" not in entity
@@ -191,9 +236,14 @@ def test_the_alert_is_a_smart_data_models_alert_entity_orion_accepts() -> None:
     assert data["status"] == "firing" and data["ruleId"] == "rule-1" and data["values"]["first_step"] == 3
     assert "forecast" not in data["values"]  # bulky values stay in Chronos
     validate_entity(entity)  # no character Orion forbids, anywhere
-    resolved = ALERT.model_copy(update={"status": AlertStatus.RESOLVED, "state": AlertState.OK, "resolved_at": T0})
+    resolved = ALERT.model_copy(
+        update={"status": AlertStatus.RESOLVED, "state": AlertState.OK, "resolved_at": T0}
+    )
     closed = sdm_alert_entity(notification("resolved", resolved), channel(ChannelType.ORION).config)  # type: ignore[arg-type]
-    assert closed["validTo"]["value"] == "2026-01-01T00:00:00.000Z" and closed["data"]["value"]["status"] == "resolved"
+    assert (
+        closed["validTo"]["value"] == "2026-01-01T00:00:00.000Z"
+        and closed["data"]["value"]["status"] == "resolved"
+    )
 
 
 def test_orion_safe_replaces_every_forbidden_character_keys_included() -> None:
@@ -207,7 +257,9 @@ def test_the_alert_entity_is_upserted_in_the_alerts_tenant() -> None:
         requests.append(request)
         return httpx.Response(204)
 
-    client = OrionClient("http://orion", transport=httpx.MockTransport(orion), retry=RetryPolicy(max_attempts=1))
+    client = OrionClient(
+        "http://orion", transport=httpx.MockTransport(orion), retry=RetryPolicy(max_attempts=1)
+    )
     outcome = OrionAlertPublisher(client).send(channel(ChannelType.ORION), notification())
     assert outcome.ok
     [request] = requests
@@ -220,7 +272,9 @@ def test_the_alert_entity_is_upserted_in_the_alerts_tenant() -> None:
 def test_orion_failures_are_classified(status: int, retryable: bool) -> None:
     client = OrionClient(
         "http://orion",
-        transport=httpx.MockTransport(lambda r: httpx.Response(status, json={"error": "X", "description": "y"})),
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(status, json={"error": "X", "description": "y"})
+        ),
         retry=RetryPolicy(max_attempts=1),
     )
     outcome = OrionAlertPublisher(client).send(channel(ChannelType.ORION), notification())
