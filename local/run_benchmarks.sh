@@ -7,6 +7,7 @@ py=.local/venv/bin/python
 export PYTHONPATH="$root/layers/chronos_core:$root${PYTHONPATH:+:$PYTHONPATH}"
 trap '"$py" local/stack.py down || true' EXIT
 status=0
+bash local/bench_venv.sh || status=1  # statsforecast (AutoETS, AutoTheta) for bench_quality.py, in .local/bench-venv
 "$py" bench/bench_api.py || status=1
 for script in bench/bench_*.py; do
   [ "$script" = bench/bench_api.py ] && continue

@@ -492,8 +492,8 @@ def sam(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([str(binary), *args], cwd=ROOT, env=env, check=True)
 
 
-#: Collection settings passed to the deployment when set in the environment (else the template's
-#: defaults apply): the same names the functions read.
+#: Collection settings passed to the deployment from the environment (the template's defaults
+#: when unset): the same names the functions read.
 COLLECTION_PARAMETERS = {
     "CHRONOS_STH_PAGE_SIZE": "SthPageSize",
     "CHRONOS_STH_PAGE_CONCURRENCY": "SthPageConcurrency",
@@ -505,9 +505,25 @@ COLLECTION_PARAMETERS = {
 }
 
 
+def template_default(parameter: str) -> str:
+    """The ``Default`` of a template parameter (read from template.yaml's text: CloudFormation's
+    tags need no YAML loader for the Parameters section)."""
+    lines = (ROOT / "template.yaml").read_text().splitlines()
+    start = lines.index(f"  {parameter}:")
+    for line in lines[start + 1 :]:
+        if not line.startswith("    "):
+            break
+        key, _, value = line.strip().partition(":")
+        if key == "Default":
+            return value.strip().strip('"')
+    raise KeyError(f"template parameter {parameter} has no Default")
+
+
 def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
+    # Every one is passed, the template's default when unset: an update keeps a parameter's
+    # previous value when it is not given, so an earlier override would otherwise stick.
     collection = {
-        param: os.environ[var] for var, param in COLLECTION_PARAMETERS.items() if os.environ.get(var)
+        param: os.environ.get(var) or template_default(param) for var, param in COLLECTION_PARAMETERS.items()
     }
     return {
         **collection,

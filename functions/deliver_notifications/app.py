@@ -35,7 +35,9 @@ class RetryLater(Exception):
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     notification_id = str(json.loads(record.body)["notification_id"])
     correlation = record.message_attributes["correlation_id"]
-    correlation_id = correlation.string_value if correlation and correlation.string_value else record.message_id
+    correlation_id = (
+        correlation.string_value if correlation and correlation.string_value else record.message_id
+    )
     logger.set_correlation_id(correlation_id)
     logger.append_keys(notification_id=notification_id)
     result = deliver_notification(

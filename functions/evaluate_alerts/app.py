@@ -24,6 +24,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     result = evaluate_due(services(), EvaluationTick(now=utcnow(), correlation_id=correlation_id))
     logger.info(
-        "Alert evaluation tick", extra={**result.model_dump(), "seconds": round(time.perf_counter() - started, 3)}
+        "Alert evaluation tick",
+        extra={**result.model_dump(), "seconds": round(time.perf_counter() - started, 3)},
     )
     return result.model_dump()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -113,13 +113,17 @@ class SandboxControl:
         attr: str,
         values: list[float],
         interval_seconds: float = 1800.0,
+        skip: Collection[int] = (),
     ) -> None:
+        """Replace the attribute's history with ``values`` at :meth:`seeded_time`; the readings
+        whose index is in ``skip`` are left out (dropped readings)."""
         points = [
             {
                 "recvTime": self.seeded_time(i, interval_seconds).isoformat().replace("+00:00", "Z"),
                 "attrValue": str(value),
             }
             for i, value in enumerate(values)
+            if i not in skip
         ]
         response = self._http.post(
             "/_sandbox/sth/seed",

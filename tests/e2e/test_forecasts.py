@@ -124,7 +124,7 @@ def test_predict_through_api_gateway(api: httpx.Client, trained: dict[str, Any])
         # split-conformal intervals around every point, the 95 % band containing the 80 % one
         assert point["lower"]["95"] <= point["lower"]["80"] <= point["value"] <= point["upper"]["80"]
         assert point["upper"]["80"] <= point["upper"]["95"]
-    assert body["serving"] in ("network", "seasonal_naive", "last_value")
+    assert body["serving"] in ("network", "seasonal_naive", "last_value", "blend")
     assert body["generated_at"].endswith("Z")
     assert body["metadata"]["artifacts"]["inference"] == job["artifacts"]["inference"]
 
@@ -211,7 +211,7 @@ def test_recurring_forecasts_end_to_end(
     assert value["horizon"] == HORIZON and len(value["points"]) == HORIZON
     assert [p["step"] for p in value["points"]] == list(range(1, HORIZON + 1))
     assert all(p["lower"]["95"] <= p["value"] <= p["upper"]["95"] for p in value["points"])
-    assert value["serving"] in ("network", "seasonal_naive", "last_value")
+    assert value["serving"] in ("network", "seasonal_naive", "last_value", "blend")
     assert entity["sourceEntity"] == {"type": "Relationship", "value": trained["entity_id"], "metadata": {}}
     assert entity["feature"]["value"] == "demand"
 

@@ -68,8 +68,19 @@ def test_training_goes_through_every_phase(api: httpx.Client, stack: dict[str, A
     assert set(done["artifacts"]) >= {"model", "inference", "x_scaler", "y_scaler", "metadata"}
     trained = api.get(f"/models/{model['id']}").json()
     assert trained["status"] == "trained"
-    assert trained["serving"]["serving"] == done["serving"] in ("network", "seasonal_naive", "last_value")
-    assert set(trained["serving"]["validation_scores"]) == {"network", "seasonal_naive", "last_value"}
+    assert (
+        trained["serving"]["serving"]
+        == done["serving"]
+        in ("network", "seasonal_naive", "last_value", "blend")
+    )
+    scored = set(trained["serving"]["validation_scores"])
+    assert (
+        {"network", "seasonal_naive", "last_value"}
+        <= scored
+        <= {"network", "seasonal_naive", "last_value", "blend"}
+    )
+    assert done["selection"]["evidence"] and done["selection"]["evidence"][0]["test"]["windows"] > 0
+    assert done["metrics"]["baselines"]["season_evidence"]["chosen"] == done["selection"]["season_length"]
     assert done["metrics"]["test_coverage"]["95"] is not None
     # Trained by the Batch container's command, run as a process by the local Train step.
     batch_job_id = done["execution"]["batch_job_id"]

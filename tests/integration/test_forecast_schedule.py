@@ -29,6 +29,7 @@ from chronos_core.application.forecasting.scheduler import TickResult, schedule_
 from chronos_core.domain.fiware import FiwareTenant
 from chronos_core.domain.forecasting import (
     ForecastMessage,
+    ForecastQuality,
     ForecastRunStatus,
     LastForecast,
     PredictionConfig,
@@ -230,6 +231,33 @@ def test_last_forecast_never_goes_back_in_time(
     jobs.record_last_forecast(job_id, run_of(slot + timedelta(minutes=1), ForecastRunStatus.SUCCEEDED))
     jobs.record_last_forecast(job_id, run_of(slot, ForecastRunStatus.FAILED))  # a late retry of an older slot
     assert job_doc(mongo_db, job_id)["last_forecast"]["status"] == "succeeded"
+
+
+def test_last_forecast_keeps_the_quality_and_loads_old_documents_without_it(
+    mongo_db: Database[Document], jobs: MongoTrainingJobRepository
+) -> None:
+    slot = datetime(2026, 1, 1, tzinfo=UTC)
+    job = TrainingJob(
+        model_id=ModelId("m"),
+        fiware_service="energy",
+        status=TrainingStatus.COMPLETED,
+        last_n=1,
+        points_available=1,
+        window_offset=0,
+    )
+    jobs.add(job)
+    job_id = job.id
+    quality = ForecastQuality(
+        status="degraded", interpolated_points=3, reason="Served the last value instead."
+    )
+    run = run_of(slot, ForecastRunStatus.SUCCEEDED).model_copy(update={"quality": quality})
+    jobs.record_last_forecast(job_id, run)
+    assert job_doc(mongo_db, job_id)["last_forecast"]["quality"] == quality.model_dump()
+    stored = jobs.get(job_id)
+    assert stored is not None and stored.last_forecast is not None and stored.last_forecast.quality == quality
+    mongo_db["training_jobs"].update_one({"id": job_id}, {"$unset": {"last_forecast.quality": ""}})
+    old = jobs.get(job_id)  # a document written before forecasts carried a quality
+    assert old is not None and old.last_forecast is not None and old.last_forecast.quality is None
 
 
 def test_enable_set_subscription_and_disable(jobs: MongoTrainingJobRepository) -> None:

@@ -105,6 +105,9 @@ def test_patch_draft_and_conflict_once_trained(client: TestClient, mongo_db: Dat
         ({"entity_id": "has space"}, "entity_id"),
         ({"surprise": 1}, "surprise"),
         ({"batch_size": "many"}, "batch_size"),
+        ({"sampling_interval": "P1M2D"}, "sampling_interval"),
+        ({"sampling_interval": "P0D"}, "sampling_interval"),
+        ({"season_length": 0}, "season_length"),
     ],
 )
 def test_invalid_bodies_are_422_naming_the_field(
@@ -115,6 +118,24 @@ def test_invalid_bodies_are_422_naming_the_field(
     payload = response.json()
     assert payload["error"] == "validation_error"
     assert any(field in d["field"] for d in payload["details"]), payload
+
+
+def test_sampling_interval_and_season_round_trip_and_older_documents_load(
+    client: TestClient, mongo_db: Database[Document]
+) -> None:
+    created = create(client, sampling_interval="PT3600S", season_length=24)
+    assert (created["sampling_interval"], created["season_length"]) == ("PT1H", 24)
+    assert client.get(f"/models/{created['id']}").json() == created
+    stored = mongo_db.models.find_one({"id": created["id"]})
+    assert stored is not None and stored["sampling_interval"] == "PT1H"
+    # A definition stored before the two fields existed still loads (both null: detected).
+    older = create(client)
+    mongo_db.models.update_one(
+        {"id": older["id"]}, {"$unset": {"sampling_interval": "", "season_length": ""}}
+    )
+    fetched = client.get(f"/models/{older['id']}")
+    assert fetched.status_code == 200, fetched.text
+    assert (fetched.json()["sampling_interval"], fetched.json()["season_length"]) == (None, None)
 
 
 def test_malformed_json_is_422_not_500(client: TestClient) -> None:

@@ -112,7 +112,9 @@ def test_rule_states_round_trip_with_their_drift_reference(mongo_db: Database[Do
     assert states.get("r1") is None
 
 
-def test_each_evaluation_slot_is_claimed_once_among_concurrent_evaluators(mongo_db: Database[Document]) -> None:
+def test_each_evaluation_slot_is_claimed_once_among_concurrent_evaluators(
+    mongo_db: Database[Document],
+) -> None:
     keys = [f"rule-{i}|2026-01-01T00:00:00.000Z" for i in range(100)]
     results = concurrently(8, lambda i: MongoEvaluationLog(mongo_db).claim(keys))
     won = [sum(result[k] for result in results) for k in range(len(keys))]
@@ -124,11 +126,23 @@ def test_the_evaluation_log_answers_the_latest_evaluation(mongo_db: Database[Doc
     log.record(
         [
             EvaluationRecord(rule_id="r", slot="s1", at=T0, outcome=Outcome.OK, state=AlertState.OK),
-            EvaluationRecord(rule_id="r", slot="s2", at=T0 + MINUTE, outcome=Outcome.BREACH, state=AlertState.FIRING, value=3.5),
+            EvaluationRecord(
+                rule_id="r",
+                slot="s2",
+                at=T0 + MINUTE,
+                outcome=Outcome.BREACH,
+                state=AlertState.FIRING,
+                value=3.5,
+            ),
         ]
     )
     latest = log.latest("r")
-    assert latest is not None and latest.slot == "s2" and latest.value == 3.5 and latest.state == AlertState.FIRING
+    assert (
+        latest is not None
+        and latest.slot == "s2"
+        and latest.value == 3.5
+        and latest.state == AlertState.FIRING
+    )
     assert log.latest("other") is None
     assert log.prune(T0 + timedelta(seconds=30)) == 1
 
@@ -147,9 +161,13 @@ def alert(**fields: Any) -> Alert:
 
 def test_alerts_and_events_round_trip_and_filter(mongo_db: Database[Document]) -> None:
     store = MongoAlertStore(mongo_db)
-    predicted = PredictedCrossing(threshold=20, direction="above", probability=0.8, crossing_at=T0, deadline=T0 + MINUTE)
+    predicted = PredictedCrossing(
+        threshold=20, direction="above", probability=0.8, crossing_at=T0, deadline=T0 + MINUTE
+    )
     open_ = alert(predicted=predicted, values={"forecast": {"points": [{"step": 1, "lower": {"80": 1.0}}]}})
-    closed = alert(status=AlertStatus.RESOLVED, started_at=T0 - MINUTE, resolved_at=T0, rule_id="r2", fingerprint="fp2")
+    closed = alert(
+        status=AlertStatus.RESOLVED, started_at=T0 - MINUTE, resolved_at=T0, rule_id="r2", fingerprint="fp2"
+    )
     store.add_alert(open_)
     store.add_alert(closed)
     assert store.get_alert(open_.id) == open_
@@ -159,11 +177,14 @@ def test_alerts_and_events_round_trip_and_filter(mongo_db: Database[Document]) -
     assert active.total == 1 and active.items[0].id == open_.id
     assert store.list_alerts(AlertFilter(), 0, 10).items[0].id == open_.id  # most recent first
     assert store.list_alerts(AlertFilter(services=frozenset({"water"})), 0, 10).total == 0
-    store.save_alert(open_.model_copy(update={"outcome": AlertOutcome.MATERIALIZED, "lead_time_seconds": 60.0}))
+    store.save_alert(
+        open_.model_copy(update={"outcome": AlertOutcome.MATERIALIZED, "lead_time_seconds": 60.0})
+    )
     assert store.undecided_outcomes("r1") == []
     events = [
-        AlertEvent(rule_id="r1", alert_id=open_.id, fingerprint="fp1", fiware_service="energy", at=T0 + k * MINUTE,
-                   from_state=AlertState.OK, to_state=AlertState.FIRING, outcome=Outcome.BREACH, values={"k": k})
+        AlertEvent(rule_id="r1", alert_id=open_.id, fingerprint="fp1", fiware_service="energy",
+                   at=T0 + k * MINUTE, from_state=AlertState.OK, to_state=AlertState.FIRING,
+                   outcome=Outcome.BREACH, values={"k": k})
         for k in range(3)
     ]  # fmt: skip
     store.add_events(events)
@@ -190,8 +211,9 @@ def test_silences_are_active_within_their_window(mongo_db: Database[Document]) -
 
 def notification(**fields: Any) -> Notification:
     values: dict[str, Any] = {
-        "alert_id": "a1", "channel_id": "c1", "channel_type": ChannelType.WEBHOOK, "fiware_service": "energy",
-        "kind": "firing", "created_at": T0, "payload": {"alert": {"values": {"lower": {"80": 1.5}}}}, **fields,
+        "alert_id": "a1", "channel_id": "c1", "channel_type": ChannelType.WEBHOOK,
+        "fiware_service": "energy", "kind": "firing", "created_at": T0,
+        "payload": {"alert": {"values": {"lower": {"80": 1.5}}}}, **fields,
     }  # fmt: skip
     return Notification.model_validate(values)
 
@@ -220,14 +242,22 @@ def test_channel_counters_follow_orions_subscription_fields(mongo_db: Database[D
     assert stats is not None and (stats.times_sent, stats.failed, stats.consecutive_failures) == (2, 2, 2)
     assert stats.last_failure == T0 + MINUTE and stats.last_failure_reason == "HTTP 503"
     stats = store.record_delivery(channel.id, DeliveryOutcome(ok=True, status_code=202), T0 + 2 * MINUTE)
-    assert stats is not None and (stats.delivered, stats.consecutive_failures, stats.last_success_code) == (1, 0, 202)
+    assert stats is not None and (stats.delivered, stats.consecutive_failures, stats.last_success_code) == (
+        1,
+        0,
+        202,
+    )
     assert store.record_delivery("missing", failure, T0) is None
     assert store.disable(channel.id, "too many failures", T0) and not store.disable(channel.id, "again", T0)
     disabled = store.get(channel.id)
-    assert disabled is not None and disabled.status == ChannelStatus.DISABLED and disabled.stats.times_sent == 3
+    assert (
+        disabled is not None and disabled.status == ChannelStatus.DISABLED and disabled.stats.times_sent == 3
+    )
     store.save(disabled.model_copy(update={"name": "renamed", "status": ChannelStatus.ACTIVE}))
     renamed = store.get(channel.id)
-    assert renamed is not None and renamed.name == "renamed" and renamed.stats.times_sent == 3  # counters kept
+    assert (
+        renamed is not None and renamed.name == "renamed" and renamed.stats.times_sent == 3
+    )  # counters kept
     assert [c.id for c in store.active_in("energy")] == [channel.id]
     assert store.list(frozenset({"water"}), 0, 10).total == 0
     assert store.get_many([channel.id, "x"]).keys() == {channel.id}
@@ -290,7 +320,9 @@ def test_a_tick_and_its_deliveries_on_the_real_stores(mongo_db: Database[Documen
     assert delivered.action == "delivered"
     [stored] = services.alerts.list_alerts(AlertFilter(status=AlertStatus.FIRING), 0, 10).items
     [sent] = services.notifications.for_alert(stored.id)
-    assert sent.status == NotificationStatus.DELIVERED and services.channels.get(channel.id).stats.delivered == 1  # type: ignore[union-attr]
+    assert (
+        sent.status == NotificationStatus.DELIVERED and services.channels.get(channel.id).stats.delivered == 1
+    )  # type: ignore[union-attr]
     assert services.rule_states.get(rule.id).alert_id == stored.id  # type: ignore[union-attr]
     assert services.alert_evaluations.latest(rule.id).outcome == Outcome.BREACH  # type: ignore[union-attr]
     services.observed_series.points[ENTITY] = [(T0 + MINUTE, 10.0)]  # type: ignore[attr-defined]

@@ -189,10 +189,22 @@ def test_the_steps_run_the_pipeline_from_the_sample_events(pipeline_env: Databas
     # The promotion gate's decision is on the job and the model.
     job = pipeline_env.training_jobs.find_one({"id": JOB_ID})
     assert job is not None
-    assert job["serving"] in ("network", "seasonal_naive", "last_value")
-    assert set(job["selection"]["validation_scores"]) == {"network", "seasonal_naive", "last_value"}
+    assert job["serving"] in ("network", "seasonal_naive", "last_value", "blend")
+    base = {"network", "seasonal_naive", "last_value"}
+    assert base <= set(job["selection"]["validation_scores"]) <= base | {"blend"}
     assert model["serving"]["serving"] == job["serving"]
     assert model["serving"]["training_job_id"] == JOB_ID
+    # ... with its evidence: the significance test, the interval calibration, the season's candidates.
+    evidence = job["selection"]["evidence"]
+    assert evidence and evidence[0]["candidate"] == "network" and evidence[0]["test"]["windows"] > 0
+    assert job["selection"]["significance_level"] == 0.05
+    assert set(job["selection"]["calibration"]["saturated"]) == {"80", "95"}
+    season = job["metrics"]["baselines"]["season_evidence"]
+    assert season["chosen"] == job["selection"]["season_length"] and season["candidates"]
+    read = MongoTrainingJobRepository(pipeline_env).get(JOB_ID)
+    assert read is not None and read.selection is not None and read.metrics is not None
+    assert read.selection.evidence[0].test.lag >= 0
+    assert read.metrics.baselines.season_evidence is not None
 
 
 def test_failure_is_recorded_and_the_model_restored(pipeline_env: Database[Document]) -> None:

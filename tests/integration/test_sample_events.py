@@ -40,8 +40,17 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     "evaluate_alerts.json": (
         "evaluate_alerts",
         {
-            "rules": 0, "claimed": 0, "evaluated": 0, "transitions": 0, "firing": 0, "resolved": 0,
-            "notifications": 0, "queued": 0, "errors": 0, "outcomes": 0, "resent": 0,
+            "rules": 0,
+            "claimed": 0,
+            "evaluated": 0,
+            "transitions": 0,
+            "firing": 0,
+            "resolved": 0,
+            "notifications": 0,
+            "queued": 0,
+            "errors": 0,
+            "outcomes": 0,
+            "resent": 0,
         },
     ),  # fmt: skip
     # A message for a notification that does not exist is acknowledged and skipped.

@@ -38,6 +38,7 @@ from chronos_core.domain.fiware import FiwareTenant, SeriesRef
 from chronos_core.domain.forecasting import (
     DueJob,
     ForecastMessage,
+    ForecastQuality,
     ForecastResult,
     ForecastRunStatus,
     ForecastSeries,
@@ -604,12 +605,14 @@ class FakeForecastHistory:
 
 @dataclass
 class FakeForecaster:
-    """A forecaster needing ``context_length`` values; forecasts ``values`` one interval apart."""
+    """A forecaster needing ``context_length`` values; forecasts ``values`` one interval apart,
+    with the given ``quality``."""
 
     context_length: int = 3
     values: tuple[float, ...] = (1.0, 2.0)
     interval_seconds: float = 60.0
     serving: str = "network"
+    quality: ForecastQuality = field(default_factory=ForecastQuality)
     calls: list[int] = field(default_factory=list)
 
     @property
@@ -626,6 +629,7 @@ class FakeForecaster:
             last_observation=last,
             interval_seconds=self.interval_seconds,
             serving=self.serving,  # type: ignore[arg-type]
+            quality=self.quality,
         )
 
 

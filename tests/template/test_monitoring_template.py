@@ -27,16 +27,18 @@ def statements(properties: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def sends_to_alert_queue(properties: dict[str, Any]) -> bool:
-    return {"SQSSendMessagePolicy": {"QueueName": {"GetAtt": "AlertNotificationQueue.QueueName"}}} in properties[
-        "Policies"
-    ]
+    return {
+        "SQSSendMessagePolicy": {"QueueName": {"GetAtt": "AlertNotificationQueue.QueueName"}}
+    } in properties["Policies"]
 
 
 def test_the_evaluator_runs_every_minute_and_may_queue_notifications(template: Template) -> None:  # noqa: F811
     evaluator = resource(template, "EvaluateAlertsFunction")
     assert evaluator["CodeUri"] == "functions/evaluate_alerts/" and evaluator["Handler"] == "app.handler"
     assert evaluator["Events"]["Tick"]["Properties"]["Schedule"] == "rate(1 minute)"
-    assert evaluator["Environment"]["Variables"]["CHRONOS_ALERT_QUEUE_URL"] == {"Ref": "AlertNotificationQueue"}
+    assert evaluator["Environment"]["Variables"]["CHRONOS_ALERT_QUEUE_URL"] == {
+        "Ref": "AlertNotificationQueue"
+    }
     assert sends_to_alert_queue(evaluator)
     assert evaluator["Timeout"] >= 60
 
@@ -51,9 +53,15 @@ def test_the_notification_queue_has_a_dead_letter_queue_fed_after_the_configured
     }
     deliverer = resource(template, "DeliverNotificationsFunction")
     assert queue["VisibilityTimeout"] >= 6 * deliverer["Timeout"]
-    assert queue["SqsManagedSseEnabled"] and resource(template, "AlertNotificationDeadLetterQueue")["SqsManagedSseEnabled"]
+    assert (
+        queue["SqsManagedSseEnabled"]
+        and resource(template, "AlertNotificationDeadLetterQueue")["SqsManagedSseEnabled"]
+    )
     params = template["Parameters"]
-    assert params["AlertNotificationMaxReceiveCount"]["Default"] > params["AlertNotificationMaxAttempts"]["Default"]
+    assert (
+        params["AlertNotificationMaxReceiveCount"]["Default"]
+        > params["AlertNotificationMaxAttempts"]["Default"]
+    )
 
 
 def test_the_deliverer_consumes_the_queue_with_partial_batch_failures_and_least_privilege(
@@ -77,7 +85,9 @@ def test_the_deliverer_consumes_the_queue_with_partial_batch_failures_and_least_
 def test_the_forecast_worker_and_the_api_can_queue_notifications(template: Template) -> None:  # noqa: F811
     for name in ("ExecuteForecastFunction", "ApiFunction"):
         properties = resource(template, name)
-        assert properties["Environment"]["Variables"]["CHRONOS_ALERT_QUEUE_URL"] == {"Ref": "AlertNotificationQueue"}
+        assert properties["Environment"]["Variables"]["CHRONOS_ALERT_QUEUE_URL"] == {
+            "Ref": "AlertNotificationQueue"
+        }
         assert sends_to_alert_queue(properties), name
 
 

@@ -163,7 +163,15 @@ def test_collection_settings_in_the_environment_reach_the_deployment(
     for variable in stack.COLLECTION_PARAMETERS:
         monkeypatch.delenv(variable, raising=False)
     defaults = stack.deploy_parameters(stack.Endpoints.from_env({}))
-    assert not set(stack.COLLECTION_PARAMETERS.values()) & set(defaults)  # the template's defaults
+    # Always passed (an update would keep an earlier override), the template's defaults when unset.
+    assert {
+        p: defaults[p] for p in ("SthPageConcurrency", "SthPaging", "SthAdaptive", "FiwareTimeoutSeconds")
+    } == {
+        "SthPageConcurrency": "5",
+        "SthPaging": "time",
+        "SthAdaptive": "true",
+        "FiwareTimeoutSeconds": "15",
+    }
     monkeypatch.setenv("CHRONOS_STH_PAGE_CONCURRENCY", "2")
     monkeypatch.setenv("CHRONOS_STH_PAGING", "offset")
     monkeypatch.setenv("CHRONOS_FIWARE_TIMEOUT_SECONDS", "10")

@@ -36,7 +36,7 @@ from chronos_core.config import Settings
 from chronos_core.domain.auth import Principal, Role
 from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import FiwareTenant, SeriesRef, ngsi_id_problem
-from chronos_core.domain.forecasting import ForecastPoint, ForecastSeries
+from chronos_core.domain.forecasting import ForecastPoint, ForecastQuality, ForecastSeries
 from local.fiware_sandbox.testing import ROOT, Sandbox
 
 FAST = RetryPolicy(max_attempts=4, initial_delay=0.01, max_delay=0.05)
@@ -246,6 +246,11 @@ def test_forecast_publication_feeds_sth_through_a_subscription(sandbox: Sandbox,
                     )
                     for s in (1, 2)
                 ],
+                quality=ForecastQuality(
+                    status="degraded", interpolated_points=batch, reason="Served the last value instead."
+                )
+                if batch
+                else ForecastQuality(),
             )
             orion.upsert_forecast(
                 tenant,
@@ -259,6 +264,11 @@ def test_forecast_publication_feeds_sth_through_a_subscription(sandbox: Sandbox,
         entity = orion.get_entity(tenant, entity_id, entity_type="Prediction")
         assert entity["forecastSeries"]["value"]["generatedAt"] == "2024-01-01T02:00:00.000Z"
         assert entity["sourceEntity"] == {"type": "Relationship", "value": "urn:Meter:1", "metadata": {}}
+        assert entity["forecastQuality"]["value"] == {
+            "status": "degraded",
+            "interpolatedPoints": 2,
+            "reason": "Served the last value instead.",
+        }
         history = sth.last_n(
             tenant, SeriesRef(entity_type="Prediction", entity_id=entity_id, attribute="forecastSeries"), 10
         )

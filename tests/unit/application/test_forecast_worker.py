@@ -12,11 +12,13 @@ from chronos_core.application.forecasting.commands import ExecuteForecast
 from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.forecasting.worker import ExecutionOutcome, execute_forecast
 from chronos_core.domain.errors import ConflictError, UpstreamError
-from chronos_core.domain.forecasting import ForecastMessage, run_key
+from chronos_core.domain.forecasting import ForecastMessage, ForecastQuality, LastForecast, run_key
 from chronos_core.domain.ids import JobId
 from chronos_core.domain.training_job import TrainingStatus
 from tests.support.builders import T0, model, prediction_config, trained_job
 from tests.support.fakes import (
+    FakeForecaster,
+    FakeForecasterLoader,
     FakePublisher,
     FakeSeriesSource,
     InMemoryForecastSchedule,
@@ -67,8 +69,10 @@ def test_execute_publishes_once_per_slot() -> None:
     assert config.fiware_service == "energy" and config.fiware_servicepath == "/e2e"
     assert config.source_entity_id == "urn:x:Meter:1" and config.entity_id == "urn:x:Prediction:1"
     assert [p.step for p in series.points] == [1, 2] and series.serving == "network"
+    assert series.quality == ForecastQuality()
     last = world.job.last_forecast
     assert last.status == "succeeded" and last.points == 2 and last.slot == SLOT
+    assert last.quality == ForecastQuality()
     # The run moved the job to its next grid slot before showing the outcome.
     assert world.jobs.next_seen_by_record == [("running", SLOT), ("succeeded", SLOT + timedelta(seconds=60))]
     again = world.run(publisher)  # SQS redelivered the same message
@@ -123,10 +127,28 @@ def test_execute_busy_run_is_retried_later() -> None:
         world.run(FakePublisher())
 
 
-def test_too_few_sth_points_is_an_upstream_error() -> None:
+def test_a_degraded_forecast_is_published_and_its_quality_kept_in_last_forecast() -> None:
+    # Issue 13: two points where the forecaster needs three no longer fail the run; the
+    # forecaster serves what it can and its quality reaches Orion and the job.
     short = FakeSeriesSource({"urn:x:Meter:1": [(T0, 1.0), (T0 + timedelta(seconds=60), 2.0)]})
-    with pytest.raises(UpstreamError, match="needs the last 3"):
-        World().run(FakePublisher(), series=short)
+    quality = ForecastQuality(status="degraded", reason="Served the last value instead.")
+    forecaster = FakeForecaster(serving="last_value", quality=quality)
+    world, publisher = World(), FakePublisher()
+    outcome = world.run(publisher, series=short, forecasters=FakeForecasterLoader(forecaster))
+    assert outcome.status == "succeeded" and forecaster.calls == [2]
+    [(_, series)] = publisher.published
+    assert series.quality == quality and series.serving == "last_value"
+    last = world.job.last_forecast
+    assert last.status == "succeeded" and last.quality == quality
+
+
+def test_a_failed_run_keeps_no_quality_and_an_old_last_forecast_loads_without_one() -> None:
+    world = World()
+    with pytest.raises(UpstreamError, match="holds no point"):
+        world.run(FakePublisher(), series=FakeSeriesSource({"urn:x:Meter:1": []}))
+    assert world.job.last_forecast.status == "failed" and world.job.last_forecast.quality is None
+    stored = {"slot": SLOT, "started_at": SLOT, "status": "succeeded", "points": 2}  # before issue 13
+    assert LastForecast.model_validate(stored).quality is None
 
 
 def test_no_trained_model_is_a_conflict() -> None:

@@ -28,7 +28,7 @@ from chronos_core.config import Settings
 from chronos_core.domain.auth import Principal, Role
 from chronos_core.domain.errors import PermissionDeniedError, ValidationError
 from chronos_core.domain.fiware import FiwareTenant, SeriesRef
-from chronos_core.domain.forecasting import ForecastPoint, ForecastSeries
+from chronos_core.domain.forecasting import ForecastPoint, ForecastQuality, ForecastSeries
 
 TENANT = FiwareTenant("smart", "/")
 SERIES = SeriesRef(entity_type="Room", entity_id="Room1", attribute="temperature")
@@ -218,6 +218,7 @@ def test_orion_upsert_forecast_payload() -> None:
             ForecastPoint(step=1, value=1.5, target_timestamp=generated + timedelta(hours=1)),
             ForecastPoint(step=2, value=2.5, target_timestamp=generated + timedelta(hours=2)),
         ],
+        quality=ForecastQuality(status="interpolated", interpolated_points=2),
     )
     client.upsert_forecast(
         FiwareTenant("Energy", "/demo"),
@@ -243,6 +244,7 @@ def test_orion_upsert_forecast_payload() -> None:
     }
     assert body["sourceEntity"] == {"type": "Relationship", "value": "urn:Meter:1"}
     assert body["feature"] == {"type": "Text", "value": "demand"}
+    assert body["forecastQuality"]["value"] == {"status": "interpolated", "interpolatedPoints": 2}
     assert body["modelId"] == {"type": "Text", "value": "m-1"} and body["score"]["type"] == "Number"
 
 

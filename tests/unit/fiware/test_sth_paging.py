@@ -276,3 +276,29 @@ def test_offset_paging_offers_no_window_and_reads_with_the_chunks_share_of_pages
     part = series.collect(source(), ChunkSpec(offset=100, count=450), pages_in_flight=3)
     assert part.rest is None
     assert [int(v) for _, v in part.points if v is not None] == list(range(100, 550))
+
+
+def test_with_an_expected_count_each_time_page_looks_only_a_few_pages_ahead() -> None:
+    """A page's cost on real STH is the documents its date filter matches: with the range's
+    expected size, every page's filter holds about five pages of points, not the rest of the
+    range, through dense and sparse stretches and ties, and every point comes back once."""
+    times = [i * 10 for i in range(3000)]  # dense
+    times += [30_000 + i * 1000 for i in range(200)]  # sparse: a hundred times fewer per second
+    times += [230_000 + i * 10 for i in range(3000)] + [230_000 + 15_000] * 7  # dense, with ties
+
+    def documents_matched(expected: int | None) -> list[int]:
+        sth = RawSth(times)
+        read = client_for(sth).read_between(TENANT, SERIES, BASE, ms(300_000), expected_points=expected)
+        assert read.complete
+        assert sorted(values(read.points)) == list(range(len(times)))  # every point once
+        assert len(sth.requests) <= 1.3 * len(times) / 99  # few extra requests for it
+        found = []
+        for q in sth.requests:
+            low, high = parse(q["dateFrom"]), parse(q["dateTo"])
+            found.append(sum(1 for t in times if low <= ms(t) <= high))
+        return sorted(found)
+
+    ahead = documents_matched(len(times))
+    to_the_end = documents_matched(None)
+    assert ahead[len(ahead) // 2] <= 6 * 100, ahead  # a typical page matches a few pages' worth
+    assert sum(ahead) <= 0.25 * sum(to_the_end), (sum(ahead), sum(to_the_end))

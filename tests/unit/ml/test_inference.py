@@ -98,14 +98,21 @@ def test_forecast_points_uses_the_training_interval_and_dates_each_step() -> Non
     assert result.last_observation == last
     assert result.timestamps == [last + timedelta(minutes=k) for k in (1, 2, 3)]
     assert result.values == pytest.approx([20.0, 22.0, 18.0])
+    assert result.quality.status == "interpolated" and result.quality.interpolated_points == 1
 
 
-def test_forecast_points_refuses_a_context_broken_by_a_long_gap() -> None:
+def test_forecast_points_bridges_a_context_broken_by_a_long_gap() -> None:
+    # Issue 13 changed this contract: a long recent gap no longer refuses the forecast. Here 5
+    # points follow a 10-slot gap (limit 2); bridged, the lookback of 8 keeps 5 observed.
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     points = [(t0 + timedelta(minutes=i), 1.0) for i in list(range(10)) + list(range(20, 25))]
+    result = _forecaster().forecast_points(points)
+    assert result.serving == "network" and result.values == pytest.approx([20.0, 22.0, 18.0])
+    assert result.quality.status == "degraded" and result.quality.interpolated_points == 3
+    assert result.quality.reason is not None and "gap of 10 missing points" in result.quality.reason
     with pytest.raises(InsufficientDataError) as err:
-        _forecaster().forecast_points(points)
-    assert err.value.details[0]["got"] == 5
+        _forecaster().forecast_points([(t0, None), (t0 + timedelta(minutes=1), float("inf"))])
+    assert err.value.details[0]["field"] == "points" and err.value.details[0]["got"] == 0
 
 
 def test_forecaster_cache_keeps_loaded_models_and_evicts_lru(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,8 +18,7 @@ from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.conformal import calibrate, coverage, level_key
 from chronos_core.ml.errors import InsufficientDataError
 from chronos_core.ml.inference import Forecaster
-from chronos_core.ml.metrics import forecast_metrics
-from chronos_core.ml.pipeline import evaluate, gate
+from chronos_core.ml.pipeline import evaluate, points_per_slot
 from chronos_core.ml.preprocessing import prepare_dataset
 from chronos_core.ml.transforms import (
     ScalerParams,
@@ -149,26 +148,6 @@ def test_explicit_seasonal_mode_with_too_little_data_fails_clearly() -> None:
 # ------------------------------------------------------------------------------- gate
 
 
-def _metrics(mae: float | None) -> object:
-    y = np.zeros((1, 1))
-    m = forecast_metrics(y, y + (mae or 0.0))
-    return m.model_copy(update={"mae": mae})
-
-
-def test_gate_serves_the_network_only_when_it_beats_the_best_baseline() -> None:
-    def scores(net: float | None, sn: float | None, lv: float | None) -> dict:  # type: ignore[type-arg]
-        return {"network": _metrics(net), "seasonal_naive": _metrics(sn), "last_value": _metrics(lv)}
-
-    assert gate(scores(0.5, 1.0, 2.0))[0] == "network"
-    assert gate(scores(1.0, 1.0, 2.0))[0] == "seasonal_naive"  # a tie is not a win
-    assert gate(scores(1.5, 1.0, 2.0))[0] == "seasonal_naive"
-    assert gate(scores(1.5, 2.0, 1.0))[0] == "last_value"
-    assert gate(scores(3.0, 1.0, 1.0))[0] == "last_value"  # baseline tie: the simpler one
-    assert gate(scores(None, 1.0, 2.0))[0] == "seasonal_naive"
-    assert gate(scores(0.95, 1.0, 2.0), margin=0.1)[0] == "seasonal_naive"
-    assert gate(scores(0.85, 1.0, 2.0), margin=0.1)[0] == "network"
-
-
 def _useless_forecaster(prepared, bias: float) -> Forecaster:  # type: ignore[no-untyped-def]
     config = prepared.config
     spec = InferenceSpec(
@@ -208,6 +187,21 @@ def test_a_useless_network_is_not_served_and_the_baseline_keeps_its_intervals() 
     tail = prepared.series.values[-30:]
     result = served.forecast(tail)
     assert np.allclose(result, seasonal_naive_from_context(tail[None, :], 6, 24)[0])
+    # A sensor that reported three readings per grid slot in training: fetch three times as many.
+    dense = Forecaster(
+        None, spec.model_copy(update={"points_per_slot": 3.0}), useless.x_scaler, useless.y_scaler
+    )
+    assert dense.context_points >= 3 * served.context_length
+
+
+def test_the_fetch_for_a_forecast_covers_the_context_when_readings_share_slots() -> None:
+    """Duplicated or faster-than-grid readings average into fewer grid points: the number of
+    readings fetched scales by the training data's readings per slot, so the context is whole."""
+    base = 1_700_000_000.0
+    points = [(base + 60.0 * (i // 3), float(i // 3)) for i in range(3 * 400)]  # each minute 3 times
+    prepared = prepare_dataset(points, TrainingConfig(lookback_window=48, forecast_horizon=4))
+    assert points_per_slot(prepared.quality) == pytest.approx(3.0)
+    assert points_per_slot(prepared.quality.model_copy(update={"observed_points": 0})) == 1.0
 
 
 def test_a_good_network_is_served() -> None:
@@ -319,8 +313,13 @@ def test_a_served_seasonal_naive_model_loads_without_tensorflow_and_needs_a_seas
     nxt = len(points) % season
     assert result.values == [float((nxt + k) % season) for k in range(horizon)]
     assert result.intervals["95"].upper == [v + 1.0 for v in result.values]
-    with pytest.raises(InsufficientDataError):
-        forecaster.forecast_points(points[-(season - 1) :])
+    assert result.quality.status == "ok"
+    # Fewer points than a season (and nothing before them to bridge from): issue 13 serves the
+    # last value, marked degraded, where this used to refuse.
+    short = forecaster.forecast_points(points[-(season - 1) :])
+    assert short.serving == "last_value" and short.values == [points[-1][1]] * horizon
+    assert short.quality.status == "degraded" and short.quality.reason is not None
+    assert "The seasonal-naive forecast needs 10 points of context" in short.quality.reason
 
 
 # ------------------------------------------------------------------------------- seasons

@@ -40,6 +40,8 @@ DEFAULT_FORECAST_ENTITY_TYPE: Final = "Prediction"
 DEFAULT_FORECAST_GROUP_RESOURCE: Final = "/chronos/forecast"
 #: The attributes Chronos writes on a forecast entity.
 FORECAST_ATTRIBUTE: Final = "forecastSeries"
+#: How the forecast's context relates to the training's gap policy (StructuredValue).
+FORECAST_QUALITY_ATTRIBUTE: Final = "forecastQuality"
 SOURCE_ENTITY_ATTRIBUTE: Final = "sourceEntity"
 FEATURE_ATTRIBUTE: Final = "feature"
 MAX_SERVICE_LENGTH: Final = 50

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chronos_core.domain.evaluation import ServingChoice
 from chronos_core.domain.ids import JobId, ModelId
@@ -37,13 +37,53 @@ class IntervalBand(BaseModel):
     upper: list[float]
 
 
+#: ``ok``: every context value observed; ``interpolated``: some filled within the model's gap
+#: limit, as in training; ``degraded``: the context broke the gap policy (see :class:`ForecastQuality`).
+QualityStatus = Literal["ok", "interpolated", "degraded"]
+
+
+class ForecastQuality(BaseModel):
+    """How far the context a forecast ran on is from what training saw.
+
+    * ``ok``: every value of the context was observed.
+    * ``interpolated``: ``interpolated_points`` values were filled by linear interpolation across
+      gaps no longer than the model's ``max_interpolated_gap``, exactly as training fills them.
+    * ``degraded``: the latest gap is longer than that limit, yet a forecast was made: the gap was
+      bridged by interpolation, or a baseline was served instead of the chosen forecaster;
+      ``reason`` says which and why (plain text, without the characters Orion forbids).
+
+    ``interpolated_points`` counts the filled values of the context actually used, whatever the
+    status. The rule that picks the context is :mod:`chronos_core.ml.serving_context`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    status: QualityStatus = "ok"
+    interpolated_points: int = Field(default=0, ge=0)
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.status == "ok" and (self.interpolated_points or self.reason):
+            raise ValueError("an ok forecast has no interpolated point and no reason")
+        if self.status == "interpolated" and (self.interpolated_points == 0 or self.reason):
+            raise ValueError("an interpolated forecast counts its interpolated points and has no reason")
+        if self.status == "degraded" and not self.reason:
+            raise ValueError("a degraded forecast says why")
+        return self
+
+
 class ForecastResult(BaseModel):
     """``H`` forecast values (original units), the instants they are for, and their intervals.
 
     ``serving`` says which forecaster produced ``values``: ``network`` (the trained model),
     ``seasonal_naive`` or ``last_value`` (the promotion gate found the network no better than
-    that baseline). ``intervals`` maps a nominal coverage in percent (``"80"``, ``"95"``) to the
-    split-conformal bounds, one per step; empty for models trained before intervals existed.
+    that baseline), or ``blend`` (the network averaged with that baseline). ``intervals`` maps a
+    nominal coverage in percent (``"80"``, ``"95"``) to the split-conformal bounds, one per step;
+    empty for models trained before intervals existed. When the context forced a fallback,
+    ``serving`` is the baseline that ran and ``intervals`` are still the chosen forecaster's
+    (likely too narrow then). ``quality`` says how the context relates to the training's gap
+    policy.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -54,6 +94,7 @@ class ForecastResult(BaseModel):
     interval_seconds: float
     serving: ServingChoice = "network"
     intervals: dict[str, IntervalBand] = Field(default_factory=dict)
+    quality: ForecastQuality = Field(default_factory=ForecastQuality)
 
     def bounds(self, index: int) -> tuple[dict[str, float], dict[str, float]]:
         """The bounds of step ``index`` (0-based), by level."""
@@ -93,6 +134,8 @@ class ForecastSeries(BaseModel):
     points: list[ForecastPoint]
     #: Which forecaster produced the values: ``network``, ``seasonal_naive`` or ``last_value``.
     serving: str | None = None
+    #: How the context relates to the training's gap policy (published as ``forecastQuality``).
+    quality: ForecastQuality | None = None
 
     @classmethod
     def of(cls, result: ForecastResult, generated_at: datetime) -> ForecastSeries:
@@ -101,6 +144,7 @@ class ForecastSeries(BaseModel):
             horizon=len(result.values),
             points=result.points(),
             serving=result.serving,
+            quality=result.quality,
         )
 
 
@@ -138,7 +182,10 @@ class ForecastRunStatus(StrEnum):
 
 
 class LastForecast(BaseModel):
-    """The latest recurring forecast run of a job (``final``: a failure SQS will not retry)."""
+    """The latest recurring forecast run of a job (``final``: a failure SQS will not retry).
+
+    ``quality`` is the published forecast's (a succeeded run); None while running, after a
+    failure, and in documents stored before forecasts carried it."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -151,6 +198,7 @@ class LastForecast(BaseModel):
     attempt: int = 1
     final: bool = False
     generated_at: datetime | None = None
+    quality: ForecastQuality | None = None
 
 
 class DueJob(BaseModel):

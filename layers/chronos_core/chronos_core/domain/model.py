@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -34,9 +35,12 @@ from chronos_core.domain.fiware import (
     validate_servicepath,
 )
 from chronos_core.domain.ids import ModelId
+from chronos_core.domain.sampling import canonical_sampling_interval
 
 MAX_WINDOW = 8760
 MAX_UNITS = 2048
+#: Longest season a definition may state, in grid steps (the detector's own bound).
+MAX_SEASON_LENGTH = 20_000
 
 
 class ModelType(StrEnum):
@@ -67,6 +71,13 @@ Ratio = Annotated[float, Field(gt=0.0, lt=1.0, strict=True)]
 Window = Annotated[int, Field(ge=1, le=MAX_WINDOW, strict=True)]
 Patience = Annotated[int, Field(ge=1, le=1000, strict=True)]
 Units = Annotated[int, Field(gt=0, le=MAX_UNITS, strict=True)]
+#: An ISO-8601 duration naming the series' grid (``PT30M``, ``P1D``, ``P1W``, ``P1M``, ``P3M``,
+#: ``P1Y``), stored in its canonical spelling; see :mod:`chronos_core.domain.sampling`.
+SamplingIntervalText = Annotated[
+    str, Field(strict=True, min_length=2, max_length=40), AfterValidator(canonical_sampling_interval)
+]
+#: The season in grid steps (1: no season), overriding detection.
+SeasonLength = Annotated[int, Field(ge=1, le=MAX_SEASON_LENGTH, strict=True)]
 
 
 class RnnLayer(BaseModel):
@@ -177,6 +188,10 @@ class Hyperparameters(BaseModel):
     early_stopping_patience: Patience
     lookback_window: Window = 24
     forecast_horizon: Window = 1
+    #: The series' grid, overriding cadence detection (``None``: detected from the timestamps).
+    sampling_interval: SamplingIntervalText | None = None
+    #: The season in grid steps, overriding season detection (``None``: detected).
+    season_length: SeasonLength | None = None
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -291,6 +306,8 @@ class ModelDraft(BaseModel):
     early_stopping_patience: Patience | None = None
     lookback_window: Window = 24
     forecast_horizon: Window = 1
+    sampling_interval: SamplingIntervalText | None = None
+    season_length: SeasonLength | None = None
     feature: str = Field(min_length=1, max_length=256)
     entity_type: str = Field(min_length=1, max_length=256)
     entity_id: str = Field(min_length=1, max_length=256)
@@ -446,6 +463,8 @@ class ModelChanges(BaseModel):
     early_stopping_patience: Patience | None = None
     lookback_window: Window | None = None
     forecast_horizon: Window | None = None
+    sampling_interval: SamplingIntervalText | None = None
+    season_length: SeasonLength | None = None
     feature: str | None = Field(default=None, min_length=1, max_length=256)
     entity_type: str | None = Field(default=None, min_length=1, max_length=256)
     entity_id: str | None = Field(default=None, min_length=1, max_length=256)

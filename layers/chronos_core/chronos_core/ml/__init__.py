@@ -11,12 +11,15 @@ that the forecast path stays light):
   ``(store: ArtifactReader, refs: ArtifactRefs) -> Forecaster``, then
   ``Forecaster.forecast(last_values)`` or ``Forecaster.forecast_points(points)`` with the latest
   ``Forecaster.context_points`` points; it serves the promotion gate's winner
-  (``Forecaster.serving``) with split-conformal intervals.
+  (``Forecaster.serving``) with split-conformal intervals, applying the training's gap policy to
+  the context (``serving_context``; the result's ``quality`` says how).
 
-Modules: ``config`` (TrainingConfig), ``preprocessing`` (clean, grid, split, windows),
+Modules: ``config`` (TrainingConfig), ``grid`` (cadence detection; calendar-month and seconds
+grids, forecast target instants), ``preprocessing`` (clean, grid, split, windows),
 ``transforms`` (JSON scalers, window encoding), ``baselines`` (naive forecasts, season
 detection), ``metrics``, ``conformal`` (split-conformal intervals, coverage), ``network``
 (architecture as data), ``onnx_export``, ``training`` (Keras; the only TensorFlow importer),
-``artifacts`` (schemas, checksums), ``inference``,
+``artifacts`` (schemas, checksums), ``inference``, ``serving_context`` (the forecast's context
+and its quality),
 ``pipeline``, ``errors``.
 """

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chronos_core.domain.artifacts import METADATA_SCHEMA_VERSION
 from chronos_core.domain.evaluation import (
     BaselineReport,
+    Blend,
     DataQuality,
     ForecastMetrics,
     GateDecision,
@@ -30,12 +31,31 @@ from chronos_core.domain.evaluation import (
 )
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import UnsupportedArtifactError
+from chronos_core.ml.grid import Grid, MonthsGrid, SecondsGrid, legacy_grid
 from chronos_core.ml.network import NetworkSpec
 from chronos_core.ml.transforms import ScalerParams, TransformSpec
 
 # --------------------------------------------------------------------------------------------
 # The metadata document
 # --------------------------------------------------------------------------------------------
+
+
+class SizeRegularization(BaseModel):
+    """What the fit did about a small training set (see ``fitting.regularize_for_data_size``):
+    the configured and fitted layer widths, the dropout floor and the weight decay applied."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    applied: bool
+    train_windows: int
+    parameter_budget: int
+    configured_parameters: int
+    fitted_parameters: int
+    rnn_units: list[int]
+    dense_units: list[int]
+    min_dropout: float
+    weight_decay: float | None
+    rule: str
 
 
 class TrainingHistory(BaseModel):
@@ -53,6 +73,8 @@ class TrainingHistory(BaseModel):
     device: str
     mixed_precision: bool
     windows_per_second: float | None = None
+    #: The data-size rule's outcome (``None`` in artifacts written before it).
+    regularization: SizeRegularization | None = None
 
 
 class ExportReport(BaseModel):
@@ -73,22 +95,32 @@ class PredictionIntervals(BaseModel):
 
     ``half_widths[i][h]`` is the half-width, in original units, of the interval of nominal
     coverage ``levels[i]`` at horizon step ``h``: the ``ceil((n + 1) * level)``-th smallest
-    absolute validation residual of that step (``n = calibration_counts[h]``), made
-    non-decreasing over the steps.
+    absolute residual of steps ``h - r .. h + r`` (``r = pooled_radius[h]``, the smallest radius
+    that gives enough residuals; ``n = calibration_counts[h]``, the distinct targets behind them,
+    the rank taken as a quantile of the pooled residuals), made non-decreasing over the steps.
+    ``split`` names the residuals' splits (a baseline also uses its backtest residuals).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["split_conformal"] = "split_conformal"
-    split: Literal["validation"] = "validation"
+    split: Literal["validation", "validation+backtest"] = "validation"
     levels: list[float]
     half_widths: list[list[float]]  # [level][step], in original units
-    calibration_counts: list[int] = Field(default_factory=list)  # residuals per step
+    #: Per step, the distinct targets behind its (pooled) residuals.
+    calibration_counts: list[int] = Field(default_factory=list)
     saturated: list[bool] = Field(default_factory=list)  # per level: too few residuals, max used
+    pooled_radius: list[int] = Field(default_factory=list)  # per step; empty before pooling
 
 
 class InferenceSpec(BaseModel):
-    """All the forecast path needs besides the ONNX bytes and the two scalers."""
+    """All the forecast path needs besides the ONNX bytes and the two scalers.
+
+    ``grid`` is the training's grid (calendar or seconds, see :mod:`chronos_core.ml.grid`);
+    ``interval_seconds`` its step in seconds (nominal for months), kept for artifacts written
+    before calendar grids, which have no ``grid`` and are served on :func:`sampling_grid`'s
+    legacy seconds grid.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -99,6 +131,10 @@ class InferenceSpec(BaseModel):
     horizon: int = Field(ge=1)
     n_features: int = 1
     interval_seconds: float = Field(gt=0)
+    grid: Grid | None = None
+    #: Raw points per occupied slot in training (more than 1 when the data is finer than the
+    #: grid, e.g. hourly readings on a stated ``P1M``): scales how many points a forecast reads.
+    points_per_slot: float = Field(default=1.0, ge=1.0)
     max_interpolated_gap: int = Field(ge=0)
     feature: str
     transform: TransformSpec
@@ -106,6 +142,20 @@ class InferenceSpec(BaseModel):
     selected: ServingChoice = "network"
     #: Intervals of the ``selected`` forecaster (``None`` in artifacts written before the gate).
     intervals: PredictionIntervals | None = None
+    #: The blend's baseline and weight when ``selected`` is ``blend`` (``None`` otherwise, and in
+    #: artifacts written before blends).
+    blend: Blend | None = None
+
+    @model_validator(mode="after")
+    def _blend_has_weights(self) -> Self:
+        if self.selected == "blend" and self.blend is None:
+            raise ValueError("inference.selected is 'blend' but inference.blend is missing")
+        return self
+
+    def sampling_grid(self) -> SecondsGrid | MonthsGrid:
+        """``grid``, or for older artifacts the ``interval_seconds`` grid anchored at each
+        context's first point (their behaviour)."""
+        return self.grid if self.grid is not None else legacy_grid(self.interval_seconds)
 
 
 class Selection(GateDecision):

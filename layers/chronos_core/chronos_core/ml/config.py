@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chronos_core.domain.evaluation import ServingChoice as DomainServingChoice
 from chronos_core.domain.model import Model, default_patience
+from chronos_core.domain.sampling import canonical_sampling_interval
 
 ModelKind = Literal["lstm", "gru"]
 
@@ -91,6 +92,11 @@ class TrainingConfig(BaseModel):
     early_stopping_patience: int | None = Field(default=None, ge=1, le=1000)
 
     # Preprocessing.
+    sampling_interval: str | None = Field(
+        default=None,
+        description="The series' grid as an ISO-8601 duration (PT30M, P1D, P1W, P1M, P3M, P1Y); "
+        "None detects the cadence from the timestamps (see chronos_core.ml.grid).",
+    )
     max_interpolated_gap: int = Field(
         default=3,
         ge=0,
@@ -126,8 +132,16 @@ class TrainingConfig(BaseModel):
         default=0.0,
         ge=0.0,
         lt=1.0,
-        description="The network is served only when its validation MAE is below "
-        "(1 - gate_margin) x the best baseline's.",
+        description="The network (or the blend) is served only when its MAE is below "
+        "(1 - gate_margin) x the best baseline's on validation and backtest, significantly so on "
+        "validation (see gate_significance_level).",
+    )
+    gate_significance_level: float = Field(
+        default=0.05,
+        gt=0.0,
+        le=1.0,
+        description="The one-sided Diebold-Mariano p-value (validation windows) below which the "
+        "network's or the blend's lead over the best baseline counts; 1.0 disables the test.",
     )
     interval_levels: list[float] = Field(
         default_factory=lambda: [0.8, 0.95],
@@ -145,6 +159,11 @@ class TrainingConfig(BaseModel):
     parity_tolerance: float = Field(
         default=1e-4, gt=0.0, description="Max |keras - exported| in scaled units before a job fails."
     )
+
+    @field_validator("sampling_interval")
+    @classmethod
+    def _canonical_interval(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_sampling_interval(value)
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -199,4 +218,6 @@ def training_config_for(model: Model) -> TrainingConfig:
         validation_ratio=hp.validation_ratio,
         test_ratio=hp.test_ratio,
         early_stopping_patience=hp.early_stopping_patience,
+        sampling_interval=hp.sampling_interval,
+        season_length=hp.season_length,
     )

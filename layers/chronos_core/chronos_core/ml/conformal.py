@@ -1,11 +1,19 @@
 """Split-conformal prediction intervals per horizon step, and their empirical coverage. Pure numpy.
 
 Calibration uses the absolute H-step residuals of the served forecaster on the validation split
-(original units, interpolated targets masked). For step ``h`` with ``n`` residuals and nominal
-coverage ``level``, the half-width is the ``ceil((n + 1) * level)``-th smallest ``|e|`` (the
-finite-sample split-conformal quantile); with too few residuals for that rank the largest one is
-used and the level is flagged ``saturated``. Widths are then made non-decreasing over the
-horizon (uncertainty does not shrink with lead time; this only widens intervals).
+(original units, interpolated targets masked), and for a served baseline also those of the
+backtest at the end of the training split (out of sample for a baseline; the network was fitted
+there, so its backtest residuals would be too small). A step with fewer than
+:func:`required_residuals` residuals pools them with its neighbours' (steps ``h - r .. h + r``,
+the smallest such ``r``), so a short series still has a stable quantile. Overlapping windows
+share targets, so ``n`` counts the distinct targets behind the pooled residuals
+(:func:`effective_count`), not the residuals: for step ``h`` and nominal coverage ``level`` the
+half-width is the pooled ``|e|``'s quantile of order ``ceil((n + 1) * level) / n`` (the
+finite-sample split-conformal rank; with one step and no pooling, the ``ceil((n + 1) * level)``-th
+smallest); with too few targets for that rank the largest one is used and the level is flagged
+``saturated``. Widths are then made
+non-decreasing over the horizon (uncertainty does not shrink with lead time; this only widens
+intervals).
 
 Caveat: residuals of overlapping windows are not independent and the validation split also drove
 early stopping, so coverage is checked on the untouched test split (:func:`coverage`).
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -31,10 +40,65 @@ def level_key(level: float) -> str:
     return f"{round(level * 100, 6):g}"
 
 
+#: A step's interval rests on at least this many residuals: fewer are pooled with the neighbouring
+#: steps' (see :func:`required_residuals`).
+MIN_CALIBRATION_RESIDUALS = 50
+
+
+def required_residuals(levels: Sequence[float]) -> int:
+    """Residuals a step needs before it stops pooling: :data:`MIN_CALIBRATION_RESIDUALS`, and
+    enough that the highest level's rank ``ceil((n + 1) * level)`` stays two below ``n``."""
+    top = max(levels) if levels else 0.0
+    return max(MIN_CALIBRATION_RESIDUALS, math.ceil(2.0 / (1.0 - top)) if top < 1.0 else 0)
+
+
+def effective_count(counts: Sequence[int], lo: int, hi: int) -> int:
+    """Distinct targets behind the residuals of steps ``lo .. hi - 1``: overlapping windows
+    forecast the same target at neighbouring steps (window ``i`` step ``h + 1`` is window ``i + 1``
+    step ``h``), so each extra step adds about one new target, not a step's worth; a
+    seasonal-naive forecast even repeats the very same error. The count is the largest step's plus
+    one per extra step (never more than the residuals themselves)."""
+    part = [int(c) for c in counts[lo:hi]]
+    if not part:
+        return 0
+    return min(sum(part), max(part) + (hi - lo - 1))
+
+
+def pooling_radius(counts: Sequence[int], need: int) -> list[int]:
+    """Per step ``h``, the smallest ``r`` such that steps ``h - r .. h + r`` (inside the horizon)
+    stand on at least ``need`` distinct targets (:func:`effective_count`), or the radius that
+    covers the whole horizon."""
+    horizon = len(counts)
+    out: list[int] = []
+    for h in range(horizon):
+        r = 0
+        while True:
+            lo, hi = max(0, h - r), min(horizon, h + r + 1)
+            if effective_count(counts, lo, hi) >= need or (lo == 0 and hi == horizon):
+                break
+            r += 1
+        out.append(r)
+    return out
+
+
 def calibrate(
-    y_true: FloatArray, y_pred: FloatArray, levels: Sequence[float], mask: BoolArray | None = None
+    y_true: FloatArray,
+    y_pred: FloatArray,
+    levels: Sequence[float],
+    mask: BoolArray | None = None,
+    *,
+    min_residuals: int | None = None,
+    split: Literal["validation", "validation+backtest"] = "validation",
 ) -> PredictionIntervals:
-    """Per-step split-conformal half-widths from ``(N, H)`` calibration forecasts."""
+    """Split-conformal half-widths per step from ``(N, H)`` calibration forecasts.
+
+    Step ``h`` uses the residuals of steps ``h - r .. h + r`` with the radius ``r`` of
+    :func:`pooling_radius` (``min_residuals`` defaults to :func:`required_residuals`): on a long
+    validation split every step stands alone, on a short one neighbouring steps lend theirs. The
+    finite-sample rank is taken on the ``n`` distinct targets behind them
+    (:func:`effective_count`): the half-width is the pooled residuals' quantile of order
+    ``ceil((n + 1) * level) / n``, the largest residual (``saturated``) when that exceeds 1.
+    """
     y = np.atleast_2d(np.asarray(y_true, dtype=np.float64))
     p = np.atleast_2d(np.asarray(y_pred, dtype=np.float64))
     keep = np.ones(y.shape, np.bool_) if mask is None else np.asarray(mask, dtype=np.bool_)
@@ -42,27 +106,35 @@ def calibrate(
     abs_err = np.abs(y - p)
     horizon = y.shape[1]
     counts = [int(keep[:, h].sum()) for h in range(horizon)]
-    pooled = abs_err[keep]
+    need = required_residuals(levels) if min_residuals is None else min_residuals
+    radius = pooling_radius(counts, need)
+    spans = [(max(0, h - r), min(horizon, h + r + 1)) for h, r in enumerate(radius)]
+    pooled = [np.sort(abs_err[:, lo:hi][keep[:, lo:hi]]) for lo, hi in spans]
+    effective = [effective_count(counts, lo, hi) for lo, hi in spans]
     widths: list[list[float]] = []
     saturated: list[bool] = []
     for level in levels:
         row: list[float] = []
         sat = False
-        for h in range(horizon):
-            r = np.sort(abs_err[keep[:, h], h]) if counts[h] else np.sort(pooled)
-            if r.size == 0:
+        for r, n in zip(pooled, effective, strict=True):
+            if r.size == 0 or n == 0:
                 row.append(0.0)
                 sat = True
                 continue
-            rank = math.ceil((r.size + 1) * level)
-            if rank > r.size:
+            rank = math.ceil((n + 1) * level)
+            if rank > n:
                 sat = True
-                rank = r.size
-            row.append(float(r[rank - 1]))
+                rank = n
+            row.append(float(r[math.ceil(rank / n * r.size) - 1]))
         widths.append(np.maximum.accumulate(np.asarray(row)).tolist())
         saturated.append(sat)
     return PredictionIntervals(
-        levels=[float(v) for v in levels], half_widths=widths, calibration_counts=counts, saturated=saturated
+        split=split,
+        levels=[float(v) for v in levels],
+        half_widths=widths,
+        calibration_counts=effective,
+        saturated=saturated,
+        pooled_radius=radius,
     )
 
 

@@ -9,6 +9,9 @@ Contract of :func:`fit_network`:
   after it, ``recurrent_dropout`` goes to the cell. Cell activations stay at their defaults
   (tanh / sigmoid, ``use_bias``, GRU ``reset_after=True``, not unrolled), which is what lets
   Keras pick the cuDNN kernels on a GPU (``recurrent_dropout > 0`` forbids them; a warning says so).
+- Regularised by data size (:func:`regularize_for_data_size`): beyond
+  :data:`PARAMETERS_PER_WINDOW` parameters per training window the layers are narrowed, dropout
+  raised and weight decay added; the exported spec is the network actually fitted.
 - Adam(``learning_rate``), MSE loss, ``EarlyStopping(val_loss, patience, restore_best_weights)``
   with the reference's patience rule, ``ReduceLROnPlateau(factor 0.5, patience max(3, p // 3),
   min_lr 1e-6)``, ``TerminateOnNaN``.
@@ -37,7 +40,7 @@ import numpy.typing as npt
 from chronos_core.application.ports.pipeline import ProgressReporter
 from chronos_core.domain.errors import ChronosError
 from chronos_core.domain.training_job import EpochProgress
-from chronos_core.ml.artifacts import TrainingHistory
+from chronos_core.ml.artifacts import SizeRegularization, TrainingHistory
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.metrics import finite_or_none
 from chronos_core.ml.network import NetworkSpec
@@ -173,19 +176,125 @@ def _make_progress_callback(keras: Any, progress: ProgressReporter, epochs: int)
     return ProgressCallback()
 
 
+# --------------------------------------------------------------------------------------------
+# Regularisation by data size
+# --------------------------------------------------------------------------------------------
+
+#: Trainable parameters the network may have per training window. A window's H targets overlap
+#: its neighbours', so the windows, not the target values, measure how much the data can support.
+PARAMETERS_PER_WINDOW = 10
+#: No layer is shrunk below this width.
+MIN_UNITS = 4
+#: Dropout floor and (decoupled, Adam) weight decay of a shrunk network.
+SMALL_DATA_DROPOUT = 0.2
+SMALL_DATA_WEIGHT_DECAY = 0.01
+
+
+def parameter_count(config: TrainingConfig) -> int:
+    """Trainable parameters of the network ``config`` describes (LSTM: 4 gates, GRU: 3 gates
+    with ``reset_after``'s second bias; dense layers and the ``H``-unit head)."""
+    total, width = 0, 1
+    for layer in config.rnn_layers:
+        u = layer.units
+        total += (
+            4 * (width * u + u * u + u) if config.model_type == "lstm" else 3 * (width * u + u * u + 2 * u)
+        )
+        width = u
+    for dense in config.dense_layers:
+        total += width * dense.units + dense.units
+        width = dense.units
+    return total + width * config.forecast_horizon + config.forecast_horizon
+
+
+def _scaled(config: TrainingConfig, factor: float) -> TrainingConfig:
+    """``config`` with every layer ``factor`` times as wide (at least :data:`MIN_UNITS`, never wider)
+    and the small-data dropout floor."""
+
+    def width(units: int) -> int:
+        return max(min(units, MIN_UNITS), min(units, int(units * factor)))
+
+    return config.model_copy(
+        update={
+            "rnn_layers": [
+                layer.model_copy(
+                    update={"units": width(layer.units), "dropout": max(layer.dropout, SMALL_DATA_DROPOUT)}
+                )
+                for layer in config.rnn_layers
+            ],
+            "dense_layers": [
+                layer.model_copy(
+                    update={"units": width(layer.units), "dropout": max(layer.dropout, SMALL_DATA_DROPOUT)}
+                )
+                for layer in config.dense_layers
+            ],
+        }
+    )
+
+
+def regularize_for_data_size(
+    config: TrainingConfig, train_windows: int
+) -> tuple[TrainingConfig, SizeRegularization]:
+    """The configuration actually fitted on ``train_windows`` windows, and what was changed.
+
+    Rule: the network may have at most :data:`PARAMETERS_PER_WINDOW` x ``train_windows`` trainable
+    parameters. Within that budget the configuration is fitted as given. Beyond it every layer is
+    narrowed by one common factor (the largest that fits the budget; no layer below
+    :data:`MIN_UNITS`), the dropout of every layer is raised to at least
+    :data:`SMALL_DATA_DROPOUT` and Adam gets a decoupled weight decay of
+    :data:`SMALL_DATA_WEIGHT_DECAY`: a few hundred points then cannot be memorised in a few
+    epochs. (The gate still serves the network only on significant evidence.)
+    """
+    budget = PARAMETERS_PER_WINDOW * max(0, int(train_windows))
+    configured = parameter_count(config)
+
+    def report(fitted: TrainingConfig, applied: bool, rule: str) -> SizeRegularization:
+        return SizeRegularization(
+            applied=applied,
+            train_windows=int(train_windows),
+            parameter_budget=budget,
+            configured_parameters=configured,
+            fitted_parameters=parameter_count(fitted),
+            rnn_units=[layer.units for layer in fitted.rnn_layers],
+            dense_units=[layer.units for layer in fitted.dense_layers],
+            min_dropout=SMALL_DATA_DROPOUT if applied else 0.0,
+            weight_decay=SMALL_DATA_WEIGHT_DECAY if applied else None,
+            rule=rule,
+        )
+
+    if configured <= budget:
+        return config, report(config, False, f"{configured} parameters within the budget of {budget}")
+    lo, hi = 0.0, 1.0  # the largest factor whose network fits the budget (bisection)
+    for _ in range(30):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if parameter_count(_scaled(config, mid)) <= budget else (lo, mid)
+    fitted = _scaled(config, lo)
+    rule = (
+        f"{configured} parameters exceed {PARAMETERS_PER_WINDOW} x {train_windows} training windows: layers "
+        f"narrowed to {parameter_count(fitted)} parameters, dropout >= {SMALL_DATA_DROPOUT:g}, weight decay "
+        f"{SMALL_DATA_WEIGHT_DECAY:g}"
+    )
+    return fitted, report(fitted, True, rule)
+
+
 def fit_network(prepared: PreparedDataset, progress: ProgressReporter) -> TrainedNetwork:
-    """Train the network described by ``prepared.config`` on ``prepared``'s train/validation windows."""
-    config = prepared.config
+    """Train the network described by ``prepared.config`` on ``prepared``'s train/validation
+    windows, narrowed and regularised for a small training set (:func:`regularize_for_data_size`;
+    the returned ``spec`` is the network actually fitted)."""
     _, keras = _import_tf()
+    x_train, y_train = prepared.network_arrays(prepared.train_starts)
+    x_val, y_val = prepared.network_arrays(prepared.validation_starts)
+    config, regularization = regularize_for_data_size(prepared.config, int(x_train.shape[0]))
+    if regularization.applied:
+        logger.info("small training set: network narrowed", extra={"rule": regularization.rule})
     device, mixed = configure_runtime(config)
     if device.startswith("gpu") and any(layer.recurrent_dropout > 0 for layer in config.rnn_layers):
         logger.warning("recurrent_dropout > 0 disables the cuDNN RNN kernels; training will be slower")
 
-    x_train, y_train = prepared.network_arrays(prepared.train_starts)
-    x_val, y_val = prepared.network_arrays(prepared.validation_starts)
-
     model = build_keras_model(config)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss="mse")
+    optimizer = keras.optimizers.Adam(
+        learning_rate=config.learning_rate, weight_decay=regularization.weight_decay
+    )
+    model.compile(optimizer=optimizer, loss="mse")
     progress_cb = _make_progress_callback(keras, progress, config.epochs)
     early = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.patience, restore_best_weights=True
@@ -234,6 +343,7 @@ def fit_network(prepared: PreparedDataset, progress: ProgressReporter) -> Traine
         device=device,
         mixed_precision=mixed,
         windows_per_second=(x_train.shape[0] * epochs_trained / duration) if duration > 0 else None,
+        regularization=regularization,
     )
     return TrainedNetwork(
         spec=NetworkSpec.from_config(config),

@@ -12,18 +12,20 @@ local runs and tests) calls. Steps:
 4. ``evaluating``: the promotion gate and the metrics, all on H-step forecasts in original units
    with interpolated targets masked.
 
-   - Gate (validation split): MAE of the *exported* network, the seasonal-naive and the
-     last-value forecasts. The best baseline is the one with the lower MAE (a tie goes to the
-     last value, the simpler one); the network is served only when its MAE is strictly below
-     ``(1 - gate_margin)`` x the best baseline's, otherwise that baseline is served.
-   - Intervals: split-conformal, per horizon step, from the served forecaster's validation
-     residuals (:mod:`chronos_core.ml.conformal`); their empirical coverage is measured on the
-     test split.
+   - Gate (:mod:`chronos_core.ml.gate`): the *exported* network, the seasonal-naive and the
+     last-value forecasts and a blend of the network with the best baseline, scored on the
+     validation split and on the rolling-origin backtest at the end of the training split. The
+     network or the blend is served only when it beats ``(1 - gate_margin)`` x the best
+     baseline on both and significantly on validation (Diebold-Mariano,
+     ``gate_significance_level``); otherwise the best baseline is served.
+   - Intervals: split-conformal from the served forecaster's validation residuals (a served
+     baseline adds its backtest residuals), neighbouring steps pooled on short series
+     (:mod:`chronos_core.ml.conformal`); their empirical coverage is measured on the test split.
    - Test split: the network's metrics (``test_metrics``), the two baselines', and the served
      forecaster's (``selection.test_metrics``).
 5. ``saving``: five artifacts, metadata last (its presence means the set is complete). The
-   metadata's ``inference.selected`` / ``inference.intervals`` make the forecast path serve the
-   winner with its intervals.
+   metadata's ``inference.selected`` / ``inference.intervals`` / ``inference.blend`` make the
+   forecast path serve the winner with its intervals.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -43,11 +45,19 @@ from pydantic import BaseModel, ConfigDict
 from chronos_core.application.ports.artifacts import ArtifactStore
 from chronos_core.application.ports.pipeline import ProgressReporter
 from chronos_core.domain.artifacts import ArtifactMeta, ArtifactRefs, ArtifactType
-from chronos_core.domain.evaluation import BaselineReport, DataQuality, ForecastMetrics, ServingChoice
+from chronos_core.domain.evaluation import (
+    BaselineReport,
+    Blend,
+    DataQuality,
+    ForecastMetrics,
+    IntervalCalibration,
+    ServingChoice,
+)
 from chronos_core.domain.training_job import EpochProgress
 from chronos_core.ml.artifacts import (
     ExportReport,
     InferenceSpec,
+    PredictionIntervals,
     Selection,
     TrainingHistory,
     TrainingMetadata,
@@ -55,8 +65,9 @@ from chronos_core.ml.artifacts import (
 )
 from chronos_core.ml.baselines import last_value_forecast, mase_scale, seasonal_naive_forecast
 from chronos_core.ml.config import JobIdentity, TrainingConfig
-from chronos_core.ml.conformal import calibrate, coverage
+from chronos_core.ml.conformal import calibrate, coverage, level_key
 from chronos_core.ml.errors import ExportParityError, TrainingCancelledError
+from chronos_core.ml.gate import GateOutcome, SplitForecasts, decide
 from chronos_core.ml.inference import Forecaster
 from chronos_core.ml.metrics import forecast_metrics, skill_score
 from chronos_core.ml.onnx_export import OPSET, export_onnx
@@ -99,38 +110,10 @@ class Evaluation(BaseModel):
     selection: Selection
 
 
-_CANDIDATES: tuple[ServingChoice, ...] = ("network", "seasonal_naive", "last_value")
-
-
-def gate(scores: dict[ServingChoice, ForecastMetrics], margin: float = 0.0) -> tuple[ServingChoice, str]:
-    """The promotion gate: which forecaster to serve, and the rule that decided, in words.
-
-    Validation MAE decides (``None`` counts as infinitely bad). The best baseline is the one
-    with the lower MAE, a tie going to ``last_value``; the network wins only with an MAE
-    strictly below ``(1 - margin)`` x the best baseline's.
-    """
-
-    def mae(name: ServingChoice) -> float:
-        value = scores[name].mae
-        return float("inf") if value is None else value
-
-    best: ServingChoice = "seasonal_naive" if mae("seasonal_naive") < mae("last_value") else "last_value"
-    threshold = (1.0 - margin) * mae(best)
-    if mae("network") < threshold:
-        return "network", (
-            f"network validation MAE {mae('network'):.6g} < {1.0 - margin:g} x {best} "
-            f"{mae(best):.6g}: network served"
-        )
-    return best, (
-        f"network validation MAE {mae('network'):.6g} is not below {1.0 - margin:g} x {best} "
-        f"{mae(best):.6g}: {best} served"
-    )
-
-
 def candidate_forecasts(
     prepared: PreparedDataset, forecaster: Forecaster, starts: np.ndarray[Any, Any]
 ) -> dict[ServingChoice, np.ndarray[Any, Any]]:
-    """``(N, H)`` forecasts of the three candidates for the windows starting at ``starts``."""
+    """``(N, H)`` forecasts of the network and both baselines for the windows starting at ``starts``."""
     series = prepared.series
     horizon = prepared.config.forecast_horizon
     return {
@@ -142,38 +125,106 @@ def candidate_forecasts(
     }
 
 
+def split_forecasts(
+    prepared: PreparedDataset, forecaster: Forecaster, starts: np.ndarray[Any, Any]
+) -> SplitForecasts:
+    """Targets, observed mask and the three base candidates' forecasts of one split's windows."""
+    return SplitForecasts(
+        y=prepared.raw_targets(starts),
+        mask=prepared.target_observed(starts),
+        preds=candidate_forecasts(prepared, forecaster, starts),
+    )
+
+
+def served_forecast(
+    split: SplitForecasts, serving: ServingChoice, blend: Blend | None
+) -> np.ndarray[Any, Any]:
+    """The served forecaster's ``(N, H)`` forecasts on a split (a blend with its final weight)."""
+    if serving == "blend":
+        if blend is None:
+            raise ValueError("a blend is served without weights")
+        w = blend.network_weight
+        return np.asarray(w * split.preds["network"] + (1.0 - w) * split.preds[blend.baseline])
+    return split.preds[serving]
+
+
+def _calibrate_served(
+    prepared: PreparedDataset,
+    validation: SplitForecasts,
+    backtest: SplitForecasts,
+    serving: ServingChoice,
+    outcome: GateOutcome,
+) -> PredictionIntervals:
+    """Split-conformal intervals of the served forecaster: validation residuals (a blend's
+    cross-fitted ones, so the fitted weight does not narrow them), and for a baseline (out of
+    sample on the training split) its backtest residuals too."""
+    levels = prepared.config.interval_levels
+    y, mask = [validation.y], [validation.mask]
+    if serving == "blend" and outcome.blend_validation_pred is not None:
+        pred = [outcome.blend_validation_pred]
+    else:
+        pred = [served_forecast(validation, serving, outcome.blend)]
+    if serving not in ("network", "blend") and backtest.windows:
+        y.append(backtest.y)
+        mask.append(backtest.mask)
+        pred.append(backtest.preds[serving])
+    split: Literal["validation", "validation+backtest"] = (
+        "validation" if len(y) == 1 else "validation+backtest"
+    )
+    return calibrate(np.concatenate(y), np.concatenate(pred), levels, np.concatenate(mask), split=split)
+
+
+def _calibration_summary(intervals: PredictionIntervals) -> IntervalCalibration:
+    return IntervalCalibration(
+        sources=intervals.split.split("+"),
+        residuals_per_step=intervals.calibration_counts,
+        pooled_radius=intervals.pooled_radius,
+        saturated={level_key(lv): sat for lv, sat in zip(intervals.levels, intervals.saturated, strict=True)},
+    )
+
+
 def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
-    """Gate on the validation split, calibrate intervals, and score everything on the test split."""
+    """Gate on validation and backtest (:mod:`chronos_core.ml.gate`), calibrate the served
+    forecaster's intervals, and score everything on the test split."""
     series = prepared.series
     config = prepared.config
     train = slice(0, prepared.train_end)
     segment_of = np.searchsorted(series.segment_starts, np.arange(len(series)), side="right")
     scale = mase_scale(series.values[train], segment_of[train], prepared.season_length)
 
-    def scores(
-        starts: np.ndarray[Any, Any],
-    ) -> tuple[
-        dict[ServingChoice, np.ndarray[Any, Any]],
-        dict[ServingChoice, ForecastMetrics],
-        np.ndarray[Any, Any],
-        np.ndarray[Any, Any],
-    ]:
-        y_true = prepared.raw_targets(starts)
-        mask = prepared.target_observed(starts)
-        preds = candidate_forecasts(prepared, forecaster, starts)
-        naive = preds["last_value"]
-        metrics = {
-            name: forecast_metrics(y_true, preds[name], naive_pred=naive, mase_scale=scale, mask=mask)
-            for name in _CANDIDATES
+    def metrics(
+        split: SplitForecasts, preds: dict[ServingChoice, np.ndarray[Any, Any]]
+    ) -> dict[ServingChoice, ForecastMetrics]:
+        naive = split.preds["last_value"]
+        return {
+            name: forecast_metrics(split.y, pred, naive_pred=naive, mase_scale=scale, mask=split.mask)
+            for name, pred in preds.items()
         }
-        return preds, metrics, y_true, mask
 
-    val_preds, val_scores, y_val, val_mask = scores(prepared.validation_starts)
-    serving, rule = gate(val_scores, config.gate_margin)
-    intervals = calibrate(y_val, val_preds[serving], config.interval_levels, val_mask)
+    validation = split_forecasts(prepared, forecaster, prepared.validation_starts)
+    backtest = split_forecasts(prepared, forecaster, prepared.backtest_starts)
+    outcome = decide(
+        validation,
+        backtest,
+        horizon=config.forecast_horizon,
+        margin=config.gate_margin,
+        alpha=config.gate_significance_level,
+    )
+    serving, blend = outcome.serving, outcome.blend
+    val_preds, bt_preds = dict(validation.preds), dict(backtest.preds)
+    if blend is not None and outcome.blend_validation_pred is not None:
+        val_preds["blend"] = outcome.blend_validation_pred  # cross-fitted, as the gate scored it
+        bt_preds["blend"] = served_forecast(backtest, "blend", blend)
+    val_scores = metrics(validation, val_preds)
+    bt_scores = metrics(backtest, bt_preds) if backtest.windows else {}
+    intervals = _calibrate_served(prepared, validation, backtest, serving, outcome)
 
-    test_preds, test_scores, y_test, test_mask = scores(prepared.test_starts)
-    cover, cover_steps = coverage(y_test, test_preds[serving], intervals, test_mask)
+    test = split_forecasts(prepared, forecaster, prepared.test_starts)
+    test_preds = dict(test.preds)
+    if blend is not None:
+        test_preds["blend"] = served_forecast(test, "blend", blend)
+    test_scores = metrics(test, test_preds)
+    cover, cover_steps = coverage(test.y, test_preds[serving], intervals, test.mask)
     model_m, seasonal_m, naive_m = (
         test_scores["network"],
         test_scores["seasonal_naive"],
@@ -188,19 +239,26 @@ def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
             seasonal_naive=seasonal_m,
             skill_vs_seasonal_naive=skill_score(model_m.mse, seasonal_m.mse),
             skill_vs_last_value=skill_score(model_m.mse, naive_m.mse),
+            season_evidence=prepared.season_evidence,
         ),
         selection=Selection(
             serving=serving,
-            rule=rule,
+            rule=outcome.rule,
             gate_margin=config.gate_margin,
             validation_scores=val_scores,
-            network_beats_baselines=serving == "network",
+            network_beats_baselines=serving in ("network", "blend"),
             season_length=prepared.season_length,
             target_mode=prepared.transform.target_mode,
             intervals=intervals,
             test_metrics=test_scores[serving],
             test_coverage=cover,
             test_coverage_per_step=cover_steps,
+            significance_level=config.gate_significance_level,
+            best_baseline=outcome.best_baseline,
+            backtest_scores=bt_scores,
+            evidence=outcome.evidence,
+            blend=blend if serving == "blend" else None,
+            calibration=_calibration_summary(intervals),
         ),
     )
 
@@ -272,6 +330,8 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
         lookback=config.lookback_window,
         horizon=config.forecast_horizon,
         interval_seconds=prepared.series.interval,
+        grid=prepared.series.grid,
+        points_per_slot=points_per_slot(prepared.quality),
         max_interpolated_gap=config.max_interpolated_gap,
         feature=feature,
         transform=prepared.transform,
@@ -287,6 +347,15 @@ def _export(prepared: PreparedDataset, trained: Any, feature: str) -> _Export:
     return _Export(
         inference_bytes, x_scaler_bytes, y_scaler_bytes, spec, forecaster, diff, int(x_check.shape[0])
     )
+
+
+def points_per_slot(quality: DataQuality) -> float:
+    """Raw points read per occupied grid slot in training, at least 1: duplicates, unparsable
+    values and points sharing a slot all take part of a fetch and add no grid value, so a
+    forecast's fetch scales by it."""
+    if quality.observed_points <= 0:
+        return 1.0
+    return max(1.0, round(quality.raw_points / quality.observed_points, 3))
 
 
 def _save(
@@ -310,8 +379,9 @@ def _save(
         "x_scaler": put(exported.x_scaler_bytes, ArtifactType.X_SCALER),
         "y_scaler": put(exported.y_scaler_bytes, ArtifactType.Y_SCALER),
     }
+    selection = evaluation.selection
     spec = exported.spec.model_copy(
-        update={"selected": evaluation.selection.serving, "intervals": evaluation.selection.intervals}
+        update={"selected": selection.serving, "intervals": selection.intervals, "blend": selection.blend}
     )
     metadata = TrainingMetadata(
         model_id=job.model_id,

@@ -4,11 +4,13 @@ Pipeline (each step a public function so tests and the inference side can reuse 
 
 1. :func:`clean_points` parses ``(timestamp, value)`` pairs, drops unparsable or non-finite
    ones, sorts by time and averages duplicate timestamps.
-2. :func:`sampling_interval` is the median of the positive gaps, as a float in seconds (sub-second
-   series work; there is never a null interval: fewer than two distinct timestamps is an error).
-3. :func:`regularize` snaps points onto the grid ``t0 + k * interval`` (points sharing a slot are
+2. :func:`~chronos_core.ml.grid.choose_grid` finds the series' grid (:mod:`chronos_core.ml.grid`):
+   a calendar grid (monthly, quarterly, yearly) or a seconds grid (sub-daily, daily, weekly) on
+   the sensor's phase, or the model definition's ``sampling_interval``. :func:`sampling_interval`
+   is the median of the positive gaps, in seconds (fewer than two distinct timestamps is an error).
+3. :func:`regularize` snaps points onto the slots of that grid (points sharing a slot are
    averaged), fills runs of at most ``max_interpolated_gap`` missing slots by linear
-   interpolation, and splits the series into segments at longer gaps.
+   interpolation in slot space, and splits the series into segments at longer gaps.
 4. :func:`prepare_dataset` splits the grid chronologically, fits the scalers on the training
    split only, detects the season, and lists the windows of each split. A window never crosses a
    segment boundary, and its targets never straddle two splits.
@@ -23,17 +25,27 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from chronos_core.domain.evaluation import DataQuality
+from chronos_core.domain.evaluation import DataQuality, SeasonCandidate, SeasonEvidence
 from chronos_core.domain.model import minimum_points as domain_minimum_points
 from chronos_core.domain.model import split_sizes
-from chronos_core.ml.baselines import detect_season, last_value_forecast, seasonal_naive_forecast
+from chronos_core.ml.baselines import (
+    ACF_MIN_PEAK,
+    MIN_CYCLES,
+    acf_peaks,
+    last_value_forecast,
+    natural_periods,
+    season_acf,
+    seasonal_naive_forecast,
+)
 from chronos_core.ml.config import TrainingConfig
 from chronos_core.ml.errors import InsufficientDataError
+from chronos_core.ml.grid import GridChoice, MonthsGrid, SecondsGrid, choose_grid, median_gap
+from chronos_core.ml.significance import diebold_mariano, window_losses
 from chronos_core.ml.transforms import (
     F32Array,
     FloatArray,
@@ -136,15 +148,7 @@ def sampling_interval(times: FloatArray) -> float:
 
     Raises :class:`InsufficientDataError` when fewer than two distinct timestamps exist.
     """
-    t = np.asarray(times, dtype=np.float64)
-    gaps = np.diff(t)
-    gaps = gaps[gaps > 0]
-    if gaps.size == 0:
-        raise InsufficientDataError(
-            "At least two points with distinct timestamps are needed to infer a sampling interval.",
-            details=[{"field": "points", "distinct_timestamps": int(np.unique(t).size)}],
-        )
-    return float(np.median(gaps))
+    return median_gap(times)
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,8 +160,10 @@ def sampling_interval(times: FloatArray) -> float:
 class RegularSeries:
     """The series on its regular grid, long gaps removed.
 
-    ``values[i]`` is at ``times[i]``; ``observed[i]`` is False for interpolated points;
-    ``segment_starts``/``segment_ends`` (exclusive) delimit gap-free runs of the arrays.
+    ``values[i]`` is at ``times[i]`` (the slot's true instant: calendar months on a month grid);
+    ``observed[i]`` is False for interpolated points; ``segment_starts``/``segment_ends``
+    (exclusive) delimit gap-free runs of the arrays. ``interval`` is the grid's step in seconds
+    (nominal for months: an average month).
     """
 
     times: FloatArray
@@ -167,6 +173,7 @@ class RegularSeries:
     segment_ends: IntArray
     interval: float
     quality: DataQuality
+    grid: SecondsGrid | MonthsGrid
 
     def __len__(self) -> int:
         return int(self.values.size)
@@ -177,49 +184,56 @@ class RegularSeries:
         return self.segment_starts[pos]
 
 
-def regularize(clean: CleanSeries, interval: float, max_interpolated_gap: int) -> RegularSeries:
-    """Put ``clean`` on the grid ``t0 + k * interval``.
+def regularize(
+    clean: CleanSeries, grid: SecondsGrid | MonthsGrid | float, max_interpolated_gap: int
+) -> RegularSeries:
+    """Put ``clean`` on the slots of ``grid`` (a number: the seconds grid ``t0 + k * interval``
+    anchored at the first point, the former behaviour; so is a seconds grid without an anchor).
 
-    Each point goes to its nearest slot; points sharing a slot are averaged (``slot_collisions``).
-    A run of ``k <= max_interpolated_gap`` empty slots is filled by linear interpolation between
-    its neighbours; a longer run ends the segment, and the empty slots are simply absent.
+    Each point goes to its slot (``grid.slots_of``: the nearest one, or its calendar period on a
+    period month grid); points sharing a slot are averaged (``slot_collisions``). A run of
+    ``k <= max_interpolated_gap`` empty slots is filled by linear interpolation between its
+    neighbours (in slot space: a missing month sits halfway between its two neighbours); a
+    longer run ends the segment, and the empty slots are simply absent.
     """
     if clean.times.size == 0:
         raise InsufficientDataError("No valid data points.", details=[{"field": "points", "valid": 0}])
-    if not interval > 0:
-        raise ValueError("interval must be positive")
-    snapped = _snap_to_slots(clean, interval)
+    if isinstance(grid, int | float):
+        if not grid > 0:
+            raise ValueError("interval must be positive")
+        grid = SecondsGrid(step_seconds=float(grid))
+    grid = grid.anchored(clean.times)
+    snapped = _snap_to_slots(clean, grid)
     gaps = _find_gaps(snapped.slots, max_interpolated_gap)
-    grid = _fill_grid(snapped, gaps, interval)
+    filled = _fill_grid(snapped, gaps, grid)
     return RegularSeries(
-        times=grid.times,
-        values=grid.values,
-        observed=grid.observed,
-        segment_starts=grid.segment_starts,
-        segment_ends=grid.segment_ends,
-        interval=interval,
-        quality=_grid_quality(clean, snapped, gaps, grid, interval, max_interpolated_gap),
+        times=filled.times,
+        values=filled.values,
+        observed=filled.observed,
+        segment_starts=filled.segment_starts,
+        segment_ends=filled.segment_ends,
+        interval=grid.nominal_seconds,
+        quality=_grid_quality(clean, snapped, gaps, filled, grid.nominal_seconds, max_interpolated_gap),
+        grid=grid,
     )
 
 
 class _Snapped(NamedTuple):
-    """The occupied slots ``k`` of the grid ``t0 + k * interval``, strictly increasing."""
+    """The occupied slots ``k`` of the grid, strictly increasing."""
 
-    t0: float
     slots: IntArray
     values: FloatArray  # the mean of the points snapped to each slot
     collisions: int  # points that landed on an already occupied slot
 
 
-def _snap_to_slots(clean: CleanSeries, interval: float) -> _Snapped:
-    """Snap every point of a non-empty ``clean`` to its nearest slot (``t0`` = first time) and
-    average the points that share one."""
-    t0 = float(clean.times[0])
-    slots_raw = np.rint((clean.times - t0) / interval).astype(np.int64)
+def _snap_to_slots(clean: CleanSeries, grid: SecondsGrid | MonthsGrid) -> _Snapped:
+    """Snap every point of a non-empty ``clean`` to its slot of ``grid`` and average the points
+    that share one."""
+    slots_raw = grid.slots_of(clean.times)
     slots, inverse = np.unique(slots_raw, return_inverse=True)
     sums = np.bincount(inverse, weights=clean.values, minlength=slots.size)
     counts = np.bincount(inverse, minlength=slots.size)
-    return _Snapped(t0, slots, sums / counts, int(slots_raw.size - slots.size))
+    return _Snapped(slots, sums / counts, int(slots_raw.size - slots.size))
 
 
 class _Gaps(NamedTuple):
@@ -252,10 +266,10 @@ class _Grid(NamedTuple):
     segment_ends: IntArray
 
 
-def _fill_grid(snapped: _Snapped, gaps: _Gaps, interval: float) -> _Grid:
+def _fill_grid(snapped: _Snapped, gaps: _Gaps, grid: SecondsGrid | MonthsGrid) -> _Grid:
     """Every slot of every segment, short gaps interpolated, segments concatenated in order."""
     parts = [
-        _fill_segment(snapped.slots[first : last + 1], snapped.values[first : last + 1], snapped.t0, interval)
+        _fill_segment(snapped.slots[first : last + 1], snapped.values[first : last + 1], grid)
         for first, last in zip(gaps.first.tolist(), gaps.last.tolist(), strict=True)
     ]
     lengths = np.asarray([part.values.size for part in parts], dtype=np.int64)
@@ -277,13 +291,13 @@ class _Segment(NamedTuple):
     observed: BoolArray
 
 
-def _fill_segment(slots: IntArray, values: FloatArray, t0: float, interval: float) -> _Segment:
-    """All slots from ``slots[0]`` to ``slots[-1]``; the empty ones linearly interpolated and
-    marked unobserved."""
-    grid = np.arange(slots[0], slots[-1] + 1, dtype=np.int64)
-    observed = np.zeros(grid.size, dtype=np.bool_)
+def _fill_segment(slots: IntArray, values: FloatArray, grid: SecondsGrid | MonthsGrid) -> _Segment:
+    """All slots from ``slots[0]`` to ``slots[-1]`` at their instants; the empty ones linearly
+    interpolated (in slot space) and marked unobserved."""
+    every = np.arange(slots[0], slots[-1] + 1, dtype=np.int64)
+    observed = np.zeros(every.size, dtype=np.bool_)
     observed[slots - slots[0]] = True
-    return _Segment(t0 + grid.astype(np.float64) * interval, np.interp(grid, slots, values), observed)
+    return _Segment(grid.times_of(every), np.interp(every, slots, values), observed)
 
 
 def _grid_quality(
@@ -413,6 +427,12 @@ class PreparedDataset:
     transform: TransformSpec
     season_length: int
     season_detected: bool
+    #: How the season was chosen (candidates, their autocorrelation and validation MAE).
+    season_evidence: SeasonEvidence | None = None
+    #: Windows (starts) of the rolling-origin backtest over the end of the training split, with
+    #: the network's context: their targets lie in the last :func:`backtest_points` training
+    #: points. Out of sample for the baselines, in sample for the network.
+    backtest_starts: IntArray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def quality(self) -> DataQuality:
@@ -454,11 +474,12 @@ def prepare_dataset(
     """
     clean = clean_points(points)
     _require_distinct_points(clean, config)
-    series = regularize(clean, sampling_interval(clean.times), config.max_interpolated_gap)
+    chosen_grid = choose_grid(clean.times, config.sampling_interval)
+    series = _with_grid_report(regularize(clean, chosen_grid.grid, config.max_interpolated_gap), chosen_grid)
     bounds = _split_bounds(len(series), config)
     plain = _split_windows(series, config.lookback_window, config.forecast_horizon, bounds)
     _require_windows(plain, series, config)
-    season = _choose_season(series.values[: bounds.train_end], config)
+    season = choose_season(series, bounds.train_end, plain.validation, config)
     chosen = _resolve_transform(series, config, season.length, bounds, plain)
     _require_context_windows(chosen, len(series), season.length)
     scaler = _fit_scaler(series, chosen.transform, season.length, bounds.train_end, feature)
@@ -475,6 +496,10 @@ def prepare_dataset(
         transform=chosen.transform,
         season_length=season.length,
         season_detected=season.detected,
+        season_evidence=season.evidence,
+        backtest_starts=backtest_starts(
+            series, chosen.transform.context_length(config.lookback_window), config, bounds
+        ),
     )
 
 
@@ -520,14 +545,224 @@ class _Season(NamedTuple):
 
     length: int  # in grid steps, >= 1 (1: no season)
     detected: bool  # False when the configuration fixed it
+    evidence: SeasonEvidence
 
 
-def _choose_season(train_values: FloatArray, config: TrainingConfig) -> _Season:
-    """``config.season_length`` when set, else the season :func:`detect_season` finds in the
-    training split's values."""
+#: At most this many peaks of the robust autocorrelation join the cadence's natural periods.
+MAX_PEAK_CANDIDATES = 3
+#: A longer confirmed season replaces a shorter one only with a validation MAE this much lower
+#: (on the windows where both have their history): the shorter season is the simpler model.
+SEASON_GAIN = 0.05
+#: A season that is a multiple of the shorter one (168 over 24) must also have lower
+#: seasonal-naive losses over the training and validation windows at this one-sided
+#: Diebold-Mariano level (Newey-West lag twice the longer season): a week holds seven days, so it
+#: repeats a daily season too and wins half the time by chance on the validation split alone.
+SEASON_MULTIPLE_SIGNIFICANCE = 0.05
+#: Lags within this share of each other (at least two steps) are one season.
+SEASON_LAG_TOLERANCE = 0.02
+
+
+def _near(a: int, b: int) -> bool:
+    """Two lags that are one season to within noise: :data:`SEASON_LAG_TOLERANCE` of the longer,
+    at least two steps (a long season's autocorrelation peak is flat and noise moves it)."""
+    return abs(a - b) <= max(2, SEASON_LAG_TOLERANCE * max(a, b))
+
+
+def _merge_near(natural: set[int], peaks: list[int]) -> list[int]:
+    """The peak lags, each replaced by a natural period it is near (so 289 on a 5-minute grid
+    is the day, 288) and the weaker of two near peaks dropped (``peaks`` strongest first)."""
+    kept: list[int] = []
+    for lag in peaks:
+        lag = next((m for m in sorted(natural) if _near(m, lag)), lag)
+        if not any(_near(lag, other) for other in kept):
+            kept.append(lag)
+    return kept
+
+
+def choose_season(
+    series: RegularSeries, train_end: int, validation_starts: IntArray, config: TrainingConfig
+) -> _Season:
+    """``config.season_length`` when set; otherwise the detected season, with its evidence.
+
+    Candidates are the natural periods of the grid interval (:func:`natural_periods`: hourly ->
+    24 and 168, monthly -> 12, ...) and up to :data:`MAX_PEAK_CANDIDATES` peaks of the robust
+    autocorrelation of the training split (:func:`acf_peaks`), each at most a third of the longest
+    training segment and ``config.max_season_length``. Each is scored by its robust
+    within-segment autocorrelation (:func:`season_acf`: outages and level shifts do not hide it)
+    and by the seasonal-naive MAE on the validation windows. A candidate is **confirmed** when its
+    autocorrelation reaches :data:`ACF_MIN_PEAK` and its seasonal-naive MAE is below the last
+    value's on the validation windows with a full season of history in their segment (at least
+    :data:`MIN_CONFIRMING_WINDOWS`). Peaks near a natural period are that period. Going through
+    the confirmed ones from the shortest, a longer one replaces the one kept when its validation
+    MAE is :data:`SEASON_GAIN` lower, and, if it is a multiple of it, when its seasonal-naive
+    losses are also significantly lower over the training and validation windows together
+    (:data:`SEASON_MULTIPLE_SIGNIFICANCE`; the baselines fit nothing, so the training split is
+    fair ground for them). Without a confirmed candidate, the strongest
+    autocorrelation peak is kept (the series is seasonal but the last value forecasts it better
+    at this horizon: the season still defines the seasonal-naive baseline and MASE); without
+    one, 1.
+    """
     if config.season_length is not None:
-        return _Season(config.season_length, False)
-    return _Season(detect_season(train_values, config.max_season_length), True)
+        evidence = SeasonEvidence(
+            method="configured", chosen=config.season_length, reason="season_length set in the configuration"
+        )
+        return _Season(config.season_length, False, evidence)
+    values = series.values[:train_end]
+    segment_starts = series.segment_starts[series.segment_starts < train_end]
+    segment_ends = np.minimum(series.segment_ends[: segment_starts.size], train_end)
+    longest = int(np.max(segment_ends - segment_starts)) if segment_starts.size else 0
+    max_lag = min(longest // MIN_CYCLES, config.max_season_length)
+    peaks = acf_peaks(values, config.max_season_length, segment_starts=segment_starts)[:MAX_PEAK_CANDIDATES]
+    natural = {m for m in natural_periods(series.interval) if 2 <= m <= max_lag}
+    peak_order = _merge_near(natural, [lag for lag, _ in peaks])
+    peak_lags = set(peak_order)
+    horizon = config.forecast_horizon
+    scorer = _SeasonalErrors(series, validation_starts, horizon)
+    train_starts = window_starts(series, 1, horizon, 0, train_end)
+    history = _SeasonalErrors(series, np.concatenate([train_starts, validation_starts]), horizon)
+    lv_mae = scorer.mae(1, on=1)
+    candidates: list[SeasonCandidate] = []
+    for m in sorted(natural | peak_lags):
+        sources: list[Literal["cadence", "acf_peak"]] = []
+        if m in natural:
+            sources.append("cadence")
+        if m in peak_lags:
+            sources.append("acf_peak")
+        sn_mae, lv_same = scorer.mae(m, on=m), scorer.mae(1, on=m)
+        candidates.append(
+            SeasonCandidate(
+                length=m,
+                sources=sources,
+                acf=season_acf(values, m, segment_starts),
+                validation_mae=sn_mae,
+                validation_windows=scorer.windows(m),
+                last_value_mae=lv_same,
+                beats_last_value=sn_mae is not None and lv_same is not None and sn_mae < lv_same,
+            )
+        )
+    length, reason = _pick_season(candidates, peak_order, scorer, history)
+    evidence = SeasonEvidence(
+        method="robust_acf_confirmed_on_validation",
+        chosen=length,
+        reason=reason,
+        last_value_validation_mae=lv_mae,
+        candidates=candidates,
+    )
+    return _Season(length, True, evidence)
+
+
+#: A season is confirmed on validation only over at least this many windows with a full season
+#: of history in their segment (elsewhere its forecast falls back to the last value and proves
+#: nothing), and at least the horizon.
+MIN_CONFIRMING_WINDOWS = 10
+
+
+class _SeasonalErrors:
+    """Seasonal-naive errors on some windows (observed targets only), by season."""
+
+    def __init__(self, series: RegularSeries, starts: IntArray, horizon: int) -> None:
+        self._series, self._starts, self._horizon = series, starts, horizon
+        self._y = gather(series.values, starts, 0, horizon)
+        observed = gather(series.observed, starts, 0, horizon)
+        self._keep = observed if np.any(observed) else np.ones_like(observed)
+        self._history = starts - series.segment_start_of(starts)
+
+    def _forecast(self, season: int) -> FloatArray:
+        s = self._series
+        return seasonal_naive_forecast(
+            s.values, self._starts, self._horizon, season, s.segment_start_of(self._starts)
+        )
+
+    def _full(self, season: int) -> BoolArray:
+        """Windows with a full ``season`` of history in their segment."""
+        out: BoolArray = self._history >= season
+        return out
+
+    def windows(self, season: int) -> int:
+        return int(self._full(season).sum())
+
+    def mae(self, season: int, *, on: int) -> float | None:
+        """MAE of the seasonal naive of ``season`` over the windows with a full season ``on`` of
+        history (``None`` with fewer than :data:`MIN_CONFIRMING_WINDOWS` and the horizon)."""
+        full = self._full(on)
+        if int(full.sum()) < max(MIN_CONFIRMING_WINDOWS, self._horizon):
+            return None
+        keep = self._keep & full[:, None]
+        if not np.any(keep):
+            return None
+        return float(np.mean(np.abs(self._y - self._forecast(season))[keep]))
+
+    def p_better(self, longer: int, shorter: int) -> float | None:
+        """One-sided Diebold-Mariano p-value that season ``longer`` beats ``shorter`` on the
+        windows with a full ``longer`` season of history. The Newey-West lag is twice the longer
+        season (a season apart the two forecasts share errors, and Bartlett weights fade before
+        the lag); with fewer than eight such seasons of windows the question is left open."""
+        full = self._full(longer)
+        if int(full.sum()) < 8 * longer:
+            return None
+        losses = {
+            m: window_losses(self._y[full], self._forecast(m)[full], self._keep[full])
+            for m in (longer, shorter)
+        }
+        return diebold_mariano(losses[longer], losses[shorter], self._horizon, min_lag=2 * longer).p_value
+
+
+def _pick_season(
+    candidates: list[SeasonCandidate],
+    peaks: list[int],
+    validation: _SeasonalErrors,
+    history: _SeasonalErrors,
+) -> tuple[int, str]:
+    """The rule of :func:`choose_season` on scored candidates: ``(length, reason)``."""
+    confirmed = [c for c in candidates if c.acf is not None and c.acf >= ACF_MIN_PEAK and c.beats_last_value]
+    if confirmed:
+        best = confirmed[0]
+        notes: list[str] = []
+        for c in confirmed[1:]:
+            # compared on the windows where both have their full history
+            mine, theirs = validation.mae(c.length, on=c.length), validation.mae(best.length, on=c.length)
+            if mine is None or theirs is None or not mine < (1.0 - SEASON_GAIN) * theirs:
+                continue
+            if c.length % best.length == 0:
+                p = history.p_better(c.length, best.length)
+                if p is None or not p < SEASON_MULTIPLE_SIGNIFICANCE:
+                    shown = "undefined" if p is None else f"{p:.3g}"
+                    notes.append(f"{c.length} not significantly better than {best.length} (p {shown})")
+                    continue
+            best = c
+        return best.length, (
+            f"season {best.length} confirmed: robust autocorrelation {best.acf:.3g} >= {ACF_MIN_PEAK:g} "
+            f"and seasonal-naive validation MAE {best.validation_mae:.6g} < last value "
+            f"{best.last_value_mae:.6g} on {best.validation_windows} windows"
+            + (f"; {'; '.join(notes)}" if notes else "")
+        )
+    if peaks:
+        lag = peaks[0]
+        return lag, (
+            f"season {lag} from the strongest autocorrelation peak, not confirmed: its seasonal-naive "
+            "validation MAE is not below the last value's (or too few validation windows have a "
+            "season of history)"
+        )
+    return 1, "no season: no candidate has autocorrelation support and beats the last value on validation"
+
+
+def backtest_points(train_points: int, validation_points: int) -> int:
+    """Grid points at the end of the training split that the backtest covers: as many as the
+    validation split, at most half the training split."""
+    return max(0, min(validation_points, train_points // 2))
+
+
+def backtest_starts(
+    series: RegularSeries, context: int, config: TrainingConfig, bounds: _SplitBounds
+) -> IntArray:
+    """The rolling-origin backtest windows (every origin, stride 1) whose targets lie in the last
+    :func:`backtest_points` points of the training split, with ``context`` inputs."""
+    points = backtest_points(bounds.train_end, bounds.validation_end - bounds.train_end)
+    if points < config.forecast_horizon:
+        return np.empty(0, dtype=np.int64)
+    return window_starts(
+        series, context, config.forecast_horizon, bounds.train_end - points, bounds.train_end
+    )
 
 
 def _require_context_windows(chosen: _TransformChoice, grid_points: int, season: int) -> None:
@@ -553,6 +788,11 @@ def _fit_scaler(
     if diffs.size == 0:
         raise InsufficientDataError("No seasonal difference in the training split.")
     return ScalerParams.fit(diffs, feature, applies_to="seasonal_differences")
+
+
+def _with_grid_report(series: RegularSeries, choice: GridChoice) -> RegularSeries:
+    """``series`` whose quality also records the grid chosen (kind, step, anchor, source)."""
+    return dataclasses.replace(series, quality=series.quality.model_copy(update={"grid": choice.report()}))
 
 
 def _with_split_quality(series: RegularSeries, bounds: _SplitBounds, windows: _SplitWindows) -> RegularSeries:

@@ -43,8 +43,8 @@ class TenantApiKeys(Protocol):
 
 class OrionForecastPublisher:
     """:class:`~chronos_core.application.ports.forecasting.ForecastPublisher` on Orion: an
-    ``options=upsert`` of the forecast entity with ``sourceEntity``, ``feature`` and
-    ``forecastSeries``."""
+    ``options=upsert`` of the forecast entity with ``sourceEntity``, ``feature``,
+    ``forecastSeries`` and ``forecastQuality``."""
 
     def __init__(self, orion: OrionClient) -> None:
         self._orion = orion

@@ -26,6 +26,8 @@ from chronos_core.domain.errors import ValidationError
 from chronos_core.domain.fiware import (
     FEATURE_ATTRIBUTE,
     FORECAST_ATTRIBUTE,
+    FORECAST_QUALITY_ATTRIBUTE,
+    GENERAL_FORBIDDEN_CHARS,
     SOURCE_ENTITY_ATTRIBUTE,
     FiwareTenant,
     validate_attribute_name,
@@ -33,12 +35,14 @@ from chronos_core.domain.fiware import (
     validate_entity,
     validate_ngsi_id,
 )
-from chronos_core.domain.forecasting import ForecastSeries
+from chronos_core.domain.forecasting import ForecastQuality, ForecastSeries
 from chronos_core.domain.model import iso_z
 
 COMPONENT: Final = "Orion"
 MAX_LIST_LIMIT: Final = 1000
-_RESERVED_FORECAST_ATTRS: Final = frozenset({FORECAST_ATTRIBUTE, SOURCE_ENTITY_ATTRIBUTE, FEATURE_ATTRIBUTE})
+_RESERVED_FORECAST_ATTRS: Final = frozenset(
+    {FORECAST_ATTRIBUTE, FORECAST_QUALITY_ATTRIBUTE, SOURCE_ENTITY_ATTRIBUTE, FEATURE_ATTRIBUTE}
+)
 
 AttrsFormat = Literal[
     "normalized", "keyValues", "values", "simplifiedNormalized", "simplifiedKeyValues", "legacy"
@@ -70,6 +74,20 @@ def forecast_series_attribute(series: ForecastSeries) -> dict[str, Any]:
     }
 
 
+def forecast_quality_attribute(quality: ForecastQuality, generated_at: datetime) -> dict[str, Any]:
+    """``forecastQuality`` as a normalized attribute: ``{"type": "StructuredValue", "value":
+    {status, interpolatedPoints, reason?}, "metadata": {"TimeInstant": generatedAt}}``. The
+    reason loses any character Orion forbids in values (it is written without them)."""
+    value: dict[str, Any] = {"status": quality.status, "interpolatedPoints": quality.interpolated_points}
+    if quality.reason:
+        value["reason"] = "".join(" " if c in GENERAL_FORBIDDEN_CHARS else c for c in quality.reason)
+    return {
+        "type": "StructuredValue",
+        "value": value,
+        "metadata": {"TimeInstant": {"type": "DateTime", "value": iso_z(generated_at)}},
+    }
+
+
 def to_ngsi_attribute(value: Any) -> dict[str, Any]:
     """Wrap a plain value as a normalized attribute.
 
@@ -97,8 +115,10 @@ def forecast_attributes(
     extra_attributes: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The attributes written on every forecast: ``sourceEntity`` (Relationship), ``feature``
-    (Text), ``forecastSeries`` (StructuredValue + TimeInstant), plus ``extra_attributes`` (wrapped
-    with :func:`to_ngsi_attribute`; they may not replace the three reserved ones)."""
+    (Text), ``forecastSeries`` (StructuredValue + TimeInstant), ``forecastQuality`` when the
+    series carries one (StructuredValue + TimeInstant, :func:`forecast_quality_attribute`), plus
+    ``extra_attributes`` (wrapped with :func:`to_ngsi_attribute`; they may not replace the
+    reserved ones)."""
     attributes: dict[str, dict[str, Any]] = {}
     for name, value in (extra_attributes or {}).items():
         if name in _RESERVED_FORECAST_ATTRS:
@@ -110,6 +130,10 @@ def forecast_attributes(
     attributes[SOURCE_ENTITY_ATTRIBUTE] = {"type": "Relationship", "value": source_entity_id}
     attributes[FEATURE_ATTRIBUTE] = {"type": "Text", "value": feature}
     attributes[FORECAST_ATTRIBUTE] = forecast_series_attribute(series)
+    if series.quality is not None:
+        attributes[FORECAST_QUALITY_ATTRIBUTE] = forecast_quality_attribute(
+            series.quality, series.generated_at
+        )
     return attributes
 
 

@@ -52,7 +52,9 @@ class SthSeriesSource:
     def collect(self, source: FiwareSource, chunk: ChunkSpec, *, pages_in_flight: int = 1) -> CollectedPart:
         tenant, series = FiwareTenant.of(source), _series(source)
         if chunk.date_from is not None:
-            read = self._client.read_between(tenant, series, chunk.date_from, chunk.date_to)
+            read = self._client.read_between(
+                tenant, series, chunk.date_from, chunk.date_to, expected_points=chunk.count
+            )
             rest = (
                 None
                 if read.complete or read.resume_from is None

@@ -18,8 +18,8 @@ Contract followed:
     (reception times are whole milliseconds and ties have no defined order, so the points at the
     boundary are read together, exactly once); more points at one time than a page holds are
     read by offset within that millisecond. Real STH pays for each page a count and a sort of the
-    documents matching the date filter plus the skip, so a page of a bounded time range costs in
-    proportion to the range, not to the series, and never skips far.
+    documents matching the date filter plus the skip, so a page bounded a few pages ahead costs in
+    proportion to those few pages, not to the series, and never skips far.
   - :meth:`SthCometClient.read_range` reads ``offset .. offset+count-1`` by ``hOffset`` pages,
     several in flight, reassembled in order (each page pays for the whole series and its offset).
 
@@ -381,16 +381,18 @@ class SthCometClient(FiwareClient):
         date_to: datetime | None,
         *,
         stop_by: float | None = None,
+        expected_points: int | None = None,
     ) -> RangeRead:
         """Every point received in ``[date_from, date_to)`` (``date_to`` None: up to the newest),
         ascending, each exactly once, paged by time as the module docstring says. With
         ``stop_by`` (a :func:`time.monotonic` instant) or inside a time budget, no page is
         started that would likely end after it: the points read so far come back with
-        ``complete=False`` and ``resume_from``, after at least one page."""
+        ``complete=False`` and ``resume_from``, after at least one page. ``expected_points``
+        (about how many the range holds) lets each page look only a few pages ahead."""
         upper = None if date_to is None else date_to - timedelta(milliseconds=1)
         if upper is not None and upper < date_from:
             return RangeRead(points=[])
-        return _RangeReader(self, tenant, series, stop_by).by_time(date_from, upper)
+        return _RangeReader(self, tenant, series, stop_by).by_time(date_from, upper, expected_points)
 
     def point_at(self, tenant: FiwareTenant, series: SeriesRef, offset: int) -> SthPoint | None:
         """The point at ``offset`` from the oldest, or None past the end."""
@@ -549,6 +551,50 @@ def _json_object(http: FiwareHttp, response: httpx.Response, operation: str) -> 
     return body
 
 
+#: How many pages ahead of the cursor a time page's ``dateTo`` reaches when the density is known.
+LOOKAHEAD_PAGES: Final = 5
+
+
+class _Lookahead:
+    """The span of time a page by time asks for: about :data:`LOOKAHEAD_PAGES` pages of points
+    at the density seen so far (None: up to the range's end)."""
+
+    def __init__(self, span: timedelta | None) -> None:
+        self._span = span
+
+    @classmethod
+    def for_range(
+        cls, date_from: datetime, upper: datetime | None, expected_points: int | None, page_size: int
+    ) -> _Lookahead:
+        if upper is None or not expected_points or expected_points <= LOOKAHEAD_PAGES * page_size:
+            return cls(None)
+        per_point = (upper - date_from) / expected_points
+        return cls(max(timedelta(milliseconds=1), per_point * LOOKAHEAD_PAGES * page_size))
+
+    def end(self, cursor: datetime, upper: datetime | None) -> datetime | None:
+        """The inclusive ``dateTo`` of the next page."""
+        if self._span is None or upper is None:
+            return upper
+        return min(upper, cursor + self._span)
+
+    def widen(self, found: int, page_size: int) -> None:
+        """The look-ahead held less than a page (``found`` points): the data is sparser there;
+        look as far as that density needs (at least twice as far)."""
+        if self._span is not None:
+            wanted = LOOKAHEAD_PAGES * page_size
+            self._span *= max(2.0, min(64.0, wanted / max(1, found)))
+
+    def observe(self, page: list[SthPoint], page_size: int) -> None:
+        """Re-estimate the span from a full page's density."""
+        if self._span is None or len(page) < 2:
+            return
+        covered = page[-1].recv_time - page[0].recv_time
+        if covered > timedelta(0):
+            self._span = max(
+                timedelta(milliseconds=1), covered / (len(page) - 1) * LOOKAHEAD_PAGES * page_size
+            )
+
+
 #: A page is not started with less time than this left before the stop time.
 MIN_PAGE_SECONDS: Final = 1.0
 
@@ -647,27 +693,39 @@ class _RangeReader:
     def _stopped_at_offset(points: list[SthPoint], offset: int) -> RangeRead:
         return RangeRead(points=points, complete=False, resume_offset=offset + len(points))
 
-    def by_time(self, date_from: datetime, upper: datetime | None) -> RangeRead:
-        """Pages from the last reception time seen; ``upper`` is the inclusive end."""
+    def by_time(
+        self, date_from: datetime, upper: datetime | None, expected_points: int | None = None
+    ) -> RangeRead:
+        """Pages from the last reception time seen; ``upper`` is the inclusive end. With
+        ``expected_points`` (about how many points the range holds) each page's ``dateTo`` looks
+        only :data:`LOOKAHEAD_PAGES` pages ahead of the cursor, re-estimated from the density seen,
+        so a page costs STH the documents of that look-ahead, not of the rest of the range."""
         points: list[SthPoint] = []
         cursor = date_from
+        ahead = _Lookahead.for_range(date_from, upper, expected_points, self._client.page_size)
         while upper is None or cursor <= upper:
             if points and not self._time_left():
                 return RangeRead(points=points, complete=False, resume_from=cursor)
+            page_end = ahead.end(cursor, upper)
             try:
-                page, asked = self._page(0, self._client.page_size, cursor, upper)
+                page, asked = self._page(0, self._client.page_size, cursor, page_end)
             except FiwareUnavailableError:
                 if self._out_of_time(bool(points)):
                     return RangeRead(points=points, complete=False, resume_from=cursor)
                 raise
             if len(page) < asked:
-                points.extend(page)  # the range ends in this page
-                break
+                points.extend(page)  # everything up to page_end is read
+                if page_end is None or page_end == upper:
+                    break  # the range ends in this page
+                ahead.widen(len(page), self._client.page_size)
+                cursor = page_end + timedelta(milliseconds=1)
+                continue
             last = page[-1].recv_time
             if last == cursor:  # a whole page of points at one time: read them by offset
                 points.extend(self._all_at(cursor))
                 cursor += timedelta(milliseconds=1)
                 continue
+            ahead.observe(page, self._client.page_size)
             points.extend(p for p in page if p.recv_time < last)
             cursor = last
         return RangeRead(points=points)

@@ -25,7 +25,7 @@ router = APIRouter(
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such model or job (for this caller)."},
     409: {"model": ErrorResponse, "description": "The job has no trained model."},
-    502: {"model": ErrorResponse, "description": "A FIWARE component failed or returned too few points."},
+    502: {"model": ErrorResponse, "description": "A FIWARE component failed or holds no valid point."},
     503: {"model": ErrorResponse, "description": "A dependency cannot be reached."},
 }
 

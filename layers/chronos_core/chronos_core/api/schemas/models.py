@@ -38,6 +38,16 @@ class ModelResponse(BaseModel):
     early_stopping_patience: int
     lookback_window: int
     forecast_horizon: int
+    sampling_interval: str | None = Field(
+        default=None,
+        description="The series' grid as an ISO-8601 duration (PT30M, PT1H, P1D, P1W, P1M, P3M, "
+        "P1Y), in its canonical spelling; null: the cadence is detected from the timestamps "
+        "(calendar months, quarters and years, weeks, days, or seconds on the sensor's phase).",
+    )
+    season_length: int | None = Field(
+        default=None,
+        description="The season in grid steps (1: none); null: detected on the training split.",
+    )
     feature: str
     entity_type: str
     entity_id: str

@@ -10,7 +10,7 @@ from chronos_core.application.forecasting.commands import Predict
 from chronos_core.application.forecasting.context import forecast_now
 from chronos_core.application.forecasting.deps import PredictionDeps
 from chronos_core.application.training.queries import job_and_model
-from chronos_core.domain.forecasting import ForecastPoint
+from chronos_core.domain.forecasting import ForecastPoint, ForecastQuality
 from chronos_core.domain.model import UtcDateTime, utcnow
 
 
@@ -30,7 +30,15 @@ class Prediction(BaseModel):
     lookback_window: int
     forecast_horizon: int
     last_observation: UtcDateTime
-    serving: str = Field(description="network, seasonal_naive or last_value (the promotion gate's choice)")
+    serving: str = Field(
+        description="network, seasonal_naive, last_value or blend: the promotion gate's choice, or the "
+        "baseline that ran instead when the context was too broken for it (see quality)"
+    )
+    quality: ForecastQuality = Field(
+        description="ok; interpolated (interpolated_points filled within the model's gap limit, as "
+        "in training); or degraded (a longer recent gap was bridged, or a baseline served "
+        "instead), with the reason"
+    )
     context: list[ContextPoint]
     forecast: list[ForecastPoint]
     metadata: dict[str, Any]
@@ -40,7 +48,7 @@ def predict(deps: PredictionDeps, command: Predict) -> Prediction:
     """Forecast on demand with the job's served forecaster.
 
     Raises NotFoundError (model/job, also another tenant's), ConflictError (no trained model),
-    UpstreamError (STH failed or returned too few points), DependencyUnavailableError.
+    UpstreamError (STH failed, or returned no valid point), DependencyUnavailableError.
     """
     job, model = job_and_model(deps, command)
     result, points = forecast_now(deps, model, job)
@@ -54,6 +62,7 @@ def predict(deps: PredictionDeps, command: Predict) -> Prediction:
         last_observation=result.last_observation,
         context=[ContextPoint(timestamp=t, value=v) for t, v in points],
         serving=result.serving,
+        quality=result.quality,
         forecast=result.points(),
         metadata={
             "model_name": model.name,

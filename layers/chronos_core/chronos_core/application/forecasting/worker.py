@@ -14,6 +14,7 @@ from chronos_core.domain.errors import ChronosError, ConflictError
 from chronos_core.domain.forecasting import (
     MAX_ERROR_LENGTH,
     ForecastMessage,
+    ForecastQuality,
     ForecastResult,
     ForecastRunStatus,
     ForecastSeries,
@@ -73,8 +74,12 @@ def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOut
         ForecastRunStatus.SUCCEEDED,
         points=len(result.values),
         generated_at=series.generated_at,
+        quality=result.quality,
     )
-    logger.info("Forecast published", extra={"job_id": job.id, "slot": iso_z(message.slot)})
+    logger.info(
+        "Forecast published",
+        extra={"job_id": job.id, "slot": iso_z(message.slot), "quality": result.quality.status},
+    )
     _tell_listeners(deps, job, model, message.slot, result, series)
     return ExecutionOutcome(job_id=job.id, slot=message.slot, status="succeeded", points=len(result.values))
 
@@ -131,6 +136,7 @@ def _finish(
     final: bool = False,
     points: int = 0,
     generated_at: datetime | None = None,
+    quality: ForecastQuality | None = None,
 ) -> None:
     """Record the run's outcome; a run that will not be retried (a success, or a final failure)
     first moves the job past its slot."""
@@ -138,7 +144,7 @@ def _finish(
     if status == ForecastRunStatus.SUCCEEDED or final:
         _advance_past(deps, job, run.slot)
     update = {"finished_at": utcnow(), "status": status, "error": error, "final": final, "points": points}
-    finished = run.model_copy(update={**update, "generated_at": generated_at})
+    finished = run.model_copy(update={**update, "generated_at": generated_at, "quality": quality})
     deps.jobs.record_last_forecast(job.id, finished)
 
 

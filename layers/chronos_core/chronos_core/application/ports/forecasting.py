@@ -36,8 +36,9 @@ class Forecaster(Protocol):
         """How many of the most recent raw points to read (the context plus slack)."""
 
     def forecast_points(self, points: Sequence[TimedPoint]) -> ForecastResult:
-        """Forecast from raw points on the training grid. Raises InsufficientDataError when the
-        points do not form a usable context."""
+        """Forecast from raw points on the training grid with the training's gap policy; the
+        result's ``quality`` says how the context relates to it. Raises InsufficientDataError
+        only when no point is valid."""
 
 
 class ForecasterLoader(Protocol):
