@@ -16,7 +16,7 @@ Contracts:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +30,7 @@ from chronos_core.application.monitoring.dispatch import notifications_for, rese
 from chronos_core.application.monitoring.metrics import Measured, RuleContext, measure
 from chronos_core.application.ports.monitoring import EvaluationRecord
 from chronos_core.domain.forecasting import advance
-from chronos_core.domain.ids import JobId
+from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.live_metrics import PublishedForecast
 from chronos_core.domain.model import Model, iso_z
 from chronos_core.domain.monitoring import (
@@ -50,7 +50,6 @@ from chronos_core.domain.monitoring import (
     step,
 )
 from chronos_core.domain.notifications import Notification
-from chronos_core.domain.training_job import TrainingJob
 from chronos_core.observability import logger
 
 #: Claim tickets inserted per storage call.
@@ -142,20 +141,31 @@ def _contexts(
     now: datetime,
     forecast: PublishedForecast | None,
 ) -> list[RuleContext]:
-    models: dict[str, Model | None] = {}
-    jobs: dict[str, TrainingJob | None] = {}
+    models = _read_each(deps, sorted({r.model_id for r in rules}), lambda i: deps.models.get(ModelId(i)))
+    job_ids = {job_id for rule in rules if (job_id := _job_of(rule, models.get(rule.model_id)))}
+    jobs = _read_each(deps, sorted(job_ids), lambda job_id: deps.jobs.get(JobId(job_id)))
     contexts = []
     for rule in rules:
-        if rule.model_id not in models:
-            models[rule.model_id] = deps.models.get(rule.model_id)
-        model = models[rule.model_id]
-        job_id = rule.job_id or (model.serving.training_job_id if model and model.serving else None)
-        if job_id and job_id not in jobs:
-            jobs[job_id] = deps.jobs.get(JobId(job_id))
+        model = models.get(rule.model_id)
+        job_id = _job_of(rule, model)
         job = jobs.get(job_id) if job_id else None
         state = states.get(rule.id) or RuleState(rule_id=rule.id, since=now)
         contexts.append(RuleContext(rule=rule, state=state, model=model, job=job, now=now, forecast=forecast))
     return contexts
+
+
+def _job_of(rule: AlertRule, model: Model | None) -> str | None:
+    """The job a rule watches: its own, else the one its model serves."""
+    return rule.job_id or (model.serving.training_job_id if model and model.serving else None)
+
+
+def _read_each[T](deps: EvaluationDeps, ids: Sequence[str], read: Callable[[str], T]) -> dict[str, T]:
+    """``read`` of each id, concurrently (each is a database round trip)."""
+    workers = min(deps.monitoring_settings.evaluation_concurrency, len(ids))
+    if workers <= 1:
+        return {i: read(i) for i in ids}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alert-read") as pool:
+        return dict(zip(ids, pool.map(read, ids), strict=True))
 
 
 def _measure_all(deps: EvaluationDeps, contexts: list[RuleContext]) -> list[Measured]:
