@@ -9,6 +9,8 @@
    showing progress while it runs.
 4. Show the test metrics next to the last-value and seasonal-naive baselines.
 5. Forecast on demand, then enable recurring forecasts and publish one into Orion.
+6. An alert: a webhook channel to a receiver the demo starts, an observed-threshold rule that
+   breaches, the evaluator invoked now, and the signed notification received and recorded.
 
 The steps a user would type (2, 3, the forecast and enabling forecasts in 5) run the `chronos`
 command line (`cli/`), printed as `$ chronos ...` before they run; seeding, the scheduler tick
@@ -17,13 +19,19 @@ and reading Orion back are the demo's own harness.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +208,7 @@ def main() -> int:
         print(f"model status now: {api.get(f'/models/{model["id"]}').json()['status']}")
 
         run_forecasts(api, env, stack, model, job)
+        run_alert(api, stack, model)
     print_dashboard(stack)
     return 0
 
@@ -254,6 +263,82 @@ def run_forecasts(
     print(f"   sourceEntity {entity['sourceEntity']['value']}, feature {entity['feature']['value']}")
     last = api.get(base).json().get("last_forecast") or {}
     print(f"job's last forecast run: status {last.get('status')}, points {last.get('points')}")
+
+
+def run_alert(api: httpx.Client, stack: dict[str, Any], model: dict[str, Any]) -> None:
+    """A rule that breaches, evaluated now, and its signed webhook notification received."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/alerts"
+    step(f"Alerts: a webhook channel to a receiver on {url} and a rule on the model")
+    channel = api.post(
+        "/alert-channels",
+        json={"name": "demo", "type": "webhook", "fiware_service": SERVICE, "config": {"url": url}},
+    )
+    channel.raise_for_status()
+    hook = channel.json()
+    rule = api.post(
+        "/alert-rules",
+        json={
+            "name": "demand above 1000 MW",
+            "type": "observed_threshold",
+            "params": {"threshold": 1000, "direction": "above"},
+            "model_id": model["id"],
+            "severity": "high",
+            "channels": [hook["id"]],
+        },
+    )
+    rule.raise_for_status()
+    created = rule.json()["rule"]
+    print(f"rule {created['id']}: {created['type']} {created['params']}, channels {created['channels']}")
+
+    step("The EventBridge rule runs the evaluator every minute; invoke it now instead of waiting")
+    at = datetime.fromisoformat(created["created_at"]) + timedelta(seconds=1)
+    event = {"id": str(uuid.uuid4()), "detail": {"evaluate_at": at.isoformat()}}
+    tick = local_client("lambda", stack["LocalStackUrl"]).invoke(
+        FunctionName=stack["EvaluateAlertsFunctionName"], Payload=json.dumps(event)
+    )
+    print(f"evaluator tick: {json.loads(tick['Payload'].read())}")
+    alerts: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30  # the schedule may have evaluated this slot first
+    while not alerts and time.monotonic() < deadline:
+        alerts = api.get("/alerts", params={"rule_id": created["id"]}).json()["items"]
+        time.sleep(0 if alerts else 1)
+    if not alerts:
+        print("the rule did not fire")
+        return
+    alert = alerts[0]
+    print(f"alert {alert['id']} {alert['status']}: {alert['message']}")
+
+    step("The deliverer Lambda (SQS) POSTs the signed notification to the webhook")
+    deadline = time.monotonic() + 60
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.5)
+    server.shutdown()
+    if not received:
+        print("no notification arrived within a minute")
+        return
+    headers, body = received[0]
+    timestamp, signature = headers["X-Chronos-Timestamp"], headers["X-Chronos-Signature"]
+    print(f"received {json.loads(body)['kind']} notification, X-Chronos-Signature {signature[:20]}...")
+
+    expected = hmac.new(hook["secret"].encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    verified = hmac.compare_digest("v1=" + expected.hexdigest(), signature)
+    print(f"signature verified with the channel's secret: {verified}")
+    time.sleep(1)
+    for delivery in api.get(f"/alerts/{alert['id']}").json()["deliveries"]:
+        print(f"delivery {delivery['id']}: {delivery['status']} after {delivery['attempts']} attempt(s)")
 
 
 if __name__ == "__main__":

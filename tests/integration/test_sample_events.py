@@ -36,6 +36,25 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     "execute_forecast_missing_job.json": ("execute_forecast", {"batchItemFailures": []}),
     # An empty database: no running job, nothing to reconcile (Step Functions is not called).
     "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": []}),
+    # An empty database: no rule, nothing claimed, evaluated or queued (no queue needed).
+    "evaluate_alerts.json": (
+        "evaluate_alerts",
+        {
+            "rules": 0,
+            "claimed": 0,
+            "evaluated": 0,
+            "transitions": 0,
+            "firing": 0,
+            "resolved": 0,
+            "notifications": 0,
+            "queued": 0,
+            "errors": 0,
+            "outcomes": 0,
+            "resent": 0,
+        },
+    ),  # fmt: skip
+    # A message for a notification that does not exist is acknowledged and skipped.
+    "deliver_notifications_missing.json": ("deliver_notifications", {"batchItemFailures": []}),
 }
 
 
@@ -44,7 +63,12 @@ def configured(mongo_db: Database[Document], monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CHRONOS_MONGODB_DATABASE", mongo_db.name)
     monkeypatch.setenv("CHRONOS_AUTH_JWT_SECRET", TEST_SECRET)
     monkeypatch.delenv("CHRONOS_AUTH_JWT_SECRET_PARAMETER", raising=False)
-    for name in ("CHRONOS_DATA_BUCKET", "CHRONOS_TRAINING_STATE_MACHINE_ARN", "CHRONOS_FORECAST_QUEUE_URL"):
+    for name in (
+        "CHRONOS_DATA_BUCKET",
+        "CHRONOS_TRAINING_STATE_MACHINE_ARN",
+        "CHRONOS_FORECAST_QUEUE_URL",
+        "CHRONOS_ALERT_QUEUE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     bootstrap.reset()
     yield

@@ -20,6 +20,7 @@ from chronos_core.adapters.artifact_store import InMemoryArtifactStore
 from chronos_core.application.ports.forecasting import RunAdmission
 from chronos_core.application.ports.health import DependencyCheck
 from chronos_core.application.ports.models import ModelFilter, Page
+from chronos_core.application.ports.monitoring import AlertFilter, EvaluationRecord, RuleFilter
 from chronos_core.application.ports.pipeline import (
     CollectedPart,
     ExecutionState,
@@ -46,7 +47,25 @@ from chronos_core.domain.forecasting import (
     run_key,
 )
 from chronos_core.domain.ids import JobId, ModelId
+from chronos_core.domain.live_metrics import PublishedForecast
 from chronos_core.domain.model import FiwareSource, Model, ModelStatus, ServingSummary, utcnow
+from chronos_core.domain.monitoring import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertStatus,
+    RuleState,
+    RuleType,
+    Silence,
+)
+from chronos_core.domain.notifications import (
+    Channel,
+    ChannelStats,
+    ChannelStatus,
+    DeliveryOutcome,
+    Notification,
+    NotificationStatus,
+)
 from chronos_core.domain.training_job import (
     RUNNING_STATUSES,
     ChunkSpec,
@@ -887,6 +906,386 @@ class FakeProbe:
         return DependencyCheck(name=self.name, status=self.status, latency_ms=1.0, required=self.required)
 
 
+# ------------------------------------------------------------------------------- monitoring
+
+
+def _page[T](items: list[T], skip: int, limit: int) -> Page[T]:
+    return Page(items=items[skip : skip + limit], total=len(items), skip=skip, limit=limit)
+
+
+class InMemoryAlertRules:
+    """AlertRules: rules by id."""
+
+    def __init__(self, *rules: AlertRule) -> None:
+        self.rules: dict[str, AlertRule] = {r.id: r for r in rules}
+
+    def add(self, rule: AlertRule) -> None:
+        if rule.id in self.rules:
+            raise ConflictError(f"Alert rule {rule.id} already exists")
+        self.rules[rule.id] = rule
+
+    def get(self, rule_id: str) -> AlertRule | None:
+        return self.rules.get(rule_id)
+
+    def replace(self, rule: AlertRule) -> bool:
+        if rule.id not in self.rules:
+            return False
+        self.rules[rule.id] = rule
+        return True
+
+    def delete(self, rule_id: str) -> bool:
+        return self.rules.pop(rule_id, None) is not None
+
+    def enabled(self, limit: int) -> list[AlertRule]:
+        return [r for r in self.rules.values() if r.enabled][:limit]
+
+    def for_model(self, model_id: ModelId, types: Sequence[RuleType]) -> list[AlertRule]:
+        return [r for r in self.rules.values() if r.enabled and r.model_id == model_id and r.type in types]
+
+    def using_channel(self, channel_id: str) -> list[str]:
+        return [r.id for r in self.rules.values() if channel_id in r.channels]
+
+    def list(self, filters: RuleFilter, skip: int, limit: int) -> Page[AlertRule]:
+        found = [
+            r
+            for r in self.rules.values()
+            if (filters.services is None or r.fiware_service in filters.services)
+            and (filters.model_id is None or r.model_id == filters.model_id)
+            and (filters.job_id is None or r.job_id == filters.job_id)
+            and (filters.type is None or r.type == filters.type)
+            and (filters.enabled is None or r.enabled == filters.enabled)
+        ]
+        found.sort(key=lambda r: r.created_at, reverse=True)
+        return _page(found, skip, limit)
+
+
+class InMemoryRuleStates:
+    def __init__(self) -> None:
+        self.states: dict[str, RuleState] = {}
+        self.saves = 0
+
+    def get(self, rule_id: str) -> RuleState | None:
+        return self.states.get(rule_id)
+
+    def get_many(self, rule_ids: Sequence[str]) -> dict[str, RuleState]:
+        return {i: self.states[i] for i in rule_ids if i in self.states}
+
+    def save(self, state: RuleState) -> None:
+        self.saves += 1
+        self.states[state.rule_id] = state
+
+    def delete(self, rule_id: str) -> None:
+        self.states.pop(rule_id, None)
+
+
+class InMemoryEvaluationLog:
+    """EvaluationLog: claim keys inserted once; every evaluation kept."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.records: list[EvaluationRecord] = []
+        self._lock = threading.Lock()
+
+    def claim(self, keys: Sequence[str]) -> list[bool]:
+        with self._lock:
+            won = [k not in self.keys for k in keys]
+            self.keys.update(keys)
+        return won
+
+    def record(self, evaluations: Sequence[EvaluationRecord]) -> None:
+        self.records.extend(evaluations)
+
+    def latest(self, rule_id: str) -> EvaluationRecord | None:
+        mine = [r for r in self.records if r.rule_id == rule_id]
+        return max(mine, key=lambda r: r.at) if mine else None
+
+
+class InMemoryAlertStore:
+    def __init__(self) -> None:
+        self.alerts: dict[str, Alert] = {}
+        self.events_: list[AlertEvent] = []
+
+    def add_alert(self, alert: Alert) -> None:
+        self.alerts[alert.id] = alert
+
+    def save_alert(self, alert: Alert) -> None:
+        self.alerts[alert.id] = alert
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        return self.alerts.get(alert_id)
+
+    def get_alerts(self, alert_ids: Sequence[str]) -> dict[str, Alert]:
+        return {i: self.alerts[i] for i in alert_ids if i in self.alerts}
+
+    def list_alerts(self, filters: AlertFilter, skip: int, limit: int) -> Page[Alert]:
+        found = [
+            a
+            for a in self.alerts.values()
+            if (filters.services is None or a.fiware_service in filters.services)
+            and (filters.status is None or a.status == filters.status)
+            and (filters.rule_id is None or a.rule_id == filters.rule_id)
+            and (filters.model_id is None or a.model_id == filters.model_id)
+            and (filters.severity is None or a.severity == filters.severity)
+        ]
+        found.sort(key=lambda a: a.started_at, reverse=True)
+        return _page(found, skip, limit)
+
+    def alerts_of_rule(self, rule_id: str, limit: int = 10_000) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.rule_id == rule_id][:limit]
+
+    def undecided_outcomes(self, rule_id: str) -> list[Alert]:
+        return [a for a in self.alerts.values() if a.rule_id == rule_id and a.predicted and a.outcome is None]
+
+    def active_with_fingerprint(self, fingerprint: str) -> Alert | None:
+        return next((a for a in self.alerts.values() if a.fingerprint == fingerprint and a.active), None)
+
+    def add_events(self, events: Sequence[AlertEvent]) -> None:
+        self.events_.extend(events)
+
+    def events(
+        self, *, rule_id: str | None = None, alert_id: str | None = None, skip: int = 0, limit: int = 100
+    ) -> Page[AlertEvent]:
+        found = [
+            e
+            for e in reversed(self.events_)
+            if (rule_id is None or e.rule_id == rule_id) and (alert_id is None or e.alert_id == alert_id)
+        ]
+        return _page(found, skip, limit)
+
+    def forget_rule(self, rule_id: str) -> None:
+        for alert in list(self.alerts.values()):
+            if alert.rule_id == rule_id and alert.active:
+                self.alerts[alert.id] = alert.model_copy(
+                    update={"status": AlertStatus.RESOLVED, "resolved_at": utcnow()}
+                )
+
+
+class InMemoryNotificationStore:
+    def __init__(self) -> None:
+        self.notifications: dict[str, Notification] = {}
+        self.attempts: set[str] = set()
+
+    def add_many(self, notifications: Sequence[Notification]) -> None:
+        for n in notifications:
+            self.notifications[n.id] = n
+
+    def get(self, notification_id: str) -> Notification | None:
+        return self.notifications.get(notification_id)
+
+    def save(self, notification: Notification) -> None:
+        self.notifications[notification.id] = notification
+
+    def for_alert(self, alert_id: str) -> list[Notification]:
+        return sorted(
+            (n for n in self.notifications.values() if n.alert_id == alert_id), key=lambda n: n.created_at
+        )
+
+    def claim_attempt(self, notification_id: str, attempt: int) -> bool:
+        key = f"{notification_id}#{attempt}"
+        if key in self.attempts:
+            return False
+        self.attempts.add(key)
+        return True
+
+    def unsent(self, created_before: datetime, limit: int) -> list[Notification]:
+        return [
+            n
+            for n in self.notifications.values()
+            if n.status == NotificationStatus.PENDING and n.attempts == 0 and n.created_at < created_before
+        ][:limit]
+
+    def delivered_channels(self, alert_id: str) -> set[str]:
+        return {
+            n.channel_id
+            for n in self.notifications.values()
+            if n.alert_id == alert_id and n.status == NotificationStatus.DELIVERED and n.kind != "resolved"
+        }
+
+
+class FakeNotificationQueue:
+    """NotificationQueue: keeps the ids sent; ``fail`` refuses some."""
+
+    def __init__(self, fail: Callable[[str], bool] = lambda i: False) -> None:
+        self.sent: list[str] = []
+        self.fail = fail
+
+    def send(self, notification_ids: Sequence[str], correlation_id: str) -> list[str]:
+        failed = [i for i in notification_ids if self.fail(i)]
+        self.sent.extend(i for i in notification_ids if not self.fail(i))
+        return failed
+
+
+class InMemoryChannelStore:
+    def __init__(self, *channels: Channel) -> None:
+        self.channels: dict[str, Channel] = {c.id: c for c in channels}
+
+    def add(self, channel: Channel) -> None:
+        self.channels[channel.id] = channel
+
+    def get(self, channel_id: str) -> Channel | None:
+        return self.channels.get(channel_id)
+
+    def get_many(self, channel_ids: Sequence[str]) -> dict[str, Channel]:
+        return {i: self.channels[i] for i in channel_ids if i in self.channels}
+
+    def save(self, channel: Channel) -> None:
+        stored = self.channels.get(channel.id)
+        stats = stored.stats if stored else channel.stats
+        stats = stats.model_copy(update={"consecutive_failures": channel.stats.consecutive_failures})
+        self.channels[channel.id] = channel.model_copy(update={"stats": stats})
+
+    def delete(self, channel_id: str) -> bool:
+        return self.channels.pop(channel_id, None) is not None
+
+    def active_in(self, fiware_service: str) -> list[Channel]:
+        return [c for c in self.channels.values() if c.fiware_service == fiware_service and c.active]
+
+    def record_delivery(self, channel_id: str, outcome: DeliveryOutcome, at: datetime) -> ChannelStats | None:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return None
+        s = channel.stats
+        if outcome.ok:
+            stats = s.model_copy(
+                update={
+                    "times_sent": s.times_sent + 1,
+                    "delivered": s.delivered + 1,
+                    "last_notification": at,
+                    "last_success": at,
+                    "last_success_code": outcome.status_code,
+                    "consecutive_failures": 0,
+                }
+            )
+        else:
+            stats = s.model_copy(
+                update={
+                    "times_sent": s.times_sent + 1,
+                    "failed": s.failed + 1,
+                    "last_notification": at,
+                    "last_failure": at,
+                    "last_failure_reason": outcome.reason,
+                    "consecutive_failures": s.consecutive_failures + 1,
+                }
+            )
+        self.channels[channel_id] = channel.model_copy(update={"stats": stats})
+        return stats
+
+    def disable(self, channel_id: str, reason: str, at: datetime) -> bool:
+        channel = self.channels.get(channel_id)
+        if channel is None or not channel.active:
+            return False
+        self.channels[channel_id] = channel.model_copy(
+            update={"status": ChannelStatus.DISABLED, "disabled_at": at, "disabled_reason": reason}
+        )
+        return True
+
+    def list(self, services: frozenset[str] | None, skip: int, limit: int) -> Page[Channel]:
+        found = [c for c in self.channels.values() if services is None or c.fiware_service in services]
+        return _page(found, skip, limit)
+
+
+class InMemorySilenceStore:
+    def __init__(self) -> None:
+        self.silences: dict[str, Silence] = {}
+
+    def add(self, silence: Silence) -> None:
+        self.silences[silence.id] = silence
+
+    def get(self, silence_id: str) -> Silence | None:
+        return self.silences.get(silence_id)
+
+    def delete(self, silence_id: str) -> bool:
+        return self.silences.pop(silence_id, None) is not None
+
+    def active(self, fiware_service: str, at: datetime) -> list[Silence]:
+        return [
+            s
+            for s in self.silences.values()
+            if s.fiware_service == fiware_service and s.starts_at <= at < s.ends_at
+        ]
+
+    def list(
+        self, services: frozenset[str] | None, active_at: datetime | None, skip: int, limit: int
+    ) -> Page[Silence]:
+        found = [
+            s
+            for s in self.silences.values()
+            if (services is None or s.fiware_service in services)
+            and (active_at is None or s.ends_at > active_at)
+        ]
+        return _page(found, skip, limit)
+
+
+class InMemoryForecastLog:
+    def __init__(self) -> None:
+        self.forecasts: dict[str, list[PublishedForecast]] = {}
+
+    def record(self, forecast: PublishedForecast) -> None:
+        kept = [f for f in self.forecasts.get(forecast.job_id, []) if f.generated_at != forecast.generated_at]
+        self.forecasts[forecast.job_id] = sorted([*kept, forecast], key=lambda f: f.generated_at)
+
+    def recent(self, job_id: JobId, n: int) -> list[PublishedForecast]:
+        return list(reversed(self.forecasts.get(job_id, [])))[:n]
+
+
+class FakeForecastRunHistory:
+    """ForecastRunHistory: statuses per job, newest first."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, list[str]] = {}
+
+    def recent_statuses(self, job_id: JobId, n: int) -> list[str]:
+        return self.statuses.get(job_id, [])[:n]
+
+
+class FakeObservedSeries:
+    """ObservedSeries: points per entity id (oldest first), or an error to raise."""
+
+    def __init__(
+        self, points: dict[str, list[TimedPoint]] | None = None, error: Exception | None = None
+    ) -> None:
+        self.points = points or {}
+        self.error = error
+        self.calls: list[tuple[str, str]] = []
+
+    def _of(self, source: FiwareSource, call: str) -> list[TimedPoint]:
+        self.calls.append((call, source.entity_id))
+        if self.error is not None:
+            raise self.error
+        return self.points.get(source.entity_id, [])
+
+    def recent(self, source: FiwareSource, n: int) -> list[TimedPoint]:
+        return self._of(source, "recent")[-n:]
+
+    def between(
+        self, source: FiwareSource, date_from: datetime, date_to: datetime | None
+    ) -> list[TimedPoint]:
+        return [
+            p
+            for p in self._of(source, "between")
+            if p[0] >= date_from and (date_to is None or p[0] < date_to)
+        ]
+
+    def before(self, source: FiwareSource, date_to: datetime, n: int) -> list[TimedPoint]:
+        return [p for p in self._of(source, "before") if p[0] <= date_to][-n:]
+
+
+class FakeNotifier:
+    """Notifier: answers each delivery from ``outcomes`` (per channel id, in order; the last one
+    repeats), delivered by default; records every attempt."""
+
+    def __init__(self, outcomes: dict[str, list[DeliveryOutcome]] | None = None) -> None:
+        self.outcomes = outcomes or {}
+        self.sent: list[tuple[str, Notification]] = []
+
+    def deliver(self, channel: Channel, notification: Notification) -> DeliveryOutcome:
+        self.sent.append((channel.id, notification))
+        queue = self.outcomes.get(channel.id)
+        if not queue:
+            return DeliveryOutcome(ok=True, status_code=200)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+
 # ------------------------------------------------------------------------------- the container
 
 
@@ -917,6 +1316,18 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "token_verifier": verifier(),
         "health_probes": [FakeProbe("mongodb")],
         "health_cache": HealthCache(ttl_seconds=0),
+        "alert_rules": InMemoryAlertRules(),
+        "rule_states": InMemoryRuleStates(),
+        "alert_evaluations": InMemoryEvaluationLog(),
+        "alerts": InMemoryAlertStore(),
+        "notifications": InMemoryNotificationStore(),
+        "notification_queue": FakeNotificationQueue(),
+        "channels": InMemoryChannelStore(),
+        "silences": InMemorySilenceStore(),
+        "forecast_log": InMemoryForecastLog(),
+        "forecast_runs": FakeForecastRunHistory(),
+        "observed_series": FakeObservedSeries(),
+        "notifier": FakeNotifier(),
     }
     defaults.update(overrides)
     return bootstrap(settings or Settings(), **defaults)

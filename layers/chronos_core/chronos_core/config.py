@@ -92,6 +92,26 @@ class Settings(BaseSettings):
     )
     forecast_lease_seconds: float = Field(default=120.0, gt=0, description="Run lease per (job, slot).")
 
+    # Monitoring (alert evaluator, notification deliverer, the API's alert routes).
+    alert_queue_url: str | None = None
+    alert_notification_max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts per notification before it is failed."
+    )
+    alert_retry_base_seconds: float = Field(
+        default=2.0, ge=0, le=3600, description="First notification retry delay (doubles, with jitter)."
+    )
+    alert_retry_max_seconds: float = Field(
+        default=900.0, gt=0, le=43_200, description="Longest notification retry delay (Retry-After included)."
+    )
+    alert_channel_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Consecutive failed deliveries that disable a channel."
+    )
+    alert_evaluation_concurrency: int = Field(default=8, ge=1, le=64, description="Rules measured at once.")
+    alert_webhook_allow_private: bool = Field(
+        default=False, description="Webhooks may target loopback/private addresses (local stacks only)."
+    )
+    alert_forecast_log_per_job: int = Field(default=200, ge=10, le=5000)
+
     # Health checks.
     health_timeout_seconds: float = Field(default=2.0, gt=0)
 

@@ -13,7 +13,17 @@ from chronos_core.api.dashboard import DashboardConfig, dashboard_router
 from chronos_core.api.deps import ApiServices
 from chronos_core.api.errors import install_error_handlers
 from chronos_core.api.middleware import BodySizeLimit, RequestBudget
-from chronos_core.api.routes import devices, forecasts, models, system, training_jobs
+from chronos_core.api.routes import (
+    alert_channels,
+    alert_rules,
+    alerts,
+    devices,
+    forecasts,
+    models,
+    silences,
+    system,
+    training_jobs,
+)
 
 
 def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig] | None = None) -> FastAPI:
@@ -48,7 +58,17 @@ def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig]
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestBudget, seconds=settings.api_request_budget_seconds)
-    for module in (system, models, training_jobs, devices, forecasts):
+    for module in (
+        system,
+        models,
+        training_jobs,
+        devices,
+        forecasts,
+        alert_rules,
+        alerts,
+        alert_channels,
+        silences,
+    ):
         app.include_router(module.router)
     if dashboard is not None:
         app.include_router(dashboard_router(*dashboard))

@@ -13,6 +13,12 @@ from fastapi import Depends, Path, Request
 
 from chronos_core.application.devices.listing import DevicesDeps
 from chronos_core.application.forecasting.deps import HistoryDeps, PredictionDeps, ProvisioningDeps
+from chronos_core.application.monitoring.deps import (
+    AlertQueryDeps,
+    ChannelAdminDeps,
+    RuleAdminDeps,
+    SilenceDeps,
+)
 from chronos_core.application.ports.training_jobs import ForecastingJobs
 from chronos_core.application.system.auth import AuthDeps
 from chronos_core.application.system.health import HealthDeps
@@ -30,6 +36,10 @@ class ApiServices(
     DevicesDeps,
     AuthDeps,
     HealthDeps,
+    RuleAdminDeps,
+    ChannelAdminDeps,
+    SilenceDeps,
+    AlertQueryDeps,
     Protocol,
 ):
     """Everything the API's use cases depend on (:class:`chronos_core.bootstrap.Services` is one)."""

@@ -70,3 +70,23 @@ class SthSeriesSource:
 
     def last_n(self, source: FiwareSource, n: int) -> list[tuple[datetime, float | None]]:
         return _pairs(self._client.last_n(FiwareTenant.of(source), _series(source), n))
+
+
+class SthObservedSeries:
+    """:class:`~chronos_core.application.ports.monitoring.ObservedSeries` on STH-Comet: the
+    points alert rules are evaluated on, read by ``lastN`` and by time (``dateFrom``/``dateTo``)."""
+
+    def __init__(self, client: SthCometClient) -> None:
+        self._client = client
+
+    def recent(self, source: FiwareSource, n: int) -> list[tuple[datetime, float | None]]:
+        return _pairs(self._client.last_n(FiwareTenant.of(source), _series(source), n))
+
+    def between(
+        self, source: FiwareSource, date_from: datetime, date_to: datetime | None
+    ) -> list[tuple[datetime, float | None]]:
+        read = self._client.read_between(FiwareTenant.of(source), _series(source), date_from, date_to)
+        return _pairs(read.points)
+
+    def before(self, source: FiwareSource, date_to: datetime, n: int) -> list[tuple[datetime, float | None]]:
+        return _pairs(self._client.last_n(FiwareTenant.of(source), _series(source), n, date_to=date_to))

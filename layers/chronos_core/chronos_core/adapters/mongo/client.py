@@ -47,6 +47,24 @@ FORECAST_SERVICE_GROUPS = "forecast_service_groups"
 AUTH_FAILURES = "auth_failures"
 #: Short exclusive leases (``_id`` = the lease's name).
 LEASES = "leases"
+#: Monitoring: rule definitions, their states (``_id`` = rule id), evaluation claim tickets
+#: (``_id`` = ``<rule>|<slot>``) and the evaluation log.
+ALERT_RULES = "alert_rules"
+ALERT_STATES = "alert_states"
+ALERT_CLAIMS = "alert_claims"
+ALERT_EVALUATIONS = "alert_evaluations"
+#: Alerts (one per episode) and their transition events.
+ALERTS = "alerts"
+ALERT_EVENTS = "alert_events"
+#: Notifications, the claim of each delivery attempt (``_id`` = ``<notification>#<n>``),
+#: channels and silences.
+ALERT_NOTIFICATIONS = "alert_notifications"
+NOTIFICATION_ATTEMPTS = "notification_attempts"
+ALERT_CHANNELS = "alert_channels"
+ALERT_SILENCES = "alert_silences"
+#: Forecasts published by recurring runs, a bounded number per job (``_id`` =
+#: ``<job>|<generated_at>``).
+FORECAST_LOG = "forecast_log"
 
 #: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
 TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
@@ -96,6 +114,29 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (TRAINING_CHUNKS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (FORECAST_RUNS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (FORECAST_CLAIMS, [("claimed_at", ASCENDING)], {"name": "claimed_at"}),
+    (FORECAST_RUNS, [("job_id", ASCENDING), ("slot", DESCENDING)], {"name": "job_id_slot"}),
+    (ALERT_RULES, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_RULES, [("fiware_service", ASCENDING), ("created_at", DESCENDING)], {"name": "service_created"}),
+    (ALERT_RULES, [("model_id", ASCENDING)], {"name": "model_id"}),
+    (ALERT_RULES, [("enabled", ASCENDING)], {"name": "enabled"}),
+    (ALERT_RULES, [("channels", ASCENDING)], {"name": "channels"}),
+    (ALERT_CLAIMS, [("claimed_at", ASCENDING)], {"name": "claimed_at"}),
+    (ALERT_EVALUATIONS, [("rule_id", ASCENDING), ("at", DESCENDING)], {"name": "rule_at"}),
+    (ALERT_EVALUATIONS, [("at", ASCENDING)], {"name": "at"}),
+    (ALERTS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERTS, [("fingerprint", ASCENDING), ("status", ASCENDING)], {"name": "fingerprint_status"}),
+    (ALERTS, [("rule_id", ASCENDING), ("started_at", DESCENDING)], {"name": "rule_started"}),
+    (ALERTS, [("status", ASCENDING), ("started_at", DESCENDING)], {"name": "status_started"}),
+    (ALERT_EVENTS, [("rule_id", ASCENDING), ("at", DESCENDING)], {"name": "rule_at"}),
+    (ALERT_EVENTS, [("alert_id", ASCENDING), ("at", DESCENDING)], {"name": "alert_at"}),
+    (ALERT_NOTIFICATIONS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_NOTIFICATIONS, [("alert_id", ASCENDING)], {"name": "alert_id"}),
+    (ALERT_NOTIFICATIONS, [("status", ASCENDING), ("created_at", ASCENDING)], {"name": "status_created"}),
+    (ALERT_CHANNELS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_CHANNELS, [("fiware_service", ASCENDING)], {"name": "fiware_service"}),
+    (ALERT_SILENCES, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_SILENCES, [("fiware_service", ASCENDING), ("ends_at", ASCENDING)], {"name": "service_ends"}),
+    (FORECAST_LOG, [("job_id", ASCENDING), ("generated_at", DESCENDING)], {"name": "job_generated"}),
 ]
 
 # Expiry indexes: FerretDB v1 does not implement them, so expired documents are also deleted

@@ -15,6 +15,7 @@ from chronos_core.domain.forecasting import (
     MAX_ERROR_LENGTH,
     ForecastMessage,
     ForecastQuality,
+    ForecastResult,
     ForecastRunStatus,
     ForecastSeries,
     LastForecast,
@@ -79,7 +80,24 @@ def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOut
         "Forecast published",
         extra={"job_id": job.id, "slot": iso_z(message.slot), "quality": result.quality.status},
     )
+    _tell_listeners(deps, job, model, message.slot, result, series)
     return ExecutionOutcome(job_id=job.id, slot=message.slot, status="succeeded", points=len(result.values))
+
+
+def _tell_listeners(
+    deps: WorkerDeps,
+    job: TrainingJob,
+    model: Model,
+    slot: datetime,
+    result: ForecastResult,
+    series: ForecastSeries,
+) -> None:
+    """Tell each listener (monitoring) of the published forecast; none can fail the forecast."""
+    for listener in deps.forecast_listeners:
+        try:
+            listener.forecast_published(job, model, slot, result, series)
+        except Exception:
+            logger.exception("A forecast listener failed", extra={"job_id": job.id})
 
 
 def _runnable(
