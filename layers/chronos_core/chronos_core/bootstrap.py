@@ -38,7 +38,10 @@ from chronos_core.adapters.mongo import (
     MongoForecastSchedule,
     MongoHealthProbe,
     MongoLeases,
+    MongoModelEvents,
     MongoModelRepository,
+    MongoRetrainingPolicies,
+    MongoRetrainingRuns,
     MongoServiceGroupKeys,
     MongoTrainingJobRepository,
 )
@@ -48,11 +51,16 @@ from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.application.forecasting.cleanup import forecast_cleaners
 from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.ports.health import HealthProbe
+from chronos_core.application.ports.retraining import RetrainTrigger
+from chronos_core.application.retraining.deps import RetrainingSettings
+from chronos_core.application.retraining.rule_trigger import RuleRetrainTrigger
 from chronos_core.application.system.health import HealthCache
 from chronos_core.application.training.deps import JobResourceCleaner
 from chronos_core.application.training.pipeline.deps import PipelineSettings
+from chronos_core.application.training.settings import TrainingQueueSettings
 from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import DependencyUnavailableError
+from chronos_core.domain.retraining import ConcurrencyLimits
 from chronos_core.ml.inference import ForecasterCache
 from chronos_core.ml.trainer import DatasetCheck, NetworkTrainer
 
@@ -93,6 +101,19 @@ class Services:
             page_ceiling=self.settings.sth_page_concurrency
             * (1 if self.settings.sth_adaptive else self.settings.training_map_concurrency),
         )
+
+    @cached_property
+    def queue_settings(self) -> TrainingQueueSettings:
+        s = self.settings
+        return TrainingQueueSettings(
+            limits=ConcurrencyLimits(
+                global_limit=s.training_max_concurrent, tenant_limit=s.training_max_concurrent_per_tenant
+            )
+        )
+
+    @cached_property
+    def retraining_settings(self) -> RetrainingSettings:
+        return RetrainingSettings(max_policies_per_tick=self.settings.retraining_max_policies_per_tick)
 
     @cached_property
     def auth_failure_threshold(self) -> int:
@@ -136,6 +157,23 @@ class Services:
     @cached_property
     def leases(self) -> MongoLeases:
         return MongoLeases(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def policies(self) -> MongoRetrainingPolicies:
+        return MongoRetrainingPolicies(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def runs(self) -> MongoRetrainingRuns:
+        return MongoRetrainingRuns(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def events(self) -> MongoModelEvents:
+        return MongoModelEvents(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def retrain_trigger(self) -> RetrainTrigger:
+        """What monitoring calls when a drift or live-error rule fires (a ``rule`` trigger)."""
+        return RuleRetrainTrigger(self)
 
     @cached_property
     def auth_failures(self) -> MongoAuthFailureCounter:
@@ -345,6 +383,7 @@ def _secret(parameter: str | None, value: SecretStr | None) -> str | None:
 if TYPE_CHECKING:
     from chronos_core.api.deps import ApiServices
     from chronos_core.application.forecasting.deps import CleanupDeps, SchedulerDeps, WorkerDeps
+    from chronos_core.application.retraining.deps import ChampionDeps, PromotionDeps, RetrainDeps
     from chronos_core.application.training.pipeline.deps import CompletionDeps, PipelineDeps, TrainStepDeps
     from chronos_core.application.training.reconciliation import ReconcileDeps
 
@@ -358,4 +397,8 @@ if TYPE_CHECKING:
         worker: WorkerDeps = s
         cleanup: CleanupDeps = s
         reconcile: ReconcileDeps = s
+        retrain: RetrainDeps = s
+        promotion: PromotionDeps = s
+        champion: ChampionDeps = s
         del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile
+        del retrain, promotion, champion

@@ -47,6 +47,12 @@ FORECAST_SERVICE_GROUPS = "forecast_service_groups"
 AUTH_FAILURES = "auth_failures"
 #: Short exclusive leases (``_id`` = the lease's name).
 LEASES = "leases"
+#: One retraining policy per model (``_id`` = model id).
+RETRAINING_POLICIES = "retraining_policies"
+#: The log of retraining triggers (``_id`` = the trigger's key; inserting it claims it).
+RETRAINING_RUNS = "retraining_runs"
+#: Informational events about a model's serving (promotions, challengers kept, pins, rollbacks).
+MODEL_EVENTS = "model_events"
 
 #: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
 TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
@@ -96,6 +102,9 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (TRAINING_CHUNKS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (FORECAST_RUNS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (FORECAST_CLAIMS, [("claimed_at", ASCENDING)], {"name": "claimed_at"}),
+    (TRAINING_JOBS, [("queue.enqueued_at", ASCENDING)], {"name": "queue_enqueued_at"}),
+    (RETRAINING_RUNS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
+    (MODEL_EVENTS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
 ]
 
 # Expiry indexes: FerretDB v1 does not implement them, so expired documents are also deleted

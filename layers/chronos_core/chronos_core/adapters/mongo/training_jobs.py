@@ -41,6 +41,7 @@ from chronos_core.domain.evaluation import TrainingResult
 from chronos_core.domain.forecasting import DueJob, LastForecast, PredictionConfig
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import utcnow
+from chronos_core.domain.retraining import PromotionVerdict, TrainingHistory, Trigger
 from chronos_core.domain.training_job import (
     RUNNING_STATUSES,
     CollectionPlan,
@@ -55,6 +56,12 @@ from chronos_core.domain.training_job import (
 from chronos_core.observability import logger
 
 _RUNNING: Final = [s.value for s in RUNNING_STATUSES]
+#: A job waiting in the training queue: queued, with a queue entry not yet admitted.
+_WAITING: Final = {
+    "status": TrainingStatus.QUEUED.value,
+    "queue.enqueued_at": {"$ne": None},
+    "queue.admitted_at": None,
+}
 HISTORY_LIMIT: Final = 1000
 #: Progress counters that live in ``training_progress``, not on the job.
 _LIVE_FIELDS: Final = ("epoch", "epochs", "loss", "val_loss", "training_phase")
@@ -223,6 +230,103 @@ class MongoTrainingJobRepository:
         self._live.delete_one({"_id": job_id})
         return self._jobs.delete_one({"id": job_id}).deleted_count == 1
 
+    # ------------------------------------------------------------------ the training queue
+
+    @with_retries
+    def waiting_jobs(self, limit: int) -> list[TrainingJob]:
+        cursor = (
+            self._jobs.find(_WAITING, {"_id": 0, "history": 0})
+            .sort("queue.enqueued_at", ASCENDING)
+            .limit(limit)
+        )
+        return [document_to_job(d, ChunkTally()) for d in cursor]
+
+    @with_retries
+    def active_jobs(self, limit: int) -> list[TrainingJob]:
+        cursor = self._jobs.find({"status": {"$in": _RUNNING}}, {"_id": 0, "history": 0}).limit(limit)
+        jobs = [document_to_job(d, ChunkTally()) for d in cursor]
+        return [job for job in jobs if not job.waiting_in_queue]
+
+    @with_retries
+    def admit(self, job_id: JobId, at: datetime) -> TrainingJob | None:
+        doc = self._jobs.find_one_and_update(
+            {"id": job_id, **_WAITING},
+            {
+                "$set": {
+                    "status": TrainingStatus.PENDING.value,
+                    "queue.admitted_at": at,
+                    "updated_at": utcnow(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return self._job(doc)
+
+    @with_retries
+    def recent_durations(self, limit: int) -> list[float]:
+        cursor = (
+            self._jobs.find(
+                {"status": TrainingStatus.COMPLETED.value, "started_at": {"$ne": None}},
+                {"_id": 0, "started_at": 1, "ended_at": 1},
+            )
+            .sort("ended_at", DESCENDING)
+            .limit(limit)
+        )
+        return [
+            (d["ended_at"] - d["started_at"]).total_seconds()
+            for d in cursor
+            if d.get("ended_at") is not None and d.get("started_at") is not None
+        ]
+
+    @with_retries
+    def add_trigger(self, job_id: JobId, trigger: Trigger) -> bool:
+        doc = self._jobs.find_one({"id": job_id, "status": {"$in": _RUNNING}}, {"_id": 0, "triggers": 1})
+        if doc is None:
+            return False
+        if any(t.get("key") == trigger.key for t in doc.get("triggers") or []):
+            return True
+        result = self._jobs.update_one(
+            {"id": job_id, "status": {"$in": _RUNNING}, "triggers.key": {"$ne": trigger.key}},
+            {"$push": {"triggers": trigger.model_dump()}},
+        )
+        return result.matched_count == 1 or self.status_of(job_id) in RUNNING_STATUSES
+
+    @with_retries
+    def histories(self, model_ids: Sequence[ModelId], since: datetime) -> dict[ModelId, TrainingHistory]:
+        ids = list(model_ids)
+        running: dict[str, str] = {}
+        starts: dict[str, list[datetime]] = {m: [] for m in ids}
+        fields = {"_id": 0, "id": 1, "model_id": 1, "status": 1, "created_at": 1}
+        for doc in self._jobs.find({"model_id": {"$in": ids}, "status": {"$in": _RUNNING}}, fields):
+            running.setdefault(doc["model_id"], doc["id"])
+        for doc in self._jobs.find({"model_id": {"$in": ids}, "created_at": {"$gte": since}}, fields):
+            starts[doc["model_id"]].append(doc["created_at"])
+        completed: dict[str, int] = {}
+        cursor = self._jobs.find(
+            {"model_id": {"$in": ids}, "status": TrainingStatus.COMPLETED.value},
+            {"_id": 0, "model_id": 1, "points_available": 1, "created_at": 1},
+        ).sort("created_at", DESCENDING)
+        for doc in cursor:
+            completed.setdefault(doc["model_id"], int(doc.get("points_available") or 0))
+            if len(completed) == len(ids):
+                break
+        return {
+            ModelId(m): TrainingHistory(
+                running_job_id=running.get(m), recent_starts=starts[m], last_completed_points=completed.get(m)
+            )
+            for m in ids
+        }
+
+    @with_retries
+    def latest_completed(self, model_id: ModelId) -> TrainingJob | None:
+        cursor = (
+            self._jobs.find({"model_id": model_id, "status": TrainingStatus.COMPLETED.value}, {"_id": 0})
+            .sort("created_at", DESCENDING)
+            .limit(1)
+        )
+        docs = list(cursor)
+        return self._job(docs[0]) if docs else None
+
     # ------------------------------------------------------------------ the pipeline's journal
 
     def start_collection(self, job_id: JobId, plan: CollectionPlan) -> TrainingJob | None:
@@ -286,11 +390,20 @@ class MongoTrainingJobRepository:
                 "result": result.summary.model_dump(mode="json"),
                 "sampling_interval_seconds": result.sampling_interval_seconds,
                 "data_quality": result.data_quality.model_dump(mode="json"),
+                "comparison": result.comparison.model_dump() if result.comparison else None,
+                "warm_start": result.warm_start.model_dump() if result.warm_start else None,
             },
         )
 
     def start_finalizing(self, job_id: JobId) -> TrainingJob | None:
         return self._enter(job_id, Phase.FINALIZE)
+
+    def record_promotion(
+        self, job_id: JobId, verdict: PromotionVerdict, model_version: int | None
+    ) -> TrainingJob | None:
+        return self._update_running(
+            job_id, {"promotion": verdict.model_dump(mode="python"), "model_version": model_version}
+        )
 
     @with_retries
     def _running_timings(self, job_id: JobId) -> Document | None:
