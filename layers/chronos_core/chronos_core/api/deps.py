@@ -14,6 +14,7 @@ from fastapi import Depends, Path, Request
 from chronos_core.application.devices.listing import DevicesDeps
 from chronos_core.application.forecasting.deps import HistoryDeps, PredictionDeps, ProvisioningDeps
 from chronos_core.application.ports.training_jobs import ForecastingJobs
+from chronos_core.application.retraining.deps import ChampionDeps, RetrainDeps
 from chronos_core.application.system.auth import AuthDeps
 from chronos_core.application.system.health import HealthDeps
 from chronos_core.application.training.deps import JobRemovalDeps, TrainingControlDeps
@@ -22,6 +23,8 @@ from chronos_core.domain.ids import JobId, ModelId
 
 
 class ApiServices(
+    RetrainDeps,
+    ChampionDeps,
     TrainingControlDeps,
     JobRemovalDeps,
     PredictionDeps,

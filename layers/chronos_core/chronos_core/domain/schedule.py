@@ -319,7 +319,7 @@ class Schedule(BaseModel):
             gap = transition.utcoffset() - before.utcoffset()  # type: ignore[operator]
             if gap > timedelta(0):  # spring forward: wall times [t, t + gap) never happen
                 start = transition.replace(tzinfo=None) - gap
-                missing = [w for w in _walls_in(self.cron, start, start + gap)]
+                missing = list(_walls_in(self.cron, start, start + gap))
                 if missing:
                     notes.append(
                         f"{missing[0]:%Y-%m-%d %H:%M} {self.timezone} does not exist (clocks spring forward "
@@ -327,7 +327,7 @@ class Schedule(BaseModel):
                     )
             else:  # fall back: wall times [t, t - gap) happen twice
                 start = transition.replace(tzinfo=None)
-                repeated = [w for w in _walls_in(self.cron, start, start - gap)]
+                repeated = list(_walls_in(self.cron, start, start - gap))
                 if repeated:
                     notes.append(
                         f"{repeated[0]:%Y-%m-%d %H:%M} {self.timezone} occurs twice (clocks fall back "

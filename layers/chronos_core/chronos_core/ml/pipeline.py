@@ -167,7 +167,8 @@ def compare_with_champion(
         note = f"the champion's grid step {forecaster.spec.interval_seconds:g} s differs from {interval:g} s"
         return HoldoutComparison(challenger_mae=None, champion_mae=None, windows=0, note=note, **base)
     if forecaster.horizon != prepared.config.forecast_horizon:
-        note = f"the champion forecasts {forecaster.horizon} steps, the challenger {prepared.config.forecast_horizon}"
+        challenger = prepared.config.forecast_horizon
+        note = f"the champion forecasts {forecaster.horizon} steps, the challenger {challenger}"
         return HoldoutComparison(challenger_mae=None, champion_mae=None, windows=0, note=note, **base)
     starts = prepared.test_starts
     need = max(forecaster.context_length, prepared.context_length)

@@ -10,7 +10,8 @@ time).
 4. Claim: insert every run in one unordered ``insert_many`` (a skipped run is final as
    inserted). Of concurrent schedulers exactly one inserts each fire time, and only it acts.
 5. Carry out each won run that trains or attaches (the training lease and the queue), without
-   dispatching; then dispatch the training queue once.
+   dispatching; then dispatch the training queue once (a run whose job it starts is
+   recorded ``started``, one still waiting ``queued``).
 
 A fire time whose STH count fails is not claimed: the next tick tries it again (it stays the
 latest fire time until the next one), so an STH outage delays a retraining rather than losing
@@ -29,9 +30,9 @@ from chronos_core.application.retraining.deps import RetrainDeps
 from chronos_core.application.retraining.triggers import carry_out, decide, new_run, points_needed
 from chronos_core.application.training.queue import dispatch_queue
 from chronos_core.domain.errors import ChronosError
-from chronos_core.domain.ids import ModelId
+from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import iso_z
-from chronos_core.domain.retraining import GuardDecision, RetrainingRun, TriggerKind, run_key
+from chronos_core.domain.retraining import GuardDecision, RetrainingRun, StoredPolicy, TriggerKind, run_key
 from chronos_core.observability import logger
 
 
@@ -74,7 +75,7 @@ def schedule_retraining(deps: RetrainDeps, command: RetrainTick) -> RetrainTickR
             at=now,
             key=keys[model.id],
             fire_time=fire,
-            reason=f"fire time {iso_z(fire)} of {stored.policy.schedule.describe() if stored.policy.schedule else ''}",
+            reason=f"fire time {iso_z(fire)} of {_described(stored)}",
             dispatch=False,
         )
         try:
@@ -90,7 +91,7 @@ def schedule_retraining(deps: RetrainDeps, command: RetrainTick) -> RetrainTickR
         planned.append((new_run(request, decision), decision, points))
     won = deps.runs.claim([run for run, _, _ in planned])
     by_model = {p.model_id: p for p, _ in fresh}
-    outcomes: Counter[str] = Counter()
+    admitted: list[RetrainingRun] = []
     for (run, decision, points), ok in zip(planned, won, strict=True):
         if not ok:
             result.lost += 1
@@ -107,9 +108,25 @@ def schedule_retraining(deps: RetrainDeps, command: RetrainTick) -> RetrainTickR
                 update={"outcome": "skipped", "outcome_reason": f"not admitted: {exc.message}"}
             )
             deps.runs.record(recorded)
-        outcomes[recorded.outcome] += 1
-    result.outcomes = dict(outcomes)
-    if outcomes["queued"] or outcomes["started"]:
-        result.dispatched = len(dispatch_queue(deps))
+        admitted.append(recorded)
+    if any(run.outcome == "queued" for run in admitted):
+        started = set(dispatch_queue(deps))
+        result.dispatched = len(started)
+        admitted = [_started_if(deps, run, started) for run in admitted]
+    result.outcomes = dict(Counter(run.outcome for run in admitted))
     logger.info("Retraining tick", extra=result.model_dump())
     return result
+
+
+def _described(stored: StoredPolicy) -> str:
+    schedule = stored.policy.schedule
+    return schedule.describe() if schedule else "no schedule"
+
+
+def _started_if(deps: RetrainDeps, run: RetrainingRun, started: set[JobId]) -> RetrainingRun:
+    """A run whose queued job the dispatch started is recorded ``started``."""
+    if run.outcome != "queued" or run.job_id is None or JobId(run.job_id) not in started:
+        return run
+    run = run.model_copy(update={"outcome": "started"})
+    deps.runs.record(run)
+    return run

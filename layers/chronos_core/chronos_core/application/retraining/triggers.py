@@ -203,8 +203,8 @@ def _attach(deps: RetrainDeps, run: RetrainingRun, model_id: ModelId, job_id: st
                 run.model_copy(
                     update={
                         "outcome": "skipped",
-                        "outcome_reason": "the model's training lease is held (a training is starting, or the "
-                        "model is being deleted) and no running training could be joined",
+                        "outcome_reason": "the model's training lease is held (a training is starting, or "
+                        "the model is being deleted) and no running training could be joined",
                     }
                 ),
             )

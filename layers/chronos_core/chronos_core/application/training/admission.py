@@ -13,7 +13,12 @@ from chronos_core.application.models.definitions import get_model
 from chronos_core.application.training.commands import StartTraining
 from chronos_core.application.training.deps import TrainingControlDeps
 from chronos_core.application.training.queue import dispatch_queue
-from chronos_core.domain.errors import ConflictError, NotFoundError, ValidationError
+from chronos_core.domain.errors import (
+    ConflictError,
+    DependencyUnavailableError,
+    NotFoundError,
+    ValidationError,
+)
 from chronos_core.domain.model import Model, ModelStatus, utcnow
 from chronos_core.domain.retraining import QueueEntry, Trigger, TriggerKind
 from chronos_core.domain.training_job import ExecutionRef, TrainingJob, TrainingStatus, execution_name
@@ -97,7 +102,11 @@ def admit_training(deps: TrainingControlDeps, model: Model, admission: Admission
         raise
     if admission.dispatch:
         dispatch_queue(deps)
-    return deps.jobs.get(job.id) or job
+    admitted = deps.jobs.get(job.id) or job
+    if admitted.status == TrainingStatus.FAILED and admitted.error is not None:
+        # the queue admitted it at once, but its execution could not start (recorded on the job)
+        raise DependencyUnavailableError(f"{admitted.error.cause}; retry later")
+    return admitted
 
 
 def _training_window(model: Model, total: int, last_n: int | None, *, clamp: bool = False) -> int:

@@ -21,8 +21,8 @@ from chronos_core.observability import logger
 
 
 def finalize(deps: CompletionDeps, event: JobEvent) -> FinalizeResult:
-    """Decide champion or challenger (:func:`~chronos_core.application.retraining.promotion.settle_challenger`),
-    then mark the job ``completed`` (it must have its artifacts) and the model ``trained``."""
+    """Decide champion or challenger (``retraining.promotion.settle_challenger``), then mark the
+    job ``completed`` (it must have its artifacts) and the model ``trained``."""
     job = require_job(deps.jobs, event.job_id)
     if job.status == TrainingStatus.COMPLETED:
         return FinalizeResult(job_id=job.id, status=job.status.value)
