@@ -35,7 +35,12 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     # succeed), so it reports no batch item failure.
     "execute_forecast_missing_job.json": ("execute_forecast", {"batchItemFailures": []}),
     # An empty database: no running job, nothing to reconcile (Step Functions is not called).
-    "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": []}),
+    "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": [], "started": []}),
+    # An empty database: no policy, nothing due (the event's "now" picks the tick's time).
+    "schedule_retraining.json": (
+        "schedule_retraining",
+        {"policies": 0, "due": 0, "claimed": 0, "lost": 0, "deferred": 0, "outcomes": {}, "dispatched": 0},
+    ),
 }
 
 

@@ -47,6 +47,8 @@ FORECAST_SERVICE_GROUPS = "forecast_service_groups"
 AUTH_FAILURES = "auth_failures"
 #: Short exclusive leases (``_id`` = the lease's name).
 LEASES = "leases"
+#: Triggers attached to a running training (``_id`` = job id and trigger key; inserted once).
+TRAINING_TRIGGERS = "training_triggers"
 #: One retraining policy per model (``_id`` = model id).
 RETRAINING_POLICIES = "retraining_policies"
 #: The log of retraining triggers (``_id`` = the trigger's key; inserting it claims it).
@@ -103,6 +105,7 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (FORECAST_RUNS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (FORECAST_CLAIMS, [("claimed_at", ASCENDING)], {"name": "claimed_at"}),
     (TRAINING_JOBS, [("queue.enqueued_at", ASCENDING)], {"name": "queue_enqueued_at"}),
+    (TRAINING_TRIGGERS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (RETRAINING_RUNS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
     (MODEL_EVENTS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
 ]

@@ -18,6 +18,7 @@ journal, the trainer's live progress and the recurring-forecast state.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from chronos_core.adapters.mongo.client import (
     TRAINING_CHUNKS,
     TRAINING_JOBS,
     TRAINING_PROGRESS,
+    TRAINING_TRIGGERS,
     Document,
     with_retries,
 )
@@ -100,6 +102,7 @@ class MongoTrainingJobRepository:
         self._jobs: Collection[Document] = db[TRAINING_JOBS]
         self._chunks: Collection[Document] = db[TRAINING_CHUNKS]
         self._live: Collection[Document] = db[TRAINING_PROGRESS]
+        self._triggers: Collection[Document] = db[TRAINING_TRIGGERS]
         self._attempts = attempts
 
     # ------------------------------------------------------------------ reads
@@ -107,9 +110,10 @@ class MongoTrainingJobRepository:
     def _job(self, doc: Document | None) -> TrainingJob | None:
         if doc is None:
             return None
-        return document_to_job(
+        job = document_to_job(
             doc, self._chunk_points([doc["id"]])[doc["id"]], self._live.find_one({"_id": doc["id"]})
         )
+        return self._with_attached([job])[0]
 
     def _chunk_points(self, job_ids: list[str]) -> dict[str, ChunkTally]:
         found = {job_id: ChunkTally() for job_id in job_ids}
@@ -145,7 +149,7 @@ class MongoTrainingJobRepository:
         chunks = self._chunk_points(ids)
         live = {d["_id"]: d for d in self._live.find({"_id": {"$in": ids}}, {"history": 0})}
         return Page(
-            items=[document_to_job(d, chunks[d["id"]], live.get(d["id"])) for d in docs],
+            items=self._with_attached([document_to_job(d, chunks[d["id"]], live.get(d["id"])) for d in docs]),
             total=total,
             skip=skip,
             limit=limit,
@@ -228,6 +232,7 @@ class MongoTrainingJobRepository:
     def delete(self, job_id: JobId) -> bool:
         self._chunks.delete_many({"job_id": job_id})
         self._live.delete_one({"_id": job_id})
+        self._triggers.delete_many({"job_id": job_id})
         return self._jobs.delete_one({"id": job_id}).deleted_count == 1
 
     # ------------------------------------------------------------------ the training queue
@@ -280,16 +285,31 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def add_trigger(self, job_id: JobId, trigger: Trigger) -> bool:
-        doc = self._jobs.find_one({"id": job_id, "status": {"$in": _RUNNING}}, {"_id": 0, "triggers": 1})
-        if doc is None:
+        """An attached trigger is its own document in ``training_triggers`` (``_id`` = job and
+        key: inserted once), merged into the job when it is read. It is never written onto the
+        job document: FerretDB v1 applies an update as read-modify-write of the whole document,
+        so a ``$push`` racing the pipeline's writes could undo them (or be undone)."""
+        if self.status_of(job_id) not in RUNNING_STATUSES:
             return False
-        if any(t.get("key") == trigger.key for t in doc.get("triggers") or []):
-            return True
-        result = self._jobs.update_one(
-            {"id": job_id, "status": {"$in": _RUNNING}, "triggers.key": {"$ne": trigger.key}},
-            {"$push": {"triggers": trigger.model_dump()}},
-        )
-        return result.matched_count == 1 or self.status_of(job_id) in RUNNING_STATUSES
+        with contextlib.suppress(DuplicateKeyError):  # the same trigger attached twice is one reason
+            self._triggers.insert_one(
+                {"_id": f"{job_id}|{trigger.key}", "job_id": job_id, **trigger.model_dump(mode="python")}
+            )
+        return True
+
+    def _attached(self, job_ids: list[str]) -> dict[str, list[Trigger]]:
+        found: dict[str, list[Trigger]] = {job_id: [] for job_id in job_ids}
+        for doc in self._triggers.find({"job_id": {"$in": job_ids}}).sort("at", ASCENDING):
+            found[doc["job_id"]].append(Trigger.model_validate(doc))
+        return found
+
+    def _with_attached(self, jobs: list[TrainingJob]) -> list[TrainingJob]:
+        attached = self._attached([j.id for j in jobs])
+        out = []
+        for job in jobs:
+            extra = [t for t in attached[job.id] if all(t.key != own.key for own in job.triggers)]
+            out.append(job.model_copy(update={"triggers": [*job.triggers, *extra]}) if extra else job)
+        return out
 
     @with_retries
     def histories(self, model_ids: Sequence[ModelId], since: datetime) -> dict[ModelId, TrainingHistory]:
