@@ -31,7 +31,7 @@ from chronos_core.config import Settings
 from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import ModelStatus
-from chronos_core.domain.retraining import HoldoutComparison, RetrainingPolicy, TriggerKind
+from chronos_core.domain.retraining import HoldoutComparison, ModelEvent, RetrainingPolicy, TriggerKind
 from chronos_core.domain.schedule import Schedule
 from chronos_core.domain.training_job import TrainingStatus
 from tests.support.builders import ARTIFACTS, T0, model, prediction_config, principal, trained_job
@@ -268,3 +268,20 @@ def test_a_pinned_champion_is_not_replaced_and_the_worker_follows_the_champion()
     assert served.id == "other"  # the recurring forecasts of an older job use the champion
     with pytest.raises(ConflictError):
         set_champion(services, SetChampion(principal=principal(), model_id=MODEL, job_id=JobId("chall")))
+
+
+def test_deleting_a_model_removes_its_policy_runs_and_events() -> None:
+    from chronos_core.application.models.commands import DeleteModel
+    from chronos_core.application.models.removal import delete_model
+
+    services = world()
+    policy_for(services)
+    tick(services, datetime(2026, 5, 1, 1, 0, tzinfo=UTC))
+    [job] = new_jobs(services)
+    services.jobs.finish(job.id, TrainingStatus.COMPLETED)
+    services.models.release_after_training(MODEL, succeeded=True)
+    services.events.add(ModelEvent(model_id=MODEL, at=SET_AT, kind="pinned", message="pinned"))
+    delete_model(services, DeleteModel(principal=principal(), model_id=MODEL))
+    assert services.policies.get(MODEL) is None
+    assert services.runs.list_for_model(MODEL, 0, 10).total == 0
+    assert services.events.list_for_model(MODEL, 0, 10).total == 0
