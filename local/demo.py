@@ -9,7 +9,11 @@
    showing progress while it runs.
 4. Show the test metrics next to the last-value and seasonal-naive baselines.
 5. Forecast on demand, then enable recurring forecasts and publish one into Orion.
-6. An alert: a webhook channel to a receiver the demo starts, an observed-threshold rule that
+6. Enable a retraining policy (a daily cron in Europe/Madrid, with its next fire times and
+   daylight-saving notes), invoke the retraining scheduler at the first fire time, and show the
+   challenger scored against the champion on the same holdout: promoted, or kept with the reason.
+
+7. An alert: a webhook channel to a receiver the demo starts, an observed-threshold rule that
    breaches, the evaluator invoked now, and the signed notification received and recorded.
 
 The steps a user would type (2, 3, the forecast and enabling forecasts in 5) run the `chronos`
@@ -209,8 +213,65 @@ def main() -> int:
 
         run_forecasts(api, env, stack, model, job)
         run_alert(api, stack, model)
+        run_retraining(api, stack, model)
     print_dashboard(stack)
     return 0
+
+
+def run_retraining(api: httpx.Client, stack: dict[str, Any], model: dict[str, Any]) -> None:
+    """A retraining policy, one fire time, the champion/challenger verdict."""
+    step("Enable a retraining policy: PUT /models/{id}/retraining-policy")
+    policy = {
+        "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Madrid"},
+        "window": {"last_n": 4032},
+        "cooldown": "PT6H",
+        "max_per_day": 2,
+        "promotion_margin": 0.0,
+        "trigger_rules": ["*"],
+        "warm_start": True,
+    }
+    response = api.put(f"/models/{model['id']}/retraining-policy", json=policy)
+    response.raise_for_status()
+    view = response.json()
+    print(f"{view['description']}; next fire times:")
+    for fire in view["next_fire_times"]:
+        print(f"   {fire['local']}  ({fire['utc']})")
+    for note in view["dst_notes"][:2]:
+        print(f"   DST: {note}")
+
+    step("Invoke the retraining scheduler at the first fire time instead of waiting for it")
+    event = json.loads((ROOT / "events" / "schedule_retraining.json").read_text())
+    event["now"] = view["next_fire_times"][0]["utc"]
+    lambda_client = local_client("lambda", stack["LocalStackUrl"])
+    tick = lambda_client.invoke(
+        FunctionName=stack["ScheduleRetrainingFunctionName"], Payload=json.dumps(event)
+    )
+    print(f"retraining tick: {json.loads(tick['Payload'].read())}")
+    runs = api.get(f"/models/{model['id']}/retraining-runs").json()["items"]
+    if not runs or not runs[0].get("job_id"):
+        print(f"no retraining started: {runs[0]['outcome_reason'] if runs else 'no run'}")
+        return
+    job_id = runs[0]["job_id"]
+    while True:
+        job = api.get(f"/models/{model['id']}/training-jobs/{job_id}").json()
+        if job["status"] in ("completed", "failed", "cancelled"):
+            break
+        time.sleep(2.0)
+    if job["status"] != "completed":
+        print(f"retraining {job['status']}: {job['error']}")
+        return
+    comparison, promotion = job.get("comparison") or {}, job.get("promotion") or {}
+    print(f"triggers: {[t['kind'] for t in job['triggers']]}; warm start: {job.get('warm_start')}")
+    print(
+        f"same holdout ({comparison.get('windows')} windows): challenger MAE "
+        f"{comparison.get('challenger_mae')} vs champion MAE {comparison.get('champion_mae')}"
+    )
+    verdict = "PROMOTED" if promotion.get("promoted") else "kept as a challenger"
+    print(f"challenger {job_id} (version {job.get('model_version')}): {verdict}: {promotion.get('reason')}")
+    champion = api.get(f"/models/{model['id']}/champion").json()
+    print(
+        f"champion now: {champion['champion']['training_job_id']}; previous: {champion['previous_champions']}"
+    )
 
 
 def run_forecasts(

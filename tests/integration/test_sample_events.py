@@ -35,7 +35,7 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     # succeed), so it reports no batch item failure.
     "execute_forecast_missing_job.json": ("execute_forecast", {"batchItemFailures": []}),
     # An empty database: no running job, nothing to reconcile (Step Functions is not called).
-    "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": []}),
+    "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": [], "started": []}),
     # An empty database: no rule, nothing claimed, evaluated or queued (no queue needed).
     "evaluate_alerts.json": (
         "evaluate_alerts",
@@ -55,6 +55,11 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     ),  # fmt: skip
     # A message for a notification that does not exist is acknowledged and skipped.
     "deliver_notifications_missing.json": ("deliver_notifications", {"batchItemFailures": []}),
+    # An empty database: no policy, nothing due (the event's "now" picks the tick's time).
+    "schedule_retraining.json": (
+        "schedule_retraining",
+        {"policies": 0, "due": 0, "claimed": 0, "lost": 0, "deferred": 0, "outcomes": {}, "dispatched": 0},
+    ),
 }
 
 

@@ -27,6 +27,7 @@ from chronos_core.application.ports.pipeline import (
     ProgressReporter,
     RawPoint,
     TimedPoint,
+    TrainOptions,
 )
 from chronos_core.application.system.health import HealthCache
 from chronos_core.bootstrap import Services, bootstrap
@@ -66,6 +67,8 @@ from chronos_core.domain.notifications import (
     Notification,
     NotificationStatus,
 )
+from chronos_core.domain.retraining import ModelEvent, PromotionVerdict, RetrainingRun, StoredPolicy, Trigger
+from chronos_core.domain.retraining import TrainingHistory as TriggerHistory
 from chronos_core.domain.training_job import (
     RUNNING_STATUSES,
     ChunkSpec,
@@ -91,6 +94,7 @@ class InMemoryModelRepository:
     def __init__(self, *models: Model) -> None:
         self.models: dict[str, Model] = {m.id: m for m in models}
         self.claims: set[str] = set()  # deletions in progress
+        self.versions: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def add(self, model: Model) -> None:
@@ -155,11 +159,9 @@ class InMemoryModelRepository:
             if model is None:
                 return
             if succeeded:
-                update: dict[str, Any] = {
-                    "status": ModelStatus.TRAINED,
-                    "has_successful_training": True,
-                    "serving": serving,
-                }
+                update: dict[str, Any] = {"status": ModelStatus.TRAINED, "has_successful_training": True}
+                if serving is not None:
+                    update["serving"] = serving
             elif model.status == ModelStatus.TRAINING:
                 update = {
                     "status": ModelStatus.TRAINED if model.has_successful_training else ModelStatus.DRAFT
@@ -179,6 +181,36 @@ class InMemoryModelRepository:
         if not has_success:
             update["serving"] = None
         self.models[model_id] = model.model_copy(update=update)
+
+    def get_many(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
+        return [m for i in model_ids if (m := self.models.get(i)) is not None]
+
+    def set_champion(
+        self,
+        model_id: ModelId,
+        serving: ServingSummary | None,
+        *,
+        previous_champions: Sequence[str],
+        pinned: bool,
+        expected: str | None,
+    ) -> bool:
+        with self._lock:
+            model = self.models.get(model_id)
+            if model is None or model.champion_job_id != expected:
+                return False
+            self.models[model_id] = model.model_copy(
+                update={
+                    "serving": serving,
+                    "previous_champions": list(previous_champions)[-20:],
+                    "champion_pinned": pinned,
+                }
+            )
+            return True
+
+    def next_version(self, model_id: ModelId) -> int:
+        with self._lock:
+            self.versions[model_id] = self.versions.get(model_id, 0) + 1
+            return self.versions[model_id]
 
 
 # ---------------------------------------------------------------------------------- jobs
@@ -389,10 +421,93 @@ class InMemoryTrainingJobs:
             result=result.summary,
             sampling_interval_seconds=result.sampling_interval_seconds,
             data_quality=result.data_quality,
+            comparison=result.comparison,
+            warm_start=result.warm_start,
         )
 
     def start_finalizing(self, job_id: JobId) -> TrainingJob | None:
         return self._enter(job_id, Phase.FINALIZE)
+
+    def record_promotion(
+        self, job_id: JobId, verdict: PromotionVerdict, model_version: int | None
+    ) -> TrainingJob | None:
+        return self._update_running(job_id, promotion=verdict, model_version=model_version)
+
+    # the training queue and the retraining triggers
+    def waiting_jobs(self, limit: int) -> list[TrainingJob]:
+        waiting = sorted(
+            (j for j in self.jobs.values() if j.waiting_in_queue),
+            key=lambda j: (j.queue.enqueued_at if j.queue else j.created_at, j.created_at),
+        )
+        return [job for j in waiting[:limit] if (job := self.get(j.id)) is not None]
+
+    def active_jobs(self, limit: int) -> list[TrainingJob]:
+        active = [j for j in self.jobs.values() if j.status.running and not j.waiting_in_queue]
+        return [job for j in active[:limit] if (job := self.get(j.id)) is not None]
+
+    def admit(self, job_id: JobId, at: datetime) -> TrainingJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or not job.waiting_in_queue or job.queue is None:
+                return None
+            self.jobs[job_id] = job.model_copy(
+                update={
+                    "status": TrainingStatus.PENDING,
+                    "queue": job.queue.model_copy(update={"admitted_at": at}),
+                    "updated_at": utcnow(),
+                }
+            )
+            return self.get(job_id)
+
+    def recent_durations(self, limit: int) -> list[float]:
+        done = sorted(
+            (
+                j
+                for j in self.jobs.values()
+                if j.status == TrainingStatus.COMPLETED and j.started_at and j.ended_at
+            ),
+            key=lambda j: j.ended_at or j.created_at,
+            reverse=True,
+        )
+        return [
+            ((j.ended_at or j.created_at) - (j.started_at or j.created_at)).total_seconds()
+            for j in done[:limit]
+        ]
+
+    def add_trigger(self, job_id: JobId, trigger: Trigger) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or not job.status.running:
+                return False
+            if all(t.key != trigger.key for t in job.triggers):
+                self.jobs[job_id] = job.model_copy(update={"triggers": [*job.triggers, trigger]})
+            return True
+
+    def histories(self, model_ids: Sequence[ModelId], since: datetime) -> dict[ModelId, TriggerHistory]:
+        out: dict[ModelId, TriggerHistory] = {}
+        for model_id in model_ids:
+            jobs = [j for j in self.jobs.values() if j.model_id == model_id]
+            running = next((j.id for j in jobs if j.status.running), None)
+            completed = sorted(
+                (j for j in jobs if j.status == TrainingStatus.COMPLETED), key=lambda j: j.created_at
+            )
+            out[model_id] = TriggerHistory(
+                running_job_id=running,
+                recent_starts=[j.created_at for j in jobs if j.created_at >= since],
+                last_completed_points=completed[-1].points_available if completed else None,
+            )
+        return out
+
+    def latest_completed(self, model_id: ModelId) -> TrainingJob | None:
+        completed = sorted(
+            (
+                j
+                for j in self.jobs.values()
+                if j.model_id == model_id and j.status == TrainingStatus.COMPLETED
+            ),
+            key=lambda j: j.created_at,
+        )
+        return self.get(completed[-1].id) if completed else None
 
     # live progress
     def record_training_phase(self, job_id: JobId, name: str) -> None:
@@ -792,10 +907,18 @@ class FakeTrainer:
         self.epochs = epochs
         self.error = error
         self.on_epoch: Callable[[int], None] = lambda epoch: None
+        #: The options of every call (the champion scored next to it, warm start).
+        self.options: list[TrainOptions | None] = []
 
     def train(
-        self, points: Sequence[RawPoint], model: Model, job_id: JobId, progress: ProgressReporter
+        self,
+        points: Sequence[RawPoint],
+        model: Model,
+        job_id: JobId,
+        progress: ProgressReporter,
+        options: TrainOptions | None = None,
     ) -> TrainingResult:
+        self.options.append(options)
         progress.phase("training")
         for epoch in range(1, self.epochs + 1):
             progress.epoch(
@@ -878,6 +1001,79 @@ class InMemoryLeases:
         with self._lock:
             if self.holders.get(name) == holder:
                 del self.holders[name]
+
+
+class InMemoryRetrainingPolicies:
+    """RetrainingPolicies: one policy per model id."""
+
+    def __init__(self) -> None:
+        self.policies: dict[str, StoredPolicy] = {}
+
+    def put(self, stored: StoredPolicy) -> None:
+        self.policies[stored.model_id] = stored
+
+    def get(self, model_id: ModelId) -> StoredPolicy | None:
+        return self.policies.get(model_id)
+
+    def delete(self, model_id: ModelId) -> bool:
+        return self.policies.pop(model_id, None) is not None
+
+    def scheduled(self, limit: int) -> list[StoredPolicy]:
+        found = [p for p in self.policies.values() if p.policy.enabled and p.policy.schedule is not None]
+        return sorted(found, key=lambda p: p.created_at)[:limit]
+
+
+class InMemoryRetrainingRuns:
+    """RetrainingRuns: runs by key; a claim inserts once (one winner per key)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, RetrainingRun] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, runs: Sequence[RetrainingRun]) -> list[bool]:
+        won = []
+        with self._lock:
+            for run in runs:
+                won.append(run.key not in self.runs)
+                self.runs.setdefault(run.key, run)
+        return won
+
+    def existing(self, keys: Sequence[str]) -> set[str]:
+        return {k for k in keys if k in self.runs}
+
+    def record(self, run: RetrainingRun) -> None:
+        self.runs[run.key] = run
+
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[RetrainingRun]:
+        found = sorted(
+            (r for r in self.runs.values() if r.model_id == model_id), key=lambda r: r.at, reverse=True
+        )
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def delete_for_model(self, model_id: ModelId) -> int:
+        keys = [k for k, r in self.runs.items() if r.model_id == model_id]
+        for key in keys:
+            del self.runs[key]
+        return len(keys)
+
+
+class InMemoryModelEvents:
+    """ModelEvents: a list, newest first when listed."""
+
+    def __init__(self) -> None:
+        self.events: list[ModelEvent] = []
+
+    def add(self, event: ModelEvent) -> None:
+        self.events.append(event)
+
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[ModelEvent]:
+        found = sorted((e for e in self.events if e.model_id == model_id), key=lambda e: e.at, reverse=True)
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def delete_for_model(self, model_id: ModelId) -> int:
+        before = len(self.events)
+        self.events = [e for e in self.events if e.model_id != model_id]
+        return before - len(self.events)
 
 
 class InMemoryFailureCounter:
@@ -1302,6 +1498,9 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "artifacts": artifacts,
         "auth_failures": InMemoryFailureCounter(),
         "leases": InMemoryLeases(),
+        "policies": InMemoryRetrainingPolicies(),
+        "runs": InMemoryRetrainingRuns(),
+        "events": InMemoryModelEvents(),
         "objects": InMemoryObjectStore(),
         "workflow": FakeWorkflow(),
         "queue": FakeQueue(),

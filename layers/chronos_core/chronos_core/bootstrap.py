@@ -39,7 +39,10 @@ from chronos_core.adapters.mongo import (
     MongoForecastSchedule,
     MongoHealthProbe,
     MongoLeases,
+    MongoModelEvents,
     MongoModelRepository,
+    MongoRetrainingPolicies,
+    MongoRetrainingRuns,
     MongoServiceGroupKeys,
     MongoTrainingJobRepository,
 )
@@ -59,12 +62,17 @@ from chronos_core.application.monitoring.hooks import MonitoringForecastListener
 from chronos_core.application.monitoring.settings import MonitoringSettings
 from chronos_core.application.ports.forecasting import ForecastListener
 from chronos_core.application.ports.health import HealthProbe
+from chronos_core.application.ports.retraining import RetrainTrigger
+from chronos_core.application.retraining.deps import RetrainingSettings
+from chronos_core.application.retraining.rule_trigger import RuleRetrainTrigger
 from chronos_core.application.system.health import HealthCache
 from chronos_core.application.training.deps import JobResourceCleaner
 from chronos_core.application.training.pipeline.deps import PipelineSettings
+from chronos_core.application.training.settings import TrainingQueueSettings
 from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import DependencyUnavailableError
 from chronos_core.domain.notifications import ChannelType
+from chronos_core.domain.retraining import ConcurrencyLimits
 from chronos_core.ml.inference import ForecasterCache
 from chronos_core.ml.trainer import DatasetCheck, NetworkTrainer
 
@@ -118,6 +126,19 @@ class Services:
             page_ceiling=self.settings.sth_page_concurrency
             * (1 if self.settings.sth_adaptive else self.settings.training_map_concurrency),
         )
+
+    @cached_property
+    def queue_settings(self) -> TrainingQueueSettings:
+        s = self.settings
+        return TrainingQueueSettings(
+            limits=ConcurrencyLimits(
+                global_limit=s.training_max_concurrent, tenant_limit=s.training_max_concurrent_per_tenant
+            )
+        )
+
+    @cached_property
+    def retraining_settings(self) -> RetrainingSettings:
+        return RetrainingSettings(max_policies_per_tick=self.settings.retraining_max_policies_per_tick)
 
     @cached_property
     def auth_failure_threshold(self) -> int:
@@ -206,6 +227,23 @@ class Services:
         """Told of every published recurring forecast: monitoring logs it and evaluates its
         predicted-crossing rules."""
         return [MonitoringForecastListener(self)]
+
+    @cached_property
+    def policies(self) -> MongoRetrainingPolicies:
+        return MongoRetrainingPolicies(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def runs(self) -> MongoRetrainingRuns:
+        return MongoRetrainingRuns(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def events(self) -> MongoModelEvents:
+        return MongoModelEvents(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def retrain_trigger(self) -> RetrainTrigger:
+        """What monitoring calls when a drift or live-error rule fires (a ``rule`` trigger)."""
+        return RuleRetrainTrigger(self)
 
     @cached_property
     def auth_failures(self) -> MongoAuthFailureCounter:
@@ -439,6 +477,7 @@ if TYPE_CHECKING:
     from chronos_core.api.deps import ApiServices
     from chronos_core.application.forecasting.deps import CleanupDeps, SchedulerDeps, WorkerDeps
     from chronos_core.application.monitoring.deps import DeliveryDeps, EvaluationDeps
+    from chronos_core.application.retraining.deps import ChampionDeps, PromotionDeps, RetrainDeps
     from chronos_core.application.training.pipeline.deps import CompletionDeps, PipelineDeps, TrainStepDeps
     from chronos_core.application.training.reconciliation import ReconcileDeps
 
@@ -454,4 +493,8 @@ if TYPE_CHECKING:
         reconcile: ReconcileDeps = s
         evaluation: EvaluationDeps = s
         delivery: DeliveryDeps = s
+        retrain: RetrainDeps = s
+        promotion: PromotionDeps = s
+        champion: ChampionDeps = s
         del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile, evaluation, delivery
+        del retrain, promotion, champion

@@ -144,6 +144,16 @@ class Settings(BaseSettings):
     training_chunk_points: int = Field(default=10_000, ge=100, le=1_000_000)
     training_map_concurrency: int = Field(default=4, ge=1, le=40)
 
+    # The training queue: trainings that may run at once (0: no limit), in all and per tenant.
+    training_max_concurrent: int = Field(
+        default=0, ge=0, le=10_000, description="Trainings running at once; more wait queued (0: no limit)."
+    )
+    training_max_concurrent_per_tenant: int = Field(
+        default=0, ge=0, le=10_000, description="Trainings one FIWARE service runs at once (0: no limit)."
+    )
+    # Retraining: policies one scheduler tick reads at most.
+    retraining_max_policies_per_tick: int = Field(default=10_000, ge=1, le=1_000_000)
+
     # Database resilience: attempts before a request answers 503.
     mongodb_attempts: int = Field(default=3, ge=1, le=5)
 

@@ -20,9 +20,11 @@ from chronos_core.api.routes import (
     devices,
     forecasts,
     models,
+    retraining,
     silences,
     system,
     training_jobs,
+    training_queue,
 )
 
 
@@ -62,6 +64,8 @@ def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig]
         system,
         models,
         training_jobs,
+        training_queue,
+        retraining,
         devices,
         forecasts,
         alert_rules,

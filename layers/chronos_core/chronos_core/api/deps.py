@@ -20,6 +20,7 @@ from chronos_core.application.monitoring.deps import (
     SilenceDeps,
 )
 from chronos_core.application.ports.training_jobs import ForecastingJobs
+from chronos_core.application.retraining.deps import ChampionDeps, RetrainDeps
 from chronos_core.application.system.auth import AuthDeps
 from chronos_core.application.system.health import HealthDeps
 from chronos_core.application.training.deps import JobRemovalDeps, TrainingControlDeps
@@ -28,6 +29,8 @@ from chronos_core.domain.ids import JobId, ModelId
 
 
 class ApiServices(
+    RetrainDeps,
+    ChampionDeps,
     TrainingControlDeps,
     JobRemovalDeps,
     PredictionDeps,

@@ -18,6 +18,11 @@ from chronos_core.adapters.mongo.forecast_schedule import MongoForecastSchedule
 from chronos_core.adapters.mongo.health import MongoHealthProbe
 from chronos_core.adapters.mongo.leases import MongoLeases
 from chronos_core.adapters.mongo.models import MongoModelRepository
+from chronos_core.adapters.mongo.retraining import (
+    MongoModelEvents,
+    MongoRetrainingPolicies,
+    MongoRetrainingRuns,
+)
 from chronos_core.adapters.mongo.service_group_keys import MongoServiceGroupKeys
 from chronos_core.adapters.mongo.training_jobs import MongoTrainingJobRepository
 
@@ -28,7 +33,10 @@ __all__ = [
     "MongoForecastSchedule",
     "MongoHealthProbe",
     "MongoLeases",
+    "MongoModelEvents",
     "MongoModelRepository",
+    "MongoRetrainingPolicies",
+    "MongoRetrainingRuns",
     "MongoServiceGroupKeys",
     "MongoTrainingJobRepository",
     "call_with_retries",

@@ -16,11 +16,13 @@ from typing import Final, Protocol
 
 from pydantic import BaseModel, Field
 
-from chronos_core.application.models.deps import ModelsDeps
-from chronos_core.application.ports.pipeline import ExecutionState, Workflow
+from chronos_core.application.ports.pipeline import ExecutionState
+from chronos_core.application.ports.retraining import ModelEvents, RetrainingPolicies
 from chronos_core.application.ports.training_jobs import PipelineJournal, TrainingJobs
+from chronos_core.application.training.deps import QueueDeps
 from chronos_core.application.training.pipeline.completion import record_failure
 from chronos_core.application.training.pipeline.events import FailureEvent, readable_cause
+from chronos_core.application.training.queue import dispatch_queue
 from chronos_core.domain.training_job import TrainingJob
 from chronos_core.observability import logger
 
@@ -32,12 +34,15 @@ class ReconcilableJobs(TrainingJobs, PipelineJournal, Protocol):
     """Running jobs, and what recording their failure needs."""
 
 
-class ReconcileDeps(ModelsDeps, Protocol):
+class ReconcileDeps(QueueDeps, Protocol):
     @property
     def jobs(self) -> ReconcilableJobs: ...
 
     @property
-    def workflow(self) -> Workflow: ...
+    def policies(self) -> RetrainingPolicies: ...
+
+    @property
+    def events(self) -> ModelEvents: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,18 +54,24 @@ class ReconcileJobs:
 
     now: datetime
     grace_seconds: float = 60.0
+    dispatch: bool = True
 
 
 class ReconcileResult(BaseModel):
     checked: int = 0
     failed: list[str] = Field(default_factory=list)
+    #: Jobs the training queue started on this run (slots freed since the last one).
+    started: list[str] = Field(default_factory=list)
 
 
 def reconcile_jobs(deps: ReconcileDeps, command: ReconcileJobs) -> ReconcileResult:
-    """Record as failed every running job whose execution has ended, or never started."""
+    """Record as failed every running job whose execution has ended, or never started; then
+    dispatch the training queue (this is where slots freed by ended jobs are seen)."""
     result = ReconcileResult()
     settled = command.now - timedelta(seconds=command.grace_seconds)
     for job in deps.jobs.running_jobs(BATCH):
+        if job.waiting_in_queue:
+            continue  # waits for a slot: it has no execution by design
         result.checked += 1
         failure = _failure_of(deps, job, settled)
         if failure is None:
@@ -68,6 +79,8 @@ def reconcile_jobs(deps: ReconcileDeps, command: ReconcileJobs) -> ReconcileResu
         if record_failure(deps, FailureEvent(job_id=job.id, failure=failure)).recorded:
             result.failed.append(job.id)
             logger.warning("Reconciled a job whose execution had ended", extra={"job_id": job.id, **failure})
+    if command.dispatch:
+        result.started = list(dispatch_queue(deps))
     return result
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chronos_core.application.models.deps import ModelsDeps
 from chronos_core.application.ports.pipeline import DatasetPreparer, ObjectStore, SeriesSource, Trainer
+from chronos_core.application.ports.retraining import ModelEvents, RetrainingPolicies
 from chronos_core.application.ports.training_jobs import PipelineJournal, TrainingProgressLog
 
 
@@ -56,7 +57,14 @@ class TrainStepDeps(ModelsDeps, Protocol):
 
 
 class CompletionDeps(ModelsDeps, Protocol):
-    """Finalize and RecordFailure need the models and the job journal."""
+    """Finalize and RecordFailure need the models, the job journal, and for the champion
+    decision the retraining policy (its margin) and the model events."""
 
     @property
     def jobs(self) -> PipelineJournal: ...
+
+    @property
+    def policies(self) -> RetrainingPolicies: ...
+
+    @property
+    def events(self) -> ModelEvents: ...
