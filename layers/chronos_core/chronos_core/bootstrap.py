@@ -22,6 +22,7 @@ from pymongo.database import Database
 from chronos_core.adapters import aws
 from chronos_core.adapters import mongo as mongo_adapters
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
+from chronos_core.adapters.fiware.anomalies import OrionAnomalyPublisher
 from chronos_core.adapters.fiware.forecasts import (
     FiwareForecastProvisioner,
     OrionForecastPublisher,
@@ -34,6 +35,8 @@ from chronos_core.adapters.fiware.series_source import SthSeriesSource
 from chronos_core.adapters.fiware.sth import SthCometClient
 from chronos_core.adapters.jwt_verifier import JwtVerifier
 from chronos_core.adapters.mongo import (
+    MongoAnomalyFindings,
+    MongoAnomalyScanRepository,
     MongoAuthFailureCounter,
     MongoForecastSchedule,
     MongoHealthProbe,
@@ -53,6 +56,7 @@ from chronos_core.application.training.deps import JobResourceCleaner
 from chronos_core.application.training.pipeline.deps import PipelineSettings
 from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import DependencyUnavailableError
+from chronos_core.ml.anomaly import ScorerCache
 from chronos_core.ml.inference import ForecasterCache
 from chronos_core.ml.trainer import DatasetCheck, NetworkTrainer
 
@@ -95,6 +99,16 @@ class Services:
         )
 
     @cached_property
+    def scan_pipeline_settings(self) -> PipelineSettings:
+        """How anomaly scans chunk their window (the same kind of settings as the training's)."""
+        return PipelineSettings(
+            chunk_points=self.settings.anomaly_chunk_points,
+            map_concurrency=self.settings.anomaly_map_concurrency,
+            page_ceiling=self.settings.sth_page_concurrency
+            * (1 if self.settings.sth_adaptive else self.settings.anomaly_map_concurrency),
+        )
+
+    @cached_property
     def auth_failure_threshold(self) -> int:
         return self.settings.auth_failure_threshold
 
@@ -126,6 +140,14 @@ class Services:
     @cached_property
     def schedule(self) -> MongoForecastSchedule:
         return MongoForecastSchedule(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def scans(self) -> MongoAnomalyScanRepository:
+        return MongoAnomalyScanRepository(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def findings(self) -> MongoAnomalyFindings:
+        return MongoAnomalyFindings(self.database, attempts=self.settings.mongodb_attempts)
 
     @cached_property
     def artifacts(self) -> GridFSArtifactStore:
@@ -165,6 +187,16 @@ class Services:
         s = self.settings
         arn = _required(
             s.training_state_machine_arn, "The training workflow", "CHRONOS_TRAINING_STATE_MACHINE_ARN"
+        )
+        return StepFunctionsWorkflow(
+            self.aws_client("stepfunctions"), arn, s.aws_region, local=s.aws_endpoint_url is not None
+        )
+
+    @cached_property
+    def scan_workflow(self) -> StepFunctionsWorkflow:
+        s = self.settings
+        arn = _required(
+            s.anomaly_state_machine_arn, "The anomaly-scan workflow", "CHRONOS_ANOMALY_STATE_MACHINE_ARN"
         )
         return StepFunctionsWorkflow(
             self.aws_client("stepfunctions"), arn, s.aws_region, local=s.aws_endpoint_url is not None
@@ -216,6 +248,10 @@ class Services:
         return OrionForecastPublisher(self.orion)
 
     @cached_property
+    def anomaly_publisher(self) -> OrionAnomalyPublisher:
+        return OrionAnomalyPublisher(self.orion)
+
+    @cached_property
     def provisioner(self) -> FiwareForecastProvisioner:
         return FiwareForecastProvisioner(
             self.devices,
@@ -234,6 +270,10 @@ class Services:
     @cached_property
     def forecasters(self) -> ForecasterCache:
         return ForecasterCache(self.artifacts)
+
+    @cached_property
+    def scorers(self) -> ScorerCache:
+        return ScorerCache(self.forecasters)
 
     @cached_property
     def preparer(self) -> DatasetCheck:
@@ -344,6 +384,8 @@ def _secret(parameter: str | None, value: SecretStr | None) -> str | None:
 
 if TYPE_CHECKING:
     from chronos_core.api.deps import ApiServices
+    from chronos_core.application.anomaly.deps import CombineDeps, PublishDeps, ScanControlDeps
+    from chronos_core.application.anomaly.reconciliation import ScanReconcileDeps
     from chronos_core.application.forecasting.deps import CleanupDeps, SchedulerDeps, WorkerDeps
     from chronos_core.application.training.pipeline.deps import CompletionDeps, PipelineDeps, TrainStepDeps
     from chronos_core.application.training.reconciliation import ReconcileDeps
@@ -358,4 +400,9 @@ if TYPE_CHECKING:
         worker: WorkerDeps = s
         cleanup: CleanupDeps = s
         reconcile: ReconcileDeps = s
+        scan_control: ScanControlDeps = s
+        scan_combine: CombineDeps = s
+        scan_publish: PublishDeps = s
+        scan_reconcile: ScanReconcileDeps = s
         del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile
+        del scan_control, scan_combine, scan_publish, scan_reconcile

@@ -29,6 +29,7 @@ from typing import Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chronos_core.domain.errors import ChronosError, ValidationError
 from chronos_core.domain.ids import JobId, ModelId, ScanId
 from chronos_core.domain.model import UtcDateTime, epoch_ms, from_epoch_ms, utcnow
 from chronos_core.domain.training_job import (
@@ -40,6 +41,13 @@ from chronos_core.domain.training_job import (
     plan_chunks,
     slice_by_time,
 )
+
+
+class TooManyFailedChunksError(ChronosError):
+    """More chunks failed than the scan tolerates."""
+
+    code = "too_many_failed_chunks"
+
 
 #: The most points one scan may cover.
 MAX_SCAN_POINTS: Final = 2_000_000
@@ -120,6 +128,43 @@ class ScanSettings(BaseModel):
     def too_many_failures(self, failed: int, total: int) -> bool:
         """Whether ``failed`` of ``total`` chunks exceed the tolerance."""
         return failed > 0 and failed * 100.0 > self.tolerated_failure_percent * max(total, 1)
+
+
+class ScanOptions(BaseModel):
+    """The settings a caller may give (unset: :class:`ScanSettings`' defaults), numbers strict.
+    ``sensitivity`` (``low``, ``medium``, ``high``: a false-discovery rate of 1 %, 5 %, 10 %) is
+    the other way of giving ``false_discovery_rate``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    false_discovery_rate: float | None = Field(default=None, gt=0.0, le=0.5, strict=True)
+    sensitivity: Sensitivity | None = None
+    horizon_steps: int | None = Field(default=None, ge=1, le=MAX_HORIZON_STEPS, strict=True)
+    min_event_points: int | None = Field(default=None, ge=1, le=10_000, strict=True)
+    merge_gap: int | None = Field(default=None, ge=0, le=10_000, strict=True)
+    gap_intervals: float | None = Field(default=None, ge=1.0, le=1_000_000.0, strict=True)
+    flat_line_points: int | None = Field(default=None, ge=3, le=1_000_000, strict=True)
+    tolerated_failure_percent: float | None = Field(default=None, ge=0.0, le=100.0, strict=True)
+    publish: bool | None = Field(default=None, strict=True)
+
+    def settings(self, *, horizon: int) -> ScanSettings:
+        """The scan's settings for a model forecasting ``horizon`` steps. Raises ValidationError
+        naming the field: both ``false_discovery_rate`` and ``sensitivity`` given, or more
+        ``horizon_steps`` than the model forecasts."""
+        if self.false_discovery_rate is not None and self.sensitivity is not None:
+            raise ValidationError(
+                "Give either false_discovery_rate or sensitivity, not both",
+                details=[{"field": "sensitivity", "message": "false_discovery_rate is given"}],
+            )
+        if self.horizon_steps is not None and self.horizon_steps > horizon:
+            raise ValidationError(
+                f"The model forecasts {horizon} step(s); horizon_steps cannot exceed it",
+                details=[{"field": "horizon_steps", "message": f"at most {horizon}"}],
+            )
+        given = self.model_dump(exclude_none=True, exclude={"sensitivity"})
+        if self.sensitivity is not None:
+            given["false_discovery_rate"] = SENSITIVITY_RATES[self.sensitivity]
+        return ScanSettings(**given)
 
 
 class ScanRequest(BaseModel):
@@ -266,85 +311,6 @@ class AnomalyScan(BaseModel):
         return plan_scan_chunks(
             self.window, self.points_expected, self.chunk_points, timedelta(seconds=self.context_seconds)
         )
-
-
-class ScanPlan(BaseModel):
-    """What the plan fixed (kept across retries, so the chunks and their checkpoints stay
-    valid): the readings' window, about how many points it holds, the chunk size, and how much
-    context each chunk reads before its slice (in time and in points)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    window: TimeWindow
-    points_expected: int = Field(ge=0)
-    chunk_points: int = Field(gt=0)
-    context_seconds: float = Field(ge=0)
-    context_points: int = Field(ge=0)
-    interval_seconds: float = Field(gt=0)
-    chunks_total: int = Field(ge=0)
-
-
-class ChunkRecord(BaseModel):
-    """A chunk's record while the scan runs: ``scored`` (its checkpoint is written), ``partial``
-    (read in part, continuing) or ``failed`` (with the error and cause)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    offset: int
-    state: Literal["scored", "partial", "failed"]
-    points_read: int = 0
-    points_scored: int = 0
-    anomalies: int = 0
-    error: str | None = None
-    cause: str | None = None
-
-
-class Candidate(BaseModel):
-    """A scored point whose p-value is at most the scan's false-discovery rate (only those can be
-    flagged: Benjamini-Hochberg's cutoff never exceeds the rate). ``step`` is the horizon step of
-    ``expected``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    time: UtcDateTime
-    value: float
-    expected: float
-    p_value: float
-    step: int = Field(ge=1)
-
-
-class ChunkScores(BaseModel):
-    """A scored chunk, as its checkpoint keeps it: counts, the candidates, the data-quality
-    issues, and the first and last reading of its slice (for the gaps between chunks)."""
-
-    points_read: int = 0
-    points_scored: int = 0
-    points_unscored: int = 0
-    candidates: list[Candidate] = Field(default_factory=list)
-    issues: list["QualityIssue"] = Field(default_factory=list)
-    first_reading: UtcDateTime | None = None
-    last_reading: UtcDateTime | None = None
-
-    def anomalies_alone(self, rate: float) -> int:
-        """Points the false-discovery control would flag in this chunk alone (progress only)."""
-        cutoff = fdr_threshold([c.p_value for c in self.candidates], self.points_scored, rate)
-        return 0 if cutoff is None else sum(1 for c in self.candidates if c.p_value <= cutoff)
-
-
-class AnomalyTarget(BaseModel):
-    """Where a scan's anomalies are published: the model's tenant and sensor, and what found them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    fiware_service: str
-    fiware_servicepath: str
-    source_entity_id: str
-    source_entity_type: str
-    feature: str
-    scan_id: ScanId
-    model_id: ModelId
-    job_id: JobId
-    false_discovery_rate: float
 
 
 # ------------------------------------------------------------------------------ findings
@@ -564,7 +530,8 @@ def boundary_gaps(
 ) -> list[QualityIssue]:
     """Gaps no single chunk could see: between the last reading of a chunk and the first of the
     next chunk holding one (``readings``: each chunk's first and last scored reading, in time
-    order), and at the window's ends."""
+    order), and between the window's ends and its first and last reading (``window_edge``: a
+    sensor silent since, or until, the window's edge; none for a window of the last N points)."""
     out: list[QualityIssue] = []
     previous: datetime | None = None
     for first, last in readings:
@@ -572,15 +539,20 @@ def boundary_gaps(
             continue
         if previous is not None and (first - previous).total_seconds() > longest_seconds:
             out.append(_gap(previous, first, interval_seconds))
+        elif previous is None and (first - window.first).total_seconds() > longest_seconds:
+            out.append(_gap(window.first, first, interval_seconds, edge=True))
         previous = last
+    end = window.last + timedelta(milliseconds=1)
+    if previous is not None and (end - previous).total_seconds() > longest_seconds:
+        out.append(_gap(previous, end, interval_seconds, edge=True))
     return out
 
 
-def _gap(start: datetime, end: datetime, interval_seconds: float) -> QualityIssue:
-    missing = (end - start).total_seconds() / interval_seconds - 1
-    return QualityIssue(
-        kind="gap", start=start, end=end, points=0, detail={"missing_intervals": round(missing, 1)}
-    )
+def _gap(start: datetime, end: datetime, interval_seconds: float, *, edge: bool = False) -> QualityIssue:
+    """A gap from ``start`` to ``end``; ``edge``: one end is the window's, not a reading."""
+    missing = (end - start).total_seconds() / interval_seconds - (0 if edge else 1)
+    detail = {"missing_intervals": round(missing, 1), **({"window_edge": 1.0} if edge else {})}
+    return QualityIssue(kind="gap", start=start, end=end, points=0, detail=detail)
 
 
 def quality_counts(issues: Sequence[QualityIssue]) -> dict[str, int]:
@@ -626,4 +598,86 @@ def window_problems(
     return []
 
 
-ChunkScores.model_rebuild()
+# ------------------------------------------------------------------------------ the pipeline
+
+
+class ScanPlan(BaseModel):
+    """What the plan fixed (kept across retries, so the chunks and their checkpoints stay
+    valid): the readings' window, about how many points it holds, the chunk size, and how much
+    context each chunk reads before its slice (in time and in points)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window: TimeWindow
+    points_expected: int = Field(ge=0)
+    chunk_points: int = Field(gt=0)
+    context_seconds: float = Field(ge=0)
+    context_points: int = Field(ge=0)
+    interval_seconds: float = Field(gt=0)
+    chunks_total: int = Field(ge=0)
+
+
+class ChunkRecord(BaseModel):
+    """A chunk's record while the scan runs: ``scored`` (its checkpoint is written), ``partial``
+    (read in part, continuing) or ``failed`` (with the error and cause)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offset: int
+    state: Literal["scored", "partial", "failed"]
+    points_read: int = 0
+    points_scored: int = 0
+    anomalies: int = 0
+    error: str | None = None
+    cause: str | None = None
+
+
+class Candidate(BaseModel):
+    """A scored point whose p-value is at most the scan's false-discovery rate (only those can be
+    flagged: Benjamini-Hochberg's cutoff never exceeds the rate). ``step`` is the horizon step of
+    ``expected``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    time: UtcDateTime
+    value: float
+    expected: float
+    p_value: float
+    step: int = Field(ge=1)
+    #: How much wider than the calibration's the recent errors were (the p-value is of
+    #: ``|value - expected| / widening``).
+    widening: float = Field(default=1.0, ge=1.0)
+
+
+class ChunkScores(BaseModel):
+    """A scored chunk, as its checkpoint keeps it: counts, the candidates, the data-quality
+    issues, and the first and last reading of its slice (for the gaps between chunks)."""
+
+    points_read: int = 0
+    points_scored: int = 0
+    points_unscored: int = 0
+    candidates: list[Candidate] = Field(default_factory=list)
+    issues: list[QualityIssue] = Field(default_factory=list)
+    first_reading: UtcDateTime | None = None
+    last_reading: UtcDateTime | None = None
+
+    def anomalies_alone(self, rate: float) -> int:
+        """Points the false-discovery control would flag in this chunk alone (progress only)."""
+        cutoff = fdr_threshold([c.p_value for c in self.candidates], self.points_scored, rate)
+        return 0 if cutoff is None else sum(1 for c in self.candidates if c.p_value <= cutoff)
+
+
+class AnomalyTarget(BaseModel):
+    """Where a scan's anomalies are published: the model's tenant and sensor, and what found them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fiware_service: str
+    fiware_servicepath: str
+    source_entity_id: str
+    source_entity_type: str
+    feature: str
+    scan_id: ScanId
+    model_id: ModelId
+    job_id: JobId
+    false_discovery_rate: float

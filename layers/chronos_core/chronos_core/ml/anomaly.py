@@ -16,8 +16,9 @@ validation residuals, pooled over neighbouring steps as the intervals are; kept 
 :attr:`~chronos_core.ml.artifacts.PredictionIntervals.residuals`). :class:`StepCalibration` turns
 ``|r|`` into the conformal p-value ``(1 + #{calibration >= |r|}) / (n + 1)`` in the bulk, and above
 the 90th percentile uses a generalized Pareto tail fitted to the largest 10 % (probability-weighted
-moments, shape clipped to ``[-0.2, 0.5]``: a light tail, as Gaussian errors have, is allowed, a
-short one is not), so that a point far
+moments, shape clipped to ``[0, 0.5]``: never lighter than exponential, so that a light tail
+fitted on a few hundred residuals never ends in a bound beyond which every reading would read as
+impossible; for Gaussian errors the p-values far out are conservative), so that a point far
 outside the calibration can still reach the small p-values a false-discovery control over
 thousands of points needs (the empirical part alone cannot go below ``1 / (n + 1)``). Artifacts
 written before the residuals were kept fall back on a Gaussian fitted to the widest interval.
@@ -38,19 +39,25 @@ order they were read.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import NormalDist
 from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from chronos_core.domain.anomaly import QualityIssue, QualityKind
+from chronos_core.application.ports.pipeline import TimedPoint
+from chronos_core.domain.anomaly import Candidate, ChunkScores, QualityIssue, QualityKind, ScanSettings
+from chronos_core.domain.artifacts import ArtifactRefs
 from chronos_core.domain.errors import ValidationError
+from chronos_core.domain.model import from_epoch_ms
 from chronos_core.ml.artifacts import InferenceSpec, PredictionIntervals
-from chronos_core.ml.inference import Forecaster
+from chronos_core.ml.inference import Forecaster, ForecasterCache
 from chronos_core.ml.preprocessing import Point, clean_points, regularize, to_epoch_seconds
 from chronos_core.ml.transforms import FloatArray
 
@@ -60,9 +67,10 @@ IntArray = npt.NDArray[np.int64]
 TAIL_SHARE: Final = 0.10
 #: At least this many residuals make the tail.
 MIN_TAIL_RESIDUALS: Final = 10
-#: Bounds of the fitted tail shape: never lighter than exponential, never heavier than 0.5.
+#: Bounds of the fitted tail shape: never lighter than exponential (a bounded tail would call every
+#: reading beyond its end impossible), never heavier than 0.5.
 MAX_TAIL_SHAPE: Final = 0.5
-MIN_TAIL_SHAPE: Final = -0.2
+MIN_TAIL_SHAPE: Final = 0.0
 #: The smallest p-value reported (a bounded tail's p-value beyond its end point).
 MIN_P_VALUE: Final = 1e-16
 #: Forecast windows per ONNX Runtime call.
@@ -243,6 +251,8 @@ class ScoredPoints:
     step: IntArray
     p_values: FloatArray
     unscored: int
+    #: How much wider than the calibration the recent errors at ``step`` were (>= 1).
+    widening: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.times.size)
@@ -299,6 +309,7 @@ def score_points(
         step=final.step[keep],
         p_values=final.p_values[keep],
         unscored=int(np.count_nonzero(in_range & ~final.scored)),
+        widening=final.widening[keep],
     )
 
 
@@ -327,6 +338,7 @@ class _Pass:
     expected: FloatArray
     step: IntArray
     scored: npt.NDArray[np.bool_]
+    widening: FloatArray
 
 
 @dataclass(frozen=True)
@@ -353,6 +365,7 @@ class _Targets:
         p = np.full((targets.size, k), np.nan)
         expected = np.full(targets.size, np.nan)
         step_of = np.zeros(targets.size, dtype=np.int64)
+        widening = np.ones(targets.size)
         for h in range(k, 0, -1):  # the smallest available step wins ``expected``
             origin = targets - h
             ok = origin >= self.segment[targets]
@@ -364,10 +377,11 @@ class _Targets:
             p[ok, h - 1] = step.p_values(np.abs(residual[ok]) / widen[ok])
             expected[ok] = actual[ok] - residual[ok]
             step_of[ok] = h
+            widening[ok] = widen[ok]
         scored = ~np.all(np.isnan(p), axis=1)
         combined = np.full(targets.size, np.nan)
         combined[scored] = np.nanmax(p[scored], axis=1)
-        return _Pass(combined, expected, step_of, scored)
+        return _Pass(combined, expected, step_of, scored, widening)
 
 
 #: Residuals before a point that tell how wide the errors are around it.
@@ -397,7 +411,7 @@ def _local_widening(abs_residuals: FloatArray, calibration_median: float) -> Flo
 
 def _no_scores(unscored: int) -> ScoredPoints:
     empty = np.empty(0)
-    return ScoredPoints(empty, empty, empty, np.empty(0, dtype=np.int64), empty, unscored)
+    return ScoredPoints(empty, empty, empty, np.empty(0, dtype=np.int64), empty, unscored, empty)
 
 
 def _slot_reading_times(
@@ -484,7 +498,9 @@ def _out_of_order(raw_times: FloatArray, score_from: float) -> list[QualityIssue
 def _duplicates(raw_times: FloatArray, score_from: float) -> list[QualityIssue]:
     stamps, counts = np.unique(np.round(raw_times[raw_times >= score_from], 3), return_counts=True)
     return [
-        _issue("duplicate_timestamps", float(t), float(t), int(c)) for t, c in zip(stamps, counts) if c > 1
+        _issue("duplicate_timestamps", float(t), float(t), int(c))
+        for t, c in zip(stamps, counts, strict=True)
+        if c > 1
     ]
 
 
@@ -533,3 +549,100 @@ def _flat_runs(
                 )
             )
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# The scorer behind the application's port
+# --------------------------------------------------------------------------------------------
+
+
+class ForecastScorer:
+    """:class:`~chronos_core.application.ports.anomaly.ScanScorer` on a loaded forecaster:
+    :func:`score_points` and :func:`quality_findings` on a chunk's points, its candidates kept."""
+
+    def __init__(self, forecaster: Forecaster, steps: int) -> None:
+        self._forecaster = forecaster
+        self._steps = max(1, min(steps, forecaster.horizon))
+        self._calibration = Calibration.of(forecaster.spec, self._steps)
+
+    @property
+    def interval_seconds(self) -> float:
+        return self._forecaster.spec.interval_seconds
+
+    @property
+    def context_slots(self) -> int:
+        """The served forecaster's context, the steps, and the residuals the local widening reads."""
+        return self._forecaster.context_length + self._steps + LOCAL_WINDOW
+
+    @property
+    def calibration_source(self) -> str:
+        return self._calibration.source
+
+    def score(
+        self, points: Sequence[TimedPoint], *, score_from: datetime, settings: ScanSettings
+    ) -> ChunkScores:
+        start = score_from.timestamp()
+        scored = score_points(
+            self._forecaster, points, score_from=start, steps=self._steps, calibration=self._calibration
+        )
+        report = quality_findings(
+            points,
+            score_from=start,
+            interval_seconds=self.interval_seconds,
+            gap_intervals=settings.gap_intervals,
+            flat_points=settings.flat_line_points,
+        )
+        pick = np.flatnonzero(scored.p_values <= settings.false_discovery_rate)
+        widening = scored.widening if scored.widening is not None else np.ones(len(scored))
+        return ChunkScores(
+            points_read=sum(1 for t, _ in points if t >= score_from),
+            points_scored=len(scored),
+            points_unscored=scored.unscored,
+            candidates=[
+                Candidate(
+                    time=_instant(float(scored.times[i])),
+                    value=float(scored.values[i]),
+                    expected=float(scored.expected[i]),
+                    p_value=float(scored.p_values[i]),
+                    step=int(scored.step[i]),
+                    widening=float(widening[i]),
+                )
+                for i in pick
+            ],
+            issues=report.issues,
+            first_reading=None if report.first_reading is None else _instant(report.first_reading),
+            last_reading=None if report.last_reading is None else _instant(report.last_reading),
+        )
+
+    def half_width(self, step: int, p_value: float) -> float:
+        return self._calibration.steps[max(1, min(step, self._steps)) - 1].half_width(p_value)
+
+
+def _instant(seconds: float) -> datetime:
+    return from_epoch_ms(round(seconds * 1000))
+
+
+class ScorerCache:
+    """:class:`~chronos_core.application.ports.anomaly.ScorerLoader` on a
+    :class:`~chronos_core.ml.inference.ForecasterCache` (the forecaster is shared with the
+    forecast path; the calibration is kept per ``(artifacts, steps)``)."""
+
+    def __init__(self, forecasters: ForecasterCache, max_scorers: int = 8) -> None:
+        self._forecasters = forecasters
+        self._max = max_scorers
+        self._cache: OrderedDict[tuple[ArtifactRefs, int], ForecastScorer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, refs: ArtifactRefs, steps: int) -> ForecastScorer:
+        key = (refs, steps)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        scorer = ForecastScorer(self._forecasters.load(refs), steps)
+        with self._lock:
+            self._cache[key] = scorer
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return scorer
