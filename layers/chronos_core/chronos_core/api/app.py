@@ -10,7 +10,7 @@ from chronos_core import __version__
 from chronos_core.api.deps import ApiServices
 from chronos_core.api.errors import install_error_handlers
 from chronos_core.api.middleware import BodySizeLimit, RequestBudget
-from chronos_core.api.routes import devices, forecasts, models, system, training_jobs
+from chronos_core.api.routes import anomaly_scans, devices, forecasts, models, system, training_jobs
 
 
 def create_app(services: ApiServices) -> FastAPI:
@@ -43,6 +43,6 @@ def create_app(services: ApiServices) -> FastAPI:
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestBudget, seconds=settings.api_request_budget_seconds)
-    for module in (system, models, training_jobs, devices, forecasts):
+    for module in (system, models, training_jobs, devices, forecasts, anomaly_scans):
         app.include_router(module.router)
     return app
