@@ -64,6 +64,7 @@ def test_a_scan_is_started_followed_and_its_events_paged(services: Services) -> 
         ({"last_n": 10, "date_to": "2026-01-01T00:00:00Z"}, "date_to"),
         ({"last_n": 10, "sensitivity": "low", "false_discovery_rate": 0.01}, "sensitivity"),
         ({"last_n": 1_000_000}, "last_n"),
+        ({"date_from": "2026-01-02T00:00:00", "date_to": "2026-01-01T00:00:00+00:00"}, "date_to"),
     ],
 )
 def test_a_bad_body_is_a_422_naming_the_field(services: Services, body: dict[str, Any], field: str) -> None:

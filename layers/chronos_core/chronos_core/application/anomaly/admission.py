@@ -28,7 +28,9 @@ def start_scan(deps: ScanControlDeps, command: StartScan) -> AnomalyScan:
     """
     model = get_model(deps, GetModel(principal=command.principal, model_id=command.model_id))
     job = _scanning_job(deps, model, command.job_id)
-    problems = window_problems(command.last_n, command.date_from, command.date_to)
+    date_from = ensure_utc(command.date_from) if command.date_from is not None else None
+    date_to = ensure_utc(command.date_to) if command.date_to is not None else None
+    problems = window_problems(command.last_n, date_from, date_to)  # naive times read as UTC
     if problems:
         raise ValidationError("The scan window is invalid", details=problems)
     settings = command.options.settings(horizon=_horizon(model, job))
