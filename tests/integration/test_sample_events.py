@@ -92,10 +92,13 @@ def with_fresh_token(event: dict[str, Any]) -> dict[str, Any]:
 def test_every_event_file_has_an_expectation() -> None:
     """Each sample event is invoked here or, for the training steps (which need a job, a series
     and a bucket), by tests/integration/test_pipeline_handlers.py."""
+    from tests.integration.test_anomaly_scan_handlers import ANOMALY_EVENTS
     from tests.integration.test_pipeline_handlers import PIPELINE_EVENTS
 
     assert not set(EXPECTED) & set(PIPELINE_EVENTS)
-    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted({*EXPECTED, *PIPELINE_EVENTS})
+    assert not set(EXPECTED) & set(ANOMALY_EVENTS)
+    covered = {*EXPECTED, *PIPELINE_EVENTS, *ANOMALY_EVENTS}
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(covered)
 
 
 @pytest.mark.parametrize("event_name", sorted(EXPECTED))

@@ -794,10 +794,17 @@ class FakeSeriesSource:
 
     def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
         self.calls.append(("time_window", source.entity_id, offset, count))
+        return self.bounds(source, offset, count) if self.by_time else None
+
+    def bounds(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
         points = self._of(source)[offset : offset + count]
-        if not self.by_time or not points:
+        if not points:
             return None
         return TimeWindow(first=points[0][0], last=points[-1][0])
+
+    def count_between(self, source: FiwareSource, date_from: datetime, date_to: datetime) -> int:
+        self.calls.append(("count_between", source.entity_id, 0, 0))
+        return sum(1 for t, _ in self._of(source) if date_from <= t < date_to)
 
     def collect(self, source: FiwareSource, chunk: ChunkSpec, *, pages_in_flight: int = 1) -> CollectedPart:
         self.calls.append(("collect", source.entity_id, chunk.offset, chunk.count))
@@ -1482,6 +1489,208 @@ class FakeNotifier:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
 
+# ------------------------------------------------------------------------------- anomaly scans
+
+
+class InMemoryAnomalyScans:
+    """The scan ports (:class:`AnomalyScans` and :class:`ScanJournal`): pipeline writes apply
+    only while the scan runs, and progress is derived from the chunk records, as the Mongo
+    adapter does (it shares :func:`document_to_scan`)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, dict[int, Any]] = {}
+        self.recorded: list[tuple[str, Any]] = []
+        self._lock = threading.RLock()
+
+    def _of(self, scan_id: str) -> Any:
+        from chronos_core.adapters.mongo.anomaly_scans import document_to_scan
+
+        doc = self.docs.get(scan_id)
+        if doc is None:
+            return None
+        return document_to_scan(doc, list(self.records.get(scan_id, {}).values()))
+
+    def get(self, scan_id: Any) -> Any:
+        return self._of(scan_id)
+
+    def status_of(self, scan_id: Any) -> Any:
+        scan = self._of(scan_id)
+        return scan.status if scan else None
+
+    def add(self, scan: Any) -> None:
+        if scan.id in self.docs:
+            raise ConflictError(f"Anomaly scan {scan.id} already exists")
+        self.docs[scan.id] = scan.model_dump(exclude={"failed_chunks"})
+
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[Any]:
+        found = sorted(
+            (self._of(i) for i, d in self.docs.items() if d["model_id"] == model_id),
+            key=lambda s: s.created_at,
+            reverse=True,
+        )
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def running_scans(self, limit: int) -> list[Any]:
+        running = [self._of(i) for i in self.docs if self._running(i)]
+        return sorted(running, key=lambda s: s.updated_at)[:limit]
+
+    def _running(self, scan_id: str) -> bool:
+        from chronos_core.domain.anomaly import ScanStatus
+
+        doc = self.docs.get(scan_id)
+        return doc is not None and ScanStatus(doc["status"]).running
+
+    def _update(self, scan_id: str, changes: dict[str, Any]) -> Any:
+        with self._lock:
+            if not self._running(scan_id):
+                return None
+            doc = self.docs[scan_id]
+            for key, value in changes.items():
+                target = doc
+                *path, last = key.split(".")
+                for part in path:
+                    if not isinstance(target.get(part), dict):
+                        target[part] = {}
+                    target = target[part]
+                target[last] = value
+            doc["updated_at"] = utcnow()
+            return self._of(scan_id)
+
+    def attach_execution(self, scan_id: Any, arn: str, started_at: datetime) -> Any:
+        fields: dict[str, Any] = {"execution.arn": arn, "execution.started_at": started_at}
+        if self.docs.get(scan_id, {}).get("status") == "pending":
+            fields["status"] = "queued"
+        return self._update(scan_id, fields)
+
+    def reopen_for_retry(self, scan_id: Any, execution: ExecutionRef) -> Any:
+        with self._lock:
+            doc = self.docs.get(scan_id)
+            if doc is None or doc["status"] not in ("failed", "completed_with_failures"):
+                return None
+            doc.update(
+                status="pending", error=None, summary=None, ended_at=None, execution=execution.model_dump()
+            )
+            self.records[scan_id] = {
+                o: r for o, r in self.records.get(scan_id, {}).items() if r.state != "failed"
+            }
+            return self._of(scan_id)
+
+    def _closing(self, scan_id: str, now: datetime, keep: str | None = None) -> dict[str, Any]:
+        phases = self.docs[scan_id].get("phases") or {}
+        return {
+            f"phases.{name}.ended_at": now
+            for name, t in phases.items()
+            if name != keep and t.get("started_at") is not None and t.get("ended_at") is None
+        }
+
+    def finish(self, scan_id: Any, status: Any, *, error: JobError | None = None) -> Any:
+        with self._lock:
+            if not self._running(scan_id):
+                return None
+            now = utcnow()
+            changes = {"status": status.value, "ended_at": now, **self._closing(scan_id, now)}
+            if error is not None:
+                changes["error"] = error.model_dump()
+            return self._update(scan_id, changes)
+
+    def start_scoring(self, scan_id: Any, plan: Any) -> Any:
+        return self._enter(
+            scan_id,
+            "score",
+            {
+                "status": "running",
+                "window": plan.window.model_dump(),
+                "points_expected": plan.points_expected,
+                "chunk_points": plan.chunk_points,
+                "context_seconds": plan.context_seconds,
+                "context_points": plan.context_points,
+                "interval_seconds": plan.interval_seconds,
+                "progress.chunks_total": plan.chunks_total,
+                "progress.points_expected": plan.points_expected,
+            },
+        )
+
+    def enter_phase(self, scan_id: Any, phase: Any) -> Any:
+        return self._enter(scan_id, phase.value, {})
+
+    def _enter(self, scan_id: str, phase: str, fields: dict[str, Any]) -> Any:
+        with self._lock:
+            if not self._running(scan_id):
+                return None
+            now = utcnow()
+            doc = self.docs[scan_id]
+            timing = (doc.get("phases") or {}).get(phase) or {}
+            changes = {"phase": phase, **self._closing(scan_id, now, keep=phase), **fields}
+            changes[f"phases.{phase}.started_at"] = timing.get("started_at") or now
+            changes[f"phases.{phase}.ended_at"] = None
+            if doc.get("started_at") is None:
+                changes["started_at"] = now
+            return self._update(scan_id, changes)
+
+    def record_chunk(self, scan_id: Any, record: Any) -> bool:
+        with self._lock:
+            if not self._running(scan_id):
+                return False
+            self.records.setdefault(scan_id, {})[record.offset] = record
+            self.recorded.append((scan_id, record))
+            return True
+
+    def chunk_records(self, scan_id: Any) -> dict[int, Any]:
+        return dict(self.records.get(scan_id, {}))
+
+    def record_summary(self, scan_id: Any, summary: Any) -> Any:
+        return self._update(scan_id, {"summary": summary.model_dump()})
+
+
+class InMemoryAnomalyFindings:
+    """AnomalyFindings: each scan's events and data-quality issues, replaced as a whole."""
+
+    def __init__(self) -> None:
+        self.events_of: dict[str, list[Any]] = {}
+        self.issues_of: dict[str, list[Any]] = {}
+
+    def replace(self, scan_id: Any, events: Sequence[Any], issues: Sequence[Any]) -> None:
+        self.events_of[scan_id] = list(events)
+        self.issues_of[scan_id] = list(issues)
+
+    def events(self, scan_id: Any, skip: int, limit: int) -> Page[Any]:
+        found = self.events_of.get(scan_id, [])
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def issues(self, scan_id: Any, skip: int, limit: int) -> Page[Any]:
+        found = self.issues_of.get(scan_id, [])
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+
+class FakeAnomalyPublisher:
+    """AnomalyPublisher: records what it published (by target and event), or raises ``error``."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.published: list[tuple[Any, list[Any]]] = []
+        self.error = error
+
+    def publish(self, target: Any, events: Sequence[Any]) -> int:
+        if self.error is not None:
+            raise self.error
+        self.published.append((target, list(events)))
+        return len(events)
+
+
+class FakeScorerLoader:
+    """ScorerLoader: one scorer for every job (a real :class:`ForecastScorer` in most tests)."""
+
+    def __init__(self, scorer: Any = None) -> None:
+        self.scorer = scorer
+        self.loaded: list[tuple[ArtifactRefs, int]] = []
+
+    def load(self, refs: ArtifactRefs, steps: int) -> Any:
+        self.loaded.append((refs, steps))
+        if self.scorer is None:
+            raise AssertionError("FakeScorerLoader has no scorer")
+        return self.scorer
+
+
 # ------------------------------------------------------------------------------- the container
 
 
@@ -1527,6 +1736,11 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "forecast_runs": FakeForecastRunHistory(),
         "observed_series": FakeObservedSeries(),
         "notifier": FakeNotifier(),
+        "scans": InMemoryAnomalyScans(),
+        "findings": InMemoryAnomalyFindings(),
+        "anomaly_publisher": FakeAnomalyPublisher(),
+        "scan_workflow": FakeWorkflow(),
+        "scorers": FakeScorerLoader(),
     }
     defaults.update(overrides)
     return bootstrap(settings or Settings(), **defaults)

@@ -23,6 +23,7 @@ from chronos_core.adapters import aws
 from chronos_core.adapters import mongo as mongo_adapters
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
 from chronos_core.adapters.fiware.alerts import OrionAlertPublisher
+from chronos_core.adapters.fiware.anomalies import OrionAnomalyPublisher
 from chronos_core.adapters.fiware.forecasts import (
     FiwareForecastProvisioner,
     OrionForecastPublisher,
@@ -35,6 +36,8 @@ from chronos_core.adapters.fiware.series_source import SthObservedSeries, SthSer
 from chronos_core.adapters.fiware.sth import SthCometClient
 from chronos_core.adapters.jwt_verifier import JwtVerifier
 from chronos_core.adapters.mongo import (
+    MongoAnomalyFindings,
+    MongoAnomalyScanRepository,
     MongoAuthFailureCounter,
     MongoForecastSchedule,
     MongoHealthProbe,
@@ -73,6 +76,7 @@ from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import DependencyUnavailableError
 from chronos_core.domain.notifications import ChannelType
 from chronos_core.domain.retraining import ConcurrencyLimits
+from chronos_core.ml.anomaly import ScorerCache
 from chronos_core.ml.inference import ForecasterCache
 from chronos_core.ml.trainer import DatasetCheck, NetworkTrainer
 
@@ -141,6 +145,16 @@ class Services:
         return RetrainingSettings(max_policies_per_tick=self.settings.retraining_max_policies_per_tick)
 
     @cached_property
+    def scan_pipeline_settings(self) -> PipelineSettings:
+        """How anomaly scans chunk their window (the same kind of settings as the training's)."""
+        return PipelineSettings(
+            chunk_points=self.settings.anomaly_chunk_points,
+            map_concurrency=self.settings.anomaly_map_concurrency,
+            page_ceiling=self.settings.sth_page_concurrency
+            * (1 if self.settings.sth_adaptive else self.settings.anomaly_map_concurrency),
+        )
+
+    @cached_property
     def auth_failure_threshold(self) -> int:
         return self.settings.auth_failure_threshold
 
@@ -172,6 +186,14 @@ class Services:
     @cached_property
     def schedule(self) -> MongoForecastSchedule:
         return MongoForecastSchedule(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def scans(self) -> MongoAnomalyScanRepository:
+        return MongoAnomalyScanRepository(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def findings(self) -> MongoAnomalyFindings:
+        return MongoAnomalyFindings(self.database, attempts=self.settings.mongodb_attempts)
 
     @cached_property
     def artifacts(self) -> GridFSArtifactStore:
@@ -279,6 +301,16 @@ class Services:
         )
 
     @cached_property
+    def scan_workflow(self) -> StepFunctionsWorkflow:
+        s = self.settings
+        arn = _required(
+            s.anomaly_state_machine_arn, "The anomaly-scan workflow", "CHRONOS_ANOMALY_STATE_MACHINE_ARN"
+        )
+        return StepFunctionsWorkflow(
+            self.aws_client("stepfunctions"), arn, s.aws_region, local=s.aws_endpoint_url is not None
+        )
+
+    @cached_property
     def queue(self) -> SqsForecastQueue:
         s = self.settings
         url = _required(s.forecast_queue_url, "The forecast queue", "CHRONOS_FORECAST_QUEUE_URL")
@@ -347,6 +379,10 @@ class Services:
         return OrionForecastPublisher(self.orion)
 
     @cached_property
+    def anomaly_publisher(self) -> OrionAnomalyPublisher:
+        return OrionAnomalyPublisher(self.orion)
+
+    @cached_property
     def provisioner(self) -> FiwareForecastProvisioner:
         return FiwareForecastProvisioner(
             self.devices,
@@ -365,6 +401,10 @@ class Services:
     @cached_property
     def forecasters(self) -> ForecasterCache:
         return ForecasterCache(self.artifacts)
+
+    @cached_property
+    def scorers(self) -> ScorerCache:
+        return ScorerCache(self.forecasters)
 
     @cached_property
     def preparer(self) -> DatasetCheck:
@@ -475,6 +515,8 @@ def _secret(parameter: str | None, value: SecretStr | None) -> str | None:
 
 if TYPE_CHECKING:
     from chronos_core.api.deps import ApiServices
+    from chronos_core.application.anomaly.deps import CombineDeps, PublishDeps, ScanControlDeps
+    from chronos_core.application.anomaly.reconciliation import ScanReconcileDeps
     from chronos_core.application.forecasting.deps import CleanupDeps, SchedulerDeps, WorkerDeps
     from chronos_core.application.monitoring.deps import DeliveryDeps, EvaluationDeps
     from chronos_core.application.retraining.deps import ChampionDeps, PromotionDeps, RetrainDeps
@@ -496,5 +538,10 @@ if TYPE_CHECKING:
         retrain: RetrainDeps = s
         promotion: PromotionDeps = s
         champion: ChampionDeps = s
+        scan_control: ScanControlDeps = s
+        scan_combine: CombineDeps = s
+        scan_publish: PublishDeps = s
+        scan_reconcile: ScanReconcileDeps = s
         del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile, evaluation, delivery
         del retrain, promotion, champion
+        del scan_control, scan_combine, scan_publish, scan_reconcile

@@ -17,6 +17,7 @@ from chronos_core.api.routes import (
     alert_channels,
     alert_rules,
     alerts,
+    anomaly_scans,
     devices,
     forecasts,
     models,
@@ -72,6 +73,7 @@ def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig]
         alerts,
         alert_channels,
         silences,
+        anomaly_scans,
     ):
         app.include_router(module.router)
     if dashboard is not None:

@@ -324,7 +324,7 @@ def choose_chunk_points(count: int, concurrency: int, max_points: int) -> int:
     return max(min(wanted, max_points), min(MIN_CHUNK_POINTS, max_points))
 
 
-def execution_name(job_id: JobId, attempt: int) -> str:
-    """The first execution is named after the job (so a repeated start is refused by Step
-    Functions); retries add ``-r<attempt>``."""
-    return job_id if attempt <= 1 else f"{job_id}-r{attempt}"
+def execution_name(run_id: str, attempt: int) -> str:
+    """The first execution is named after the job (or scan: ``run_id``), so a repeated start is
+    refused by Step Functions; retries add ``-r<attempt>``."""
+    return run_id if attempt <= 1 else f"{run_id}-r{attempt}"

@@ -5,6 +5,7 @@ key) and datetimes as BSON dates in UTC. The code uses only features that Ferret
 implements, so any real MongoDB works unchanged; FerretDB workarounds stay inside these modules.
 """
 
+from chronos_core.adapters.mongo.anomaly_scans import MongoAnomalyFindings, MongoAnomalyScanRepository
 from chronos_core.adapters.mongo.auth_failures import MongoAuthFailureCounter
 from chronos_core.adapters.mongo.client import (
     TRAINING_LOCKS,
@@ -29,6 +30,8 @@ from chronos_core.adapters.mongo.training_jobs import MongoTrainingJobRepository
 __all__ = [
     "TRAINING_LOCKS",
     "Document",
+    "MongoAnomalyFindings",
+    "MongoAnomalyScanRepository",
     "MongoAuthFailureCounter",
     "MongoForecastSchedule",
     "MongoHealthProbe",

@@ -73,6 +73,11 @@ RETRAINING_POLICIES = "retraining_policies"
 RETRAINING_RUNS = "retraining_runs"
 #: Informational events about a model's serving (promotions, challengers kept, pins, rollbacks).
 MODEL_EVENTS = "model_events"
+#: Anomaly scans; one record per scored (or failed, or partly read) chunk of a scan
+#: (``_id`` = ``<scan_id>|<offset>``); a scan's findings (events and data-quality issues).
+ANOMALY_SCANS = "anomaly_scans"
+ANOMALY_CHUNKS = "anomaly_chunks"
+ANOMALY_FINDINGS = "anomaly_findings"
 
 #: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
 TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
@@ -149,6 +154,15 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (TRAINING_TRIGGERS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (RETRAINING_RUNS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
     (MODEL_EVENTS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
+    (ANOMALY_SCANS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ANOMALY_SCANS, [("model_id", ASCENDING), ("created_at", DESCENDING)], {"name": "model_id_created_at"}),
+    (ANOMALY_SCANS, [("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "status_updated_at"}),
+    (ANOMALY_CHUNKS, [("scan_id", ASCENDING)], {"name": "scan_id"}),
+    (
+        ANOMALY_FINDINGS,
+        [("scan_id", ASCENDING), ("category", ASCENDING), ("seq", ASCENDING)],
+        {"name": "scan_category_seq"},
+    ),
 ]
 
 # Expiry indexes: FerretDB v1 does not implement them, so expired documents are also deleted

@@ -36,6 +36,14 @@ class SeriesSource(Protocol):
         """Points stored for the model's entity attribute. Raises UpstreamError or
         DependencyUnavailableError."""
 
+    def count_between(self, source: FiwareSource, date_from: datetime, date_to: datetime) -> int:
+        """Points received in ``[date_from, date_to)``. Raises UpstreamError or
+        DependencyUnavailableError."""
+
+    def bounds(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
+        """The reception times of points ``offset`` and ``offset+count-1`` (None when the range
+        holds no point), however this source pages."""
+
     def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
         """The reception times of points ``offset`` and ``offset+count-1`` when this source reads
         ranges of time cheaper than ranges of offsets (the pipeline then slices the window in

@@ -16,14 +16,14 @@ from typing import Final, Protocol
 
 from pydantic import BaseModel, Field
 
-from chronos_core.application.ports.pipeline import ExecutionState
+from chronos_core.application.ports.pipeline import ExecutionState, Workflow
 from chronos_core.application.ports.retraining import ModelEvents, RetrainingPolicies
 from chronos_core.application.ports.training_jobs import PipelineJournal, TrainingJobs
 from chronos_core.application.training.deps import QueueDeps
 from chronos_core.application.training.pipeline.completion import record_failure
 from chronos_core.application.training.pipeline.events import FailureEvent, readable_cause
 from chronos_core.application.training.queue import dispatch_queue
-from chronos_core.domain.training_job import TrainingJob
+from chronos_core.domain.training_job import ExecutionRef, TrainingJob
 from chronos_core.observability import logger
 
 #: Jobs looked at per run (the oldest changes first); the rest wait for the next run.
@@ -86,14 +86,30 @@ def reconcile_jobs(deps: ReconcileDeps, command: ReconcileJobs) -> ReconcileResu
 
 def _failure_of(deps: ReconcileDeps, job: TrainingJob, settled: datetime) -> dict[str, str] | None:
     """The ``{Error, Cause}`` to record for ``job``, or None while it may still be running."""
-    arn = job.execution.arn if job.execution else None
+    return ended_execution_failure(
+        deps.workflow, job.execution, job.updated_at, settled, name="training workflow"
+    )
+
+
+def ended_execution_failure(
+    workflow: Workflow,
+    execution: ExecutionRef | None,
+    updated_at: datetime,
+    settled: datetime,
+    *,
+    name: str = "workflow",
+) -> dict[str, str] | None:
+    """The ``{Error, Cause}`` to record for a running job or scan driven by ``execution``, or
+    None while it may still be running: an execution never started (once ``updated_at`` is
+    before ``settled``), gone, failed or timed out, or aborted before ``settled``."""
+    arn = execution.arn if execution else None
     if arn is None:
-        if job.updated_at > settled:
+        if updated_at > settled:
             return None
-        return {"Error": "WorkflowNotStarted", "Cause": "The training workflow was never started"}
-    state = deps.workflow.describe(arn)
+        return {"Error": "WorkflowNotStarted", "Cause": f"The {name} was never started"}
+    state = workflow.describe(arn)
     if state is None:
-        return {"Error": "ExecutionNotFound", "Cause": f"The job's execution {arn} no longer exists"}
+        return {"Error": "ExecutionNotFound", "Cause": f"The execution {arn} no longer exists"}
     aborted_just_now = state.status == "ABORTED" and (state.stopped_at is None or state.stopped_at > settled)
     if state.running or aborted_just_now:
         return None
@@ -102,6 +118,6 @@ def _failure_of(deps: ReconcileDeps, job: TrainingJob, settled: datetime) -> dic
 
 
 def _cause(state: ExecutionState) -> str:
-    ended = f"the execution ended {state.status} before the job's outcome was recorded"
+    ended = f"the execution ended {state.status} before the outcome was recorded"
     cause = readable_cause(state.cause or "")
     return f"{cause} ({ended})" if cause else ended.capitalize()
