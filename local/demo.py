@@ -286,7 +286,8 @@ def run_retraining(api: httpx.Client, stack: dict[str, Any]) -> bool:
     faulty, real = faulty_then_real()
     seed_values(stack, FAULTY_ENTITY_ID, faulty)
     body = {
-        "name": f"rewired meter {uuid.uuid4().hex[:6]}", "model_type": "gru", "rnn_layers": [{"units": 16, "dropout": 0.0}],
+        "name": f"rewired meter {uuid.uuid4().hex[:6]}", "model_type": "gru",
+        "rnn_layers": [{"units": 16, "dropout": 0.0}],
         "lookback_window": 96, "forecast_horizon": 24, "epochs": 10, "batch_size": 64,
         "entity_type": ENTITY_TYPE, "entity_id": FAULTY_ENTITY_ID, "feature": ATTRIBUTE,
         "fiware_service": SERVICE, "fiware_servicepath": SERVICEPATH,
