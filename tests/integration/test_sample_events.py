@@ -51,6 +51,7 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
             "errors": 0,
             "outcomes": 0,
             "resent": 0,
+            "retrain_requests": 0,
         },
     ),  # fmt: skip
     # A message for a notification that does not exist is acknowledged and skipped.

@@ -1083,6 +1083,28 @@ class InMemoryModelEvents:
         return before - len(self.events)
 
 
+class RecordingRetrainTrigger:
+    """RetrainTrigger: records each firing and answers a ``started`` run (``error``: raises)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.firings: list[Any] = []
+        self.error = error
+
+    def trigger(self, firing: Any) -> RetrainingRun:
+        self.firings.append(firing)
+        if self.error is not None:
+            raise self.error
+        return RetrainingRun(
+            key=f"{firing.model_id}|rule|{firing.event_id}",
+            model_id=firing.model_id,
+            kind="rule",
+            at=firing.at or utcnow(),
+            rule_id=firing.rule_id,
+            reason=firing.reason,
+            outcome="started",
+        )
+
+
 class InMemoryFailureCounter:
     """FailureCounter: failures per client in one endless window."""
 

@@ -62,10 +62,11 @@ from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.application.forecasting.cleanup import forecast_cleaners
 from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.monitoring.hooks import MonitoringForecastListener
+from chronos_core.application.monitoring.model_events import MonitoringModelEventAlerts
 from chronos_core.application.monitoring.settings import MonitoringSettings
 from chronos_core.application.ports.forecasting import ForecastListener
 from chronos_core.application.ports.health import HealthProbe
-from chronos_core.application.ports.retraining import RetrainTrigger
+from chronos_core.application.ports.retraining import ModelEventListener, RetrainTrigger
 from chronos_core.application.retraining.deps import RetrainingSettings
 from chronos_core.application.retraining.rule_trigger import RuleRetrainTrigger
 from chronos_core.application.system.health import HealthCache
@@ -249,6 +250,12 @@ class Services:
         """Told of every published recurring forecast: monitoring logs it and evaluates its
         predicted-crossing rules."""
         return [MonitoringForecastListener(self)]
+
+    @cached_property
+    def model_event_listeners(self) -> Sequence[ModelEventListener]:
+        """Told of every recorded model event: monitoring raises an informational alert for a
+        kept challenger."""
+        return [MonitoringModelEventAlerts(self)]
 
     @cached_property
     def policies(self) -> MongoRetrainingPolicies:

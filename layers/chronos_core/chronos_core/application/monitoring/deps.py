@@ -21,6 +21,7 @@ from chronos_core.application.ports.monitoring import (
     RuleStates,
     SilenceStore,
 )
+from chronos_core.application.ports.retraining import RetrainTrigger
 
 
 class MonitoringSettingsDeps(Protocol):
@@ -82,7 +83,15 @@ class SilenceDeps(ModelsDeps, Protocol):
     def alert_rules(self) -> AlertRules: ...
 
 
-class EvaluationDeps(ModelsDeps, DispatchDeps, Protocol):
+class RetrainRequestDeps(Protocol):
+    """How a firing drift or live-accuracy rule asks for a retraining (implemented by the
+    retraining capability; see :mod:`~chronos_core.application.monitoring.retraining`)."""
+
+    @property
+    def retrain_trigger(self) -> RetrainTrigger: ...
+
+
+class EvaluationDeps(ModelsDeps, DispatchDeps, RetrainRequestDeps, Protocol):
     """The evaluator: rules, their data, their states, alerts and notifications."""
 
     @property

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from chronos_core.application.ports.models import Page
 from chronos_core.domain.ids import ModelId
+from chronos_core.domain.model import Model
 from chronos_core.domain.retraining import ModelEvent, RetrainingRun, StoredPolicy
 
 
@@ -55,6 +56,14 @@ class ModelEvents(Protocol):
     def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[ModelEvent]: ...
 
     def delete_for_model(self, model_id: ModelId) -> int: ...
+
+
+class ModelEventListener(Protocol):
+    """Told of each model event once it is recorded (monitoring raises an informational alert
+    on the model's tenant channels for a kept challenger). The caller logs and swallows what a
+    listener raises: an event is never lost to a listener's failure."""
+
+    def model_event(self, model: Model, event: ModelEvent) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chronos_core.application.models.deps import ModelsDeps
-from chronos_core.application.ports.retraining import ModelEvents, RetrainingPolicies, RetrainingRuns
+from chronos_core.application.ports.retraining import (
+    ModelEventListener,
+    ModelEvents,
+    RetrainingPolicies,
+    RetrainingRuns,
+)
 from chronos_core.application.ports.training_jobs import PipelineJournal, TrainingJobs
 from chronos_core.application.training.deps import TrainingControlDeps
 
@@ -48,6 +54,10 @@ class PromotionDeps(ModelsDeps, Protocol):
 
     @property
     def events(self) -> ModelEvents: ...
+
+    @property
+    def model_event_listeners(self) -> Sequence[ModelEventListener]:
+        """Told of the promotion's event (monitoring's informational alert)."""
 
 
 class ChampionDeps(ModelsDeps, Protocol):

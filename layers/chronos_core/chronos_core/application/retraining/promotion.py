@@ -11,9 +11,12 @@ promotion changes which forecaster publishes on the same entity and slot grid, n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from chronos_core.application.ports.retraining import ModelEventListener
 from chronos_core.application.retraining.deps import PromotionDeps
 from chronos_core.domain.errors import NotFoundError
-from chronos_core.domain.model import utcnow
+from chronos_core.domain.model import Model, utcnow
 from chronos_core.domain.retraining import ModelEvent, PromotionVerdict, decide_promotion
 from chronos_core.domain.training_job import TrainingJob
 from chronos_core.observability import logger
@@ -44,20 +47,20 @@ def settle_challenger(deps: PromotionDeps, job: TrainingJob) -> PromotionVerdict
                 update={"promoted": False, "reason": "the champion changed while this training was decided"}
             )
     deps.jobs.record_promotion(job.id, verdict, deps.models.next_version(model.id))
-    deps.events.add(
-        ModelEvent(
-            model_id=model.id,
-            at=verdict.decided_at or utcnow(),
-            kind="promoted" if verdict.promoted else "challenger_kept",
-            message=(
-                f"Training {job.id} is the champion: {verdict.reason}"
-                if verdict.promoted
-                else f"Training {job.id} stays a challenger: {verdict.reason}"
-            ),
-            job_id=job.id,
-            champion_job_id=job.id if verdict.promoted else current,
-        )
+    event = ModelEvent(
+        model_id=model.id,
+        at=verdict.decided_at or utcnow(),
+        kind="promoted" if verdict.promoted else "challenger_kept",
+        message=(
+            f"Training {job.id} is the champion: {verdict.reason}"
+            if verdict.promoted
+            else f"Training {job.id} stays a challenger: {verdict.reason}"
+        ),
+        job_id=job.id,
+        champion_job_id=job.id if verdict.promoted else current,
     )
+    deps.events.add(event)
+    tell_listeners(deps.model_event_listeners, model, event)
     logger.info(
         "Champion decided",
         extra={
@@ -68,3 +71,15 @@ def settle_challenger(deps: PromotionDeps, job: TrainingJob) -> PromotionVerdict
         },
     )
     return verdict
+
+
+def tell_listeners(listeners: Sequence[ModelEventListener], model: Model, event: ModelEvent) -> None:
+    """Tell each listener of a recorded event; a listener's failure is logged, never raised (the
+    decision is recorded already)."""
+    for listener in listeners:
+        try:
+            listener.model_event(model, event)
+        except Exception:
+            logger.exception(
+                "A model event listener failed", extra={"model_id": model.id, "kind": event.kind}
+            )

@@ -10,6 +10,7 @@ then the job turns ``failed`` with the execution's own error and cause. Such a j
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
@@ -17,7 +18,7 @@ from typing import Final, Protocol
 from pydantic import BaseModel, Field
 
 from chronos_core.application.ports.pipeline import ExecutionState, Workflow
-from chronos_core.application.ports.retraining import ModelEvents, RetrainingPolicies
+from chronos_core.application.ports.retraining import ModelEventListener, ModelEvents, RetrainingPolicies
 from chronos_core.application.ports.training_jobs import PipelineJournal, TrainingJobs
 from chronos_core.application.training.deps import QueueDeps
 from chronos_core.application.training.pipeline.completion import record_failure
@@ -43,6 +44,9 @@ class ReconcileDeps(QueueDeps, Protocol):
 
     @property
     def events(self) -> ModelEvents: ...
+
+    @property
+    def model_event_listeners(self) -> Sequence[ModelEventListener]: ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chronos_core.application.models.deps import ModelsDeps
 from chronos_core.application.ports.pipeline import DatasetPreparer, ObjectStore, SeriesSource, Trainer
-from chronos_core.application.ports.retraining import ModelEvents, RetrainingPolicies
+from chronos_core.application.ports.retraining import ModelEventListener, ModelEvents, RetrainingPolicies
 from chronos_core.application.ports.training_jobs import PipelineJournal, TrainingProgressLog
 
 
@@ -68,3 +69,6 @@ class CompletionDeps(ModelsDeps, Protocol):
 
     @property
     def events(self) -> ModelEvents: ...
+
+    @property
+    def model_event_listeners(self) -> Sequence[ModelEventListener]: ...
