@@ -15,6 +15,7 @@ from chronos_core.application.ports.forecasting import (
     ForecastPublisher,
     ForecastQueue,
     ForecastSchedule,
+    TickQueue,
 )
 from chronos_core.application.ports.leases import Leases
 from chronos_core.application.ports.pipeline import SeriesSource
@@ -62,6 +63,16 @@ class SchedulerDeps(Protocol):
 
     @property
     def queue(self) -> ForecastQueue: ...
+
+    @property
+    def forecast_settings(self) -> ForecastSettings: ...
+
+
+class FanOutDeps(Protocol):
+    """The rule's tick when the scheduler is sharded."""
+
+    @property
+    def tick_queue(self) -> TickQueue: ...
 
     @property
     def forecast_settings(self) -> ForecastSettings: ...
