@@ -1804,7 +1804,27 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "scorers": FakeScorerLoader(),
     }
     defaults.update(overrides)
+    if "prediction_stamps" not in overrides:
+        defaults["prediction_stamps"] = FakePredictionStamps(defaults["models"], defaults["jobs"])
     return bootstrap(settings or Settings(), **defaults)
+
+
+class FakePredictionStamps:
+    """PredictionStamps over the in-memory repositories: the stored objects themselves (a
+    changed model or job compares unequal); counts its reads."""
+
+    def __init__(self, models: Any, jobs: Any) -> None:
+        self._models = models
+        self._jobs = jobs
+        self.reads = 0
+
+    def model_stamp(self, model_id: ModelId) -> object | None:
+        self.reads += 1
+        return self._models.models.get(model_id)
+
+    def job_stamp(self, job_id: JobId) -> object | None:
+        self.reads += 1
+        return self._jobs.jobs.get(job_id)
 
 
 def new_id() -> str:

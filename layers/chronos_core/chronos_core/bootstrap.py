@@ -53,6 +53,7 @@ from chronos_core.adapters.mongo.alert_rules import MongoAlertRules, MongoEvalua
 from chronos_core.adapters.mongo.alerts import MongoAlertStore, MongoSilenceStore
 from chronos_core.adapters.mongo.forecast_log import MongoForecastLog, MongoForecastRunHistory
 from chronos_core.adapters.mongo.notifications import MongoChannelStore, MongoNotificationStore
+from chronos_core.adapters.mongo.prediction_stamps import MongoPredictionStamps
 from chronos_core.adapters.notify.notifier import ChannelNotifier, Sender
 from chronos_core.adapters.notify.sns import SnsSender
 from chronos_core.adapters.notify.webhook import WebhookSender
@@ -60,6 +61,7 @@ from chronos_core.adapters.s3 import S3ObjectStore
 from chronos_core.adapters.sqs import SqsForecastQueue, SqsNotificationQueue, SqsTickQueue
 from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.application.forecasting.cleanup import forecast_cleaners
+from chronos_core.application.forecasting.refs import PredictionRefCache
 from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.monitoring.hooks import MonitoringForecastListener
 from chronos_core.application.monitoring.settings import MonitoringSettings
@@ -180,6 +182,15 @@ class Services:
     @cached_property
     def models(self) -> MongoModelRepository:
         return MongoModelRepository(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def prediction_stamps(self) -> MongoPredictionStamps:
+        return MongoPredictionStamps(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def prediction_refs(self) -> PredictionRefCache:
+        """Models and jobs of on-demand forecasts, per warm container (checked against stamps)."""
+        return PredictionRefCache()
 
     @cached_property
     def jobs(self) -> MongoTrainingJobRepository:

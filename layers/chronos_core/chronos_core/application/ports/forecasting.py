@@ -19,7 +19,7 @@ from chronos_core.domain.forecasting import (
     ForecastShard,
     PredictionConfig,
 )
-from chronos_core.domain.ids import JobId
+from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import Model
 from chronos_core.domain.training_job import TrainingJob
 
@@ -158,3 +158,13 @@ class ForecastListener(Protocol):
     ) -> None:
         """React to a published forecast. A failure here never fails the forecast: the worker
         logs it and carries on."""
+
+
+class PredictionStamps(Protocol):
+    """Small projected reads that tell whether a cached model or job is still current."""
+
+    def model_stamp(self, model_id: ModelId) -> object | None:
+        """What of the model a prediction depends on changing changes this (None: no such model)."""
+
+    def job_stamp(self, job_id: JobId) -> object | None:
+        """What of the job a prediction depends on changing changes this (None: no such job)."""
