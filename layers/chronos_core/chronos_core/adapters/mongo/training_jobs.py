@@ -125,6 +125,8 @@ class MongoTrainingJobRepository:
         self._live: Collection[Document] = db[TRAINING_PROGRESS]
         self._triggers: Collection[Document] = db[TRAINING_TRIGGERS]
         self._attempts = attempts
+        #: ``_id`` of jobs read by :meth:`get_many`, so the forecast path's writes are keyed by it.
+        self._oids: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -597,11 +599,14 @@ class MongoTrainingJobRepository:
             self._jobs.bulk_write(
                 [
                     UpdateOne(
-                        {
-                            "id": job_id,
-                            "prediction_config.enabled": True,
-                            "next_prediction_at": {"$lte": slot},
-                        },
+                        self._by_id(
+                            job_id,
+                            {
+                                "id": job_id,
+                                "prediction_config.enabled": True,
+                                "next_prediction_at": {"$lte": slot},
+                            },
+                        ),
                         {"$set": {"next_prediction_at": next_slot}},
                     )
                     for job_id, slot, next_slot in moves
@@ -613,19 +618,29 @@ class MongoTrainingJobRepository:
     def record_last_forecasts(self, runs: Sequence[tuple[JobId, LastForecast]]) -> None:
         if runs:
             self._jobs.bulk_write(
-                [UpdateOne(*_last_forecast_update(job_id, run)) for job_id, run in runs], ordered=False
+                [
+                    UpdateOne(self._by_id(job_id, query), change)
+                    for job_id, run in runs
+                    for query, change in [_last_forecast_update(job_id, run)]
+                ],
+                ordered=False,
             )
 
     @with_retries
     def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
-        """Four queries whatever the number of jobs: the jobs, their chunks, their live
-        progress and their attached triggers."""
+        """One query whatever the number of jobs: the job documents as stored, without their
+        chunk tallies, live progress or attached triggers (the forecast path reads none)."""
         ids = list(dict.fromkeys(job_ids))
         if not ids:
             return {}
-        docs = list(self._jobs.find({"id": {"$in": ids}}, {"_id": 0}))
-        found = [d["id"] for d in docs]
-        chunks = self._chunk_points(found)
-        live = {d["_id"]: d for d in self._live.find({"_id": {"$in": found}})} if found else {}
-        jobs = self._with_attached([document_to_job(d, chunks[d["id"]], live.get(d["id"])) for d in docs])
-        return {JobId(job.id): job for job in jobs}
+        found: dict[JobId, TrainingJob] = {}
+        for doc in self._jobs.find({"id": {"$in": ids}}, {"history": 0}):
+            self._oids[doc["id"]] = doc.pop("_id")
+            found[JobId(doc["id"])] = document_to_job(doc, ChunkTally())
+        return found
+
+    def _by_id(self, job_id: JobId, query: Document) -> Document:
+        """``query`` on job ``job_id``, narrowed by its ``_id`` when known (a job's ``_id`` never
+        changes): FerretDB v1 pushes ``_id`` equality down to its backend, not ``id``."""
+        oid = self._oids.get(job_id)
+        return {**query, "_id": oid} if oid is not None else query

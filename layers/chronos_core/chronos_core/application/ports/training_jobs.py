@@ -167,7 +167,8 @@ class RecurringForecastJobs(Protocol):
         only those of ``shard`` when given (:meth:`ForecastShard.holds`)."""
 
     def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
-        """The jobs that exist among ``job_ids``, by id, in a fixed number of storage calls."""
+        """The jobs that exist among ``job_ids``, by id, in one storage call, for the forecast
+        path: their progress counters, epoch history and attached triggers are not read."""
 
     def enable_forecasts(self, job_id: JobId, config: PredictionConfig, first_slot: datetime | None) -> None:
         """Store ``config``; set the next slot when ``first_slot`` is given."""
