@@ -251,8 +251,9 @@ def main() -> None:
     with httpx.Client(
         base_url=STACK["ApiUrl"].rstrip("/"), timeout=60, headers={"Authorization": f"Bearer {token()}"}
     ) as api:
-        job = trained_job(db, api)
-        print(f"job {job['id']} (model {job['model_id']})")
+        job = trained_job(db, api) if only - {"tick"} else {}
+        if job:
+            print(f"job {job['id']} (model {job['model_id']})")
         if "batch" in only:
             bench_batch(db, job)
         if "sqs" in only:

@@ -141,7 +141,17 @@ def test_every_job_and_slot_is_forecast_exactly_once(
                 r["slot"] for r in db["forecast_runs"].find({"job_id": {"$in": ids}}, {"slot": 1})
             )
         db["training_jobs"].update_many({"fleet": tag}, {"$set": {"prediction_config.enabled": False}})
-        time.sleep(3)  # a run claimed by the stack's own rule at the minute finishes
+        # A slot the stack's own rule claimed at a minute boundary may still run: wait until the
+        # fleet's runs are settled (none running, the count unchanged for 5 s), then until Orion
+        # has delivered its notifications to STH.
+        settled: list[int] = []
+
+        def quiet() -> bool:
+            running = db["forecast_runs"].count_documents({"job_id": {"$in": ids}, "status": "running"})
+            settled.append(db["forecast_runs"].count_documents({"job_id": {"$in": ids}}))
+            return running == 0 and len(settled) > 5 and settled[-1] == settled[-6]
+
+        wait_until(quiet, 120)
         sandbox_drain = httpx.post(f"{stack['OrionUrl']}/_sandbox/drain", params={"timeout": 10})
         assert sandbox_drain.status_code == 200
 
