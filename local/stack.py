@@ -557,6 +557,8 @@ COLLECTION_PARAMETERS = {
     "CHRONOS_STH_TIMEOUT_CAP_SECONDS": "SthTimeoutCapSeconds",
     "CHRONOS_FIWARE_TIMEOUT_SECONDS": "FiwareTimeoutSeconds",
     "CHRONOS_FIWARE_MAX_ATTEMPTS": "FiwareMaxAttempts",
+    "CHRONOS_ANOMALY_STH_PAGE_SIZE": "AnomalySthPageSize",
+    "CHRONOS_ANOMALY_STH_PAGE_CONCURRENCY": "AnomalySthPageConcurrency",
 }
 
 

@@ -4,6 +4,7 @@
  * built in parallel; replace their placeholder with the real page when their API lands.
  */
 import type { App } from "./app";
+import { anomaliesPage } from "./pages/anomalies";
 import { placeholderPage } from "./pages/placeholder";
 import { retrainingPage } from "./pages/retraining";
 
@@ -17,5 +18,5 @@ export interface Extension {
 export const EXTENSIONS: Extension[] = [
   { path: "alerts", label: "Alerts", page: () => placeholderPage("Alerts and rules", "Threshold and forecast-breach alerts, and the rules that raise them.") },
   { path: "retraining", label: "Retraining", page: (app, _params, query) => retrainingPage(app, query) },
-  { path: "anomalies", label: "Anomaly scans", page: () => placeholderPage("Anomaly scans", "Scans of a series for readings outside the forecast's intervals.") },
+  { path: "anomalies", label: "Anomaly scans", page: (app, _params, query) => anomaliesPage(app, query) },
 ];

@@ -23,6 +23,7 @@ from chronos_cli.commands import (
     predict,
     queue,
     retraining,
+    scans,
     system,
     train,
 )
@@ -40,7 +41,8 @@ MODULES: tuple[ModuleType, ...] = (
     retraining,
     champion,
     queue,
-    # alerts, anomalies: add their modules here when the API has them.
+    scans,
+    # alerts: add its module here when the API has it.
 )
 
 
