@@ -47,7 +47,8 @@ def environment(stack: dict[str, Any], dev_idp: str, tmp_path: Path) -> dict[str
     if not CHRONOS.exists():
         pytest.fail("The chronos command is not installed: run local/bootstrap.sh (pip install -e ./cli)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOS_")}
-    env.update(CHRONOS_CONFIG=str(tmp_path / "config.toml"), NO_COLOR="1")
+    # PYTHONPATH: this checkout's CLI, whichever checkout the venv's editable install points at.
+    env.update(CHRONOS_CONFIG=str(tmp_path / "config.toml"), NO_COLOR="1", PYTHONPATH=str(ROOT / "cli"))
     settings = {
         "api_url": stack["ApiUrl"],
         "authority": dev_idp,
