@@ -57,7 +57,7 @@ PINS = (
     "cryptography<47",
     "service_identity",
 )
-SERVICES = "s3,sqs,stepfunctions,lambda,apigateway,cloudformation,events,logs,iam,sts,ssm,secretsmanager"
+SERVICES = "s3,sqs,sns,stepfunctions,lambda,apigateway,cloudformation,events,logs,iam,sts,ssm,secretsmanager"
 START_TIMEOUT_S = 90.0
 STOP_GRACE_S = 5.0
 

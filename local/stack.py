@@ -601,6 +601,10 @@ def deploy_parameters(endpoints: Endpoints) -> dict[str, str]:
         "ForecastRetryDelaySeconds": os.environ.get("CHRONOS_FORECAST_RETRY_DELAY_SECONDS", "1"),
         # The dashboard signs in at the dev IdP (local/dev_idp.py), which `up` starts.
         "OidcAuthority": dev_idp_url(),
+        # The end-to-end tests' webhook receivers listen on 127.0.0.1 (the Lambda executor runs
+        # on the host); notification retries start 1 s apart.
+        "AlertWebhookAllowPrivate": "true",
+        "AlertRetryBaseSeconds": os.environ.get("CHRONOS_ALERT_RETRY_BASE_SECONDS", "1"),
     }
 
 

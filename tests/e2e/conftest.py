@@ -97,9 +97,10 @@ class SandboxControl:
         return list(response.json()["requests"])
 
     @staticmethod
-    def seeded_time(index: int, interval_seconds: float = 1800.0) -> datetime:
-        """The reception time :meth:`seed` gives the point at ``index``."""
-        return datetime(2024, 1, 1, tzinfo=UTC) + timedelta(
+    def seeded_time(index: int, interval_seconds: float = 1800.0, start: datetime | None = None) -> datetime:
+        """The reception time :meth:`seed` gives the point at ``index`` (from ``start``, by
+        default 2024-01-01)."""
+        return (start or datetime(2024, 1, 1, tzinfo=UTC)) + timedelta(
             seconds=index * interval_seconds, milliseconds=137
         )
 
@@ -114,12 +115,13 @@ class SandboxControl:
         values: list[float],
         interval_seconds: float = 1800.0,
         skip: Collection[int] = (),
+        start: datetime | None = None,
     ) -> None:
         """Replace the attribute's history with ``values`` at :meth:`seeded_time`; the readings
         whose index is in ``skip`` are left out (dropped readings)."""
         points = [
             {
-                "recvTime": self.seeded_time(i, interval_seconds).isoformat().replace("+00:00", "Z"),
+                "recvTime": self.seeded_time(i, interval_seconds, start).isoformat().replace("+00:00", "Z"),
                 "attrValue": str(value),
             }
             for i, value in enumerate(values)

@@ -16,10 +16,29 @@ from chronos_core.adapters.mongo import (
     MongoModelRepository,
     MongoTrainingJobRepository,
 )
+from chronos_core.adapters.mongo.alert_rules import MongoAlertRules, MongoEvaluationLog, MongoRuleStates
+from chronos_core.adapters.mongo.alerts import MongoAlertStore, MongoSilenceStore
+from chronos_core.adapters.mongo.forecast_log import MongoForecastLog, MongoForecastRunHistory
+from chronos_core.adapters.mongo.notifications import MongoChannelStore, MongoNotificationStore
 from chronos_core.api.app import create_app
 from chronos_core.bootstrap import Services
 from chronos_core.config import Settings
 from tests.support.fakes import fake_services
+
+
+def monitoring_adapters(mongo_db: Database[Document]) -> dict[str, Any]:
+    """The real MongoDB adapters of every monitoring port on ``mongo_db``."""
+    return {
+        "alert_rules": MongoAlertRules(mongo_db),
+        "rule_states": MongoRuleStates(mongo_db),
+        "alert_evaluations": MongoEvaluationLog(mongo_db),
+        "alerts": MongoAlertStore(mongo_db),
+        "silences": MongoSilenceStore(mongo_db),
+        "notifications": MongoNotificationStore(mongo_db),
+        "channels": MongoChannelStore(mongo_db),
+        "forecast_log": MongoForecastLog(mongo_db),
+        "forecast_runs": MongoForecastRunHistory(mongo_db),
+    }
 
 
 def mongo_services(
@@ -29,8 +48,9 @@ def mongo_services(
     window_seconds: int = 300,
     **overrides: Any,
 ) -> Services:
-    """Services whose models, jobs, artifacts, failure counter and health probe are the real
-    MongoDB adapters on ``mongo_db``; everything else is a fake (``overrides`` replace any)."""
+    """Services whose models, jobs, artifacts, failure counter, health probe and monitoring
+    stores are the real MongoDB adapters on ``mongo_db``; everything else is a fake
+    (``overrides`` replace any)."""
     mongo: dict[str, Any] = {
         "models": MongoModelRepository(mongo_db),
         "jobs": MongoTrainingJobRepository(mongo_db),
@@ -38,6 +58,7 @@ def mongo_services(
         "auth_failures": MongoAuthFailureCounter(mongo_db, window_seconds),
         "health_probes": [MongoHealthProbe(mongo_db.client)],
         "job_cleaners": [],
+        **monitoring_adapters(mongo_db),
     }
     return fake_services(settings, **{**mongo, **overrides})
 

@@ -12,7 +12,20 @@ from types import ModuleType
 
 import typer
 
-from chronos_cli.commands import auth, config, devices, forecasts, jobs, models, predict, system, train
+from chronos_cli.commands import (
+    auth,
+    champion,
+    config,
+    devices,
+    forecasts,
+    jobs,
+    models,
+    predict,
+    queue,
+    retraining,
+    system,
+    train,
+)
 
 MODULES: tuple[ModuleType, ...] = (
     config,
@@ -24,7 +37,10 @@ MODULES: tuple[ModuleType, ...] = (
     jobs,
     predict,
     forecasts,
-    # alerts, retraining, anomalies: add their modules here when the API has them.
+    retraining,
+    champion,
+    queue,
+    # alerts, anomalies: add their modules here when the API has them.
 )
 
 

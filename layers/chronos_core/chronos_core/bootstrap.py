@@ -11,9 +11,9 @@ sets any adapter by name (``tests/support/fakes.py`` has one for every port).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 from pymongo import MongoClient
@@ -22,6 +22,8 @@ from pymongo.database import Database
 from chronos_core.adapters import aws
 from chronos_core.adapters import mongo as mongo_adapters
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
+from chronos_core.adapters.fiware.alerts import OrionAlertPublisher
+from chronos_core.adapters.fiware.anomalies import OrionAnomalyPublisher
 from chronos_core.adapters.fiware.forecasts import (
     FiwareForecastProvisioner,
     OrionForecastPublisher,
@@ -30,29 +32,52 @@ from chronos_core.adapters.fiware.forecasts import (
 from chronos_core.adapters.fiware.health import fiware_probes
 from chronos_core.adapters.fiware.iot_agent import IotAgentClient
 from chronos_core.adapters.fiware.orion import OrionClient
-from chronos_core.adapters.fiware.series_source import SthSeriesSource
+from chronos_core.adapters.fiware.series_source import SthObservedSeries, SthSeriesSource
 from chronos_core.adapters.fiware.sth import SthCometClient
 from chronos_core.adapters.jwt_verifier import JwtVerifier
 from chronos_core.adapters.mongo import (
+    MongoAnomalyFindings,
+    MongoAnomalyScanRepository,
     MongoAuthFailureCounter,
     MongoForecastSchedule,
     MongoHealthProbe,
     MongoLeases,
+    MongoModelEvents,
     MongoModelRepository,
+    MongoRetrainingPolicies,
+    MongoRetrainingRuns,
     MongoServiceGroupKeys,
     MongoTrainingJobRepository,
 )
+from chronos_core.adapters.mongo.alert_rules import MongoAlertRules, MongoEvaluationLog, MongoRuleStates
+from chronos_core.adapters.mongo.alerts import MongoAlertStore, MongoSilenceStore
+from chronos_core.adapters.mongo.forecast_log import MongoForecastLog, MongoForecastRunHistory
+from chronos_core.adapters.mongo.notifications import MongoChannelStore, MongoNotificationStore
+from chronos_core.adapters.notify.notifier import ChannelNotifier, Sender
+from chronos_core.adapters.notify.sns import SnsSender
+from chronos_core.adapters.notify.webhook import WebhookSender
 from chronos_core.adapters.s3 import S3ObjectStore
-from chronos_core.adapters.sqs import SqsForecastQueue
+from chronos_core.adapters.sqs import SqsForecastQueue, SqsNotificationQueue
 from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.application.forecasting.cleanup import forecast_cleaners
 from chronos_core.application.forecasting.settings import ForecastSettings
+from chronos_core.application.monitoring.hooks import MonitoringForecastListener
+from chronos_core.application.monitoring.model_events import MonitoringModelEventAlerts
+from chronos_core.application.monitoring.settings import MonitoringSettings
+from chronos_core.application.ports.forecasting import ForecastListener
 from chronos_core.application.ports.health import HealthProbe
+from chronos_core.application.ports.retraining import ModelEventListener, RetrainTrigger
+from chronos_core.application.retraining.deps import RetrainingSettings
+from chronos_core.application.retraining.rule_trigger import RuleRetrainTrigger
 from chronos_core.application.system.health import HealthCache
 from chronos_core.application.training.deps import JobResourceCleaner
 from chronos_core.application.training.pipeline.deps import PipelineSettings
+from chronos_core.application.training.settings import TrainingQueueSettings
 from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import DependencyUnavailableError
+from chronos_core.domain.notifications import ChannelType
+from chronos_core.domain.retraining import ConcurrencyLimits
+from chronos_core.ml.anomaly import ScorerCache
 from chronos_core.ml.inference import ForecasterCache
 from chronos_core.ml.trainer import DatasetCheck, NetworkTrainer
 
@@ -85,6 +110,19 @@ class Services:
         )
 
     @cached_property
+    def monitoring_settings(self) -> MonitoringSettings:
+        s = self.settings
+        return MonitoringSettings(
+            notification_max_attempts=s.alert_notification_max_attempts,
+            retry_base_seconds=s.alert_retry_base_seconds,
+            retry_max_seconds=s.alert_retry_max_seconds,
+            channel_max_consecutive_failures=s.alert_channel_max_failures,
+            evaluation_concurrency=s.alert_evaluation_concurrency,
+            webhook_allow_private=s.alert_webhook_allow_private,
+            forecast_log_per_job=s.alert_forecast_log_per_job,
+        )
+
+    @cached_property
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(
             chunk_points=self.settings.training_chunk_points,
@@ -92,6 +130,29 @@ class Services:
             # Without flow control every chunk keeps sth_page_concurrency pages in flight.
             page_ceiling=self.settings.sth_page_concurrency
             * (1 if self.settings.sth_adaptive else self.settings.training_map_concurrency),
+        )
+
+    @cached_property
+    def queue_settings(self) -> TrainingQueueSettings:
+        s = self.settings
+        return TrainingQueueSettings(
+            limits=ConcurrencyLimits(
+                global_limit=s.training_max_concurrent, tenant_limit=s.training_max_concurrent_per_tenant
+            )
+        )
+
+    @cached_property
+    def retraining_settings(self) -> RetrainingSettings:
+        return RetrainingSettings(max_policies_per_tick=self.settings.retraining_max_policies_per_tick)
+
+    @cached_property
+    def scan_pipeline_settings(self) -> PipelineSettings:
+        """How anomaly scans chunk their window (the same kind of settings as the training's)."""
+        return PipelineSettings(
+            chunk_points=self.settings.anomaly_chunk_points,
+            map_concurrency=self.settings.anomaly_map_concurrency,
+            page_ceiling=self.settings.sth_page_concurrency
+            * (1 if self.settings.sth_adaptive else self.settings.anomaly_map_concurrency),
         )
 
     @cached_property
@@ -128,6 +189,14 @@ class Services:
         return MongoForecastSchedule(self.database, attempts=self.settings.mongodb_attempts)
 
     @cached_property
+    def scans(self) -> MongoAnomalyScanRepository:
+        return MongoAnomalyScanRepository(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def findings(self) -> MongoAnomalyFindings:
+        return MongoAnomalyFindings(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
     def artifacts(self) -> GridFSArtifactStore:
         store = GridFSArtifactStore(self.database)
         store.ensure_indexes()
@@ -136,6 +205,74 @@ class Services:
     @cached_property
     def leases(self) -> MongoLeases:
         return MongoLeases(self.database, attempts=self.settings.mongodb_attempts)
+
+    # ------------------------------------------------------------------ monitoring
+
+    @cached_property
+    def alert_rules(self) -> MongoAlertRules:
+        return MongoAlertRules(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def rule_states(self) -> MongoRuleStates:
+        return MongoRuleStates(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def alert_evaluations(self) -> MongoEvaluationLog:
+        return MongoEvaluationLog(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def alerts(self) -> MongoAlertStore:
+        return MongoAlertStore(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def silences(self) -> MongoSilenceStore:
+        return MongoSilenceStore(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def notifications(self) -> MongoNotificationStore:
+        return MongoNotificationStore(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def channels(self) -> MongoChannelStore:
+        return MongoChannelStore(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def forecast_log(self) -> MongoForecastLog:
+        s = self.settings
+        return MongoForecastLog(self.database, keep=s.alert_forecast_log_per_job, attempts=s.mongodb_attempts)
+
+    @cached_property
+    def forecast_runs(self) -> MongoForecastRunHistory:
+        return MongoForecastRunHistory(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def forecast_listeners(self) -> Sequence[ForecastListener]:
+        """Told of every published recurring forecast: monitoring logs it and evaluates its
+        predicted-crossing rules."""
+        return [MonitoringForecastListener(self)]
+
+    @cached_property
+    def model_event_listeners(self) -> Sequence[ModelEventListener]:
+        """Told of every recorded model event: monitoring raises an informational alert for a
+        kept challenger."""
+        return [MonitoringModelEventAlerts(self)]
+
+    @cached_property
+    def policies(self) -> MongoRetrainingPolicies:
+        return MongoRetrainingPolicies(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def runs(self) -> MongoRetrainingRuns:
+        return MongoRetrainingRuns(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def events(self) -> MongoModelEvents:
+        return MongoModelEvents(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def retrain_trigger(self) -> RetrainTrigger:
+        """What monitoring calls when a drift or live-error rule fires (a ``rule`` trigger)."""
+        return RuleRetrainTrigger(self)
 
     @cached_property
     def auth_failures(self) -> MongoAuthFailureCounter:
@@ -171,12 +308,41 @@ class Services:
         )
 
     @cached_property
+    def scan_workflow(self) -> StepFunctionsWorkflow:
+        s = self.settings
+        arn = _required(
+            s.anomaly_state_machine_arn, "The anomaly-scan workflow", "CHRONOS_ANOMALY_STATE_MACHINE_ARN"
+        )
+        return StepFunctionsWorkflow(
+            self.aws_client("stepfunctions"), arn, s.aws_region, local=s.aws_endpoint_url is not None
+        )
+
+    @cached_property
     def queue(self) -> SqsForecastQueue:
         s = self.settings
         url = _required(s.forecast_queue_url, "The forecast queue", "CHRONOS_FORECAST_QUEUE_URL")
         return SqsForecastQueue(
             self.aws_client("sqs"), url, s.forecast_send_concurrency, s.forecast_retry_delay_seconds
         )
+
+    @cached_property
+    def notification_queue(self) -> SqsNotificationQueue:
+        url = _required(
+            self.settings.alert_queue_url, "The alert notification queue", "CHRONOS_ALERT_QUEUE_URL"
+        )
+        return SqsNotificationQueue(self.aws_client("sqs"), url, self.settings.forecast_send_concurrency)
+
+    @cached_property
+    def notifier(self) -> ChannelNotifier:
+        """Webhooks, SNS and Orion ``Alert`` entities; each sender is built on first use."""
+        factories: dict[ChannelType, Any] = {
+            ChannelType.WEBHOOK: lambda: WebhookSender(
+                allow_private=self.settings.alert_webhook_allow_private
+            ),
+            ChannelType.SNS: lambda: SnsSender(self.aws_client("sns")),
+            ChannelType.ORION: lambda: OrionAlertPublisher(self.orion),
+        }
+        return ChannelNotifier(cast("dict[ChannelType, Callable[[], Sender]]", factories))
 
     # ------------------------------------------------------------------ FIWARE
 
@@ -208,12 +374,20 @@ class Services:
         return SthSeriesSource(self.sth, paging=self.settings.sth_paging)
 
     @cached_property
+    def observed_series(self) -> SthObservedSeries:
+        return SthObservedSeries(self.sth)
+
+    @cached_property
     def history(self) -> SthForecastHistory:
         return SthForecastHistory(self.sth)
 
     @cached_property
     def publisher(self) -> OrionForecastPublisher:
         return OrionForecastPublisher(self.orion)
+
+    @cached_property
+    def anomaly_publisher(self) -> OrionAnomalyPublisher:
+        return OrionAnomalyPublisher(self.orion)
 
     @cached_property
     def provisioner(self) -> FiwareForecastProvisioner:
@@ -234,6 +408,10 @@ class Services:
     @cached_property
     def forecasters(self) -> ForecasterCache:
         return ForecasterCache(self.artifacts)
+
+    @cached_property
+    def scorers(self) -> ScorerCache:
+        return ScorerCache(self.forecasters)
 
     @cached_property
     def preparer(self) -> DatasetCheck:
@@ -344,7 +522,11 @@ def _secret(parameter: str | None, value: SecretStr | None) -> str | None:
 
 if TYPE_CHECKING:
     from chronos_core.api.deps import ApiServices
+    from chronos_core.application.anomaly.deps import CombineDeps, PublishDeps, ScanControlDeps
+    from chronos_core.application.anomaly.reconciliation import ScanReconcileDeps
     from chronos_core.application.forecasting.deps import CleanupDeps, SchedulerDeps, WorkerDeps
+    from chronos_core.application.monitoring.deps import DeliveryDeps, EvaluationDeps
+    from chronos_core.application.retraining.deps import ChampionDeps, PromotionDeps, RetrainDeps
     from chronos_core.application.training.pipeline.deps import CompletionDeps, PipelineDeps, TrainStepDeps
     from chronos_core.application.training.reconciliation import ReconcileDeps
 
@@ -358,4 +540,15 @@ if TYPE_CHECKING:
         worker: WorkerDeps = s
         cleanup: CleanupDeps = s
         reconcile: ReconcileDeps = s
-        del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile
+        evaluation: EvaluationDeps = s
+        delivery: DeliveryDeps = s
+        retrain: RetrainDeps = s
+        promotion: PromotionDeps = s
+        champion: ChampionDeps = s
+        scan_control: ScanControlDeps = s
+        scan_combine: CombineDeps = s
+        scan_publish: PublishDeps = s
+        scan_reconcile: ScanReconcileDeps = s
+        del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile, evaluation, delivery
+        del retrain, promotion, champion
+        del scan_control, scan_combine, scan_publish, scan_reconcile

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     data_bucket: str | None = None
     training_state_machine_arn: str | None = None
+    anomaly_state_machine_arn: str | None = None
     forecast_queue_url: str | None = None
 
     # FIWARE endpoints (tenant headers come from each model, never from here).
@@ -92,6 +93,26 @@ class Settings(BaseSettings):
     )
     forecast_lease_seconds: float = Field(default=120.0, gt=0, description="Run lease per (job, slot).")
 
+    # Monitoring (alert evaluator, notification deliverer, the API's alert routes).
+    alert_queue_url: str | None = None
+    alert_notification_max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts per notification before it is failed."
+    )
+    alert_retry_base_seconds: float = Field(
+        default=2.0, ge=0, le=3600, description="First notification retry delay (doubles, with jitter)."
+    )
+    alert_retry_max_seconds: float = Field(
+        default=900.0, gt=0, le=43_200, description="Longest notification retry delay (Retry-After included)."
+    )
+    alert_channel_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Consecutive failed deliveries that disable a channel."
+    )
+    alert_evaluation_concurrency: int = Field(default=8, ge=1, le=64, description="Rules measured at once.")
+    alert_webhook_allow_private: bool = Field(
+        default=False, description="Webhooks may target loopback/private addresses (local stacks only)."
+    )
+    alert_forecast_log_per_job: int = Field(default=200, ge=10, le=5000)
+
     # Health checks.
     health_timeout_seconds: float = Field(default=2.0, gt=0)
 
@@ -123,6 +144,19 @@ class Settings(BaseSettings):
     # Training pipeline.
     training_chunk_points: int = Field(default=10_000, ge=100, le=1_000_000)
     training_map_concurrency: int = Field(default=4, ge=1, le=40)
+
+    # The training queue: trainings that may run at once (0: no limit), in all and per tenant.
+    training_max_concurrent: int = Field(
+        default=0, ge=0, le=10_000, description="Trainings running at once; more wait queued (0: no limit)."
+    )
+    training_max_concurrent_per_tenant: int = Field(
+        default=0, ge=0, le=10_000, description="Trainings one FIWARE service runs at once (0: no limit)."
+    )
+    # Retraining: policies one scheduler tick reads at most.
+    retraining_max_policies_per_tick: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Anomaly scans: points scored per Map item, Map items in parallel.
+    anomaly_chunk_points: int = Field(default=20_000, ge=100, le=1_000_000)
+    anomaly_map_concurrency: int = Field(default=4, ge=1, le=40)
 
     # Database resilience: attempts before a request answers 503.
     mongodb_attempts: int = Field(default=3, ge=1, le=5)

@@ -1,4 +1,4 @@
-"""The SQS queue of claimed forecast slots."""
+"""The SQS queues: claimed forecast slots, and alert notifications."""
 
 from __future__ import annotations
 
@@ -76,3 +76,56 @@ class SqsForecastQueue:
                 return list(batch)
             failed.extend(batch[int(item["Id"])] for item in response.get("Failed") or [])
         return failed
+
+
+class SqsNotificationQueue:
+    """:class:`~chronos_core.application.ports.monitoring.NotificationQueue` on the alert
+    notification queue: one message ``{"notification_id": ...}`` per notification."""
+
+    def __init__(self, client: Any, queue_url: str, concurrency: int = 8) -> None:
+        self._client = client
+        self._url = queue_url
+        self._concurrency = concurrency
+
+    def send(self, notification_ids: Sequence[str], correlation_id: str) -> list[str]:
+        batches = [
+            list(notification_ids[i : i + SQS_BATCH]) for i in range(0, len(notification_ids), SQS_BATCH)
+        ]
+        send = functools.partial(self._send_batch, correlation_id=correlation_id)
+        if len(batches) <= 1 or self._concurrency <= 1:
+            results = [send(b) for b in batches]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self._concurrency, len(batches))) as pool:
+                results = list(pool.map(send, batches))
+        return [i for failed in results for i in failed]
+
+    def _send_batch(self, batch: list[str], *, correlation_id: str) -> list[str]:
+        if not batch:
+            return []
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps({"notification_id": n}),
+                "MessageAttributes": {
+                    "correlation_id": {"DataType": "String", "StringValue": correlation_id}
+                },
+            }
+            for i, n in enumerate(batch)
+        ]
+        try:
+            response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+        except Exception:
+            logger.exception("SendMessageBatch failed", extra={"messages": len(batch)})
+            return list(batch)
+        return [batch[int(item["Id"])] for item in response.get("Failed") or []]
+
+    def postpone(self, receipt_handle: str, seconds: float) -> None:
+        """Make a received message visible again after ``seconds`` (capped at 12 h; best
+        effort: without it the queue's visibility timeout applies)."""
+        delay = max(0, min(MAX_VISIBILITY_SECONDS, round(seconds)))
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+            )
+        except Exception:
+            logger.warning("Could not delay the retry of a notification", exc_info=True)

@@ -13,7 +13,20 @@ from chronos_core.api.dashboard import DashboardConfig, dashboard_router
 from chronos_core.api.deps import ApiServices
 from chronos_core.api.errors import install_error_handlers
 from chronos_core.api.middleware import BodySizeLimit, RequestBudget
-from chronos_core.api.routes import devices, forecasts, models, system, training_jobs
+from chronos_core.api.routes import (
+    alert_channels,
+    alert_rules,
+    alerts,
+    anomaly_scans,
+    devices,
+    forecasts,
+    models,
+    retraining,
+    silences,
+    system,
+    training_jobs,
+    training_queue,
+)
 
 
 def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig] | None = None) -> FastAPI:
@@ -48,7 +61,20 @@ def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig]
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestBudget, seconds=settings.api_request_budget_seconds)
-    for module in (system, models, training_jobs, devices, forecasts):
+    for module in (
+        system,
+        models,
+        training_jobs,
+        training_queue,
+        retraining,
+        devices,
+        forecasts,
+        alert_rules,
+        alerts,
+        alert_channels,
+        silences,
+        anomaly_scans,
+    ):
         app.include_router(module.router)
     if dashboard is not None:
         app.include_router(dashboard_router(*dashboard))

@@ -47,6 +47,37 @@ FORECAST_SERVICE_GROUPS = "forecast_service_groups"
 AUTH_FAILURES = "auth_failures"
 #: Short exclusive leases (``_id`` = the lease's name).
 LEASES = "leases"
+#: Monitoring: rule definitions, their states (``_id`` = rule id), evaluation claim tickets
+#: (``_id`` = ``<rule>|<slot>``) and the evaluation log.
+ALERT_RULES = "alert_rules"
+ALERT_STATES = "alert_states"
+ALERT_CLAIMS = "alert_claims"
+ALERT_EVALUATIONS = "alert_evaluations"
+#: Alerts (one per episode) and their transition events.
+ALERTS = "alerts"
+ALERT_EVENTS = "alert_events"
+#: Notifications, the claim of each delivery attempt (``_id`` = ``<notification>#<n>``),
+#: channels and silences.
+ALERT_NOTIFICATIONS = "alert_notifications"
+NOTIFICATION_ATTEMPTS = "notification_attempts"
+ALERT_CHANNELS = "alert_channels"
+ALERT_SILENCES = "alert_silences"
+#: Forecasts published by recurring runs, a bounded number per job (``_id`` =
+#: ``<job>|<generated_at>``).
+FORECAST_LOG = "forecast_log"
+#: Triggers attached to a running training (``_id`` = job id and trigger key; inserted once).
+TRAINING_TRIGGERS = "training_triggers"
+#: One retraining policy per model (``_id`` = model id).
+RETRAINING_POLICIES = "retraining_policies"
+#: The log of retraining triggers (``_id`` = the trigger's key; inserting it claims it).
+RETRAINING_RUNS = "retraining_runs"
+#: Informational events about a model's serving (promotions, challengers kept, pins, rollbacks).
+MODEL_EVENTS = "model_events"
+#: Anomaly scans; one record per scored (or failed, or partly read) chunk of a scan
+#: (``_id`` = ``<scan_id>|<offset>``); a scan's findings (events and data-quality issues).
+ANOMALY_SCANS = "anomaly_scans"
+ANOMALY_CHUNKS = "anomaly_chunks"
+ANOMALY_FINDINGS = "anomaly_findings"
 
 #: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
 TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
@@ -96,6 +127,42 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (TRAINING_CHUNKS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (FORECAST_RUNS, [("job_id", ASCENDING)], {"name": "job_id"}),
     (FORECAST_CLAIMS, [("claimed_at", ASCENDING)], {"name": "claimed_at"}),
+    (FORECAST_RUNS, [("job_id", ASCENDING), ("slot", DESCENDING)], {"name": "job_id_slot"}),
+    (ALERT_RULES, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_RULES, [("fiware_service", ASCENDING), ("created_at", DESCENDING)], {"name": "service_created"}),
+    (ALERT_RULES, [("model_id", ASCENDING)], {"name": "model_id"}),
+    (ALERT_RULES, [("enabled", ASCENDING)], {"name": "enabled"}),
+    (ALERT_RULES, [("channels", ASCENDING)], {"name": "channels"}),
+    (ALERT_CLAIMS, [("claimed_at", ASCENDING)], {"name": "claimed_at"}),
+    (ALERT_EVALUATIONS, [("rule_id", ASCENDING), ("at", DESCENDING)], {"name": "rule_at"}),
+    (ALERT_EVALUATIONS, [("at", ASCENDING)], {"name": "at"}),
+    (ALERTS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERTS, [("fingerprint", ASCENDING), ("status", ASCENDING)], {"name": "fingerprint_status"}),
+    (ALERTS, [("rule_id", ASCENDING), ("started_at", DESCENDING)], {"name": "rule_started"}),
+    (ALERTS, [("status", ASCENDING), ("started_at", DESCENDING)], {"name": "status_started"}),
+    (ALERT_EVENTS, [("rule_id", ASCENDING), ("at", DESCENDING)], {"name": "rule_at"}),
+    (ALERT_EVENTS, [("alert_id", ASCENDING), ("at", DESCENDING)], {"name": "alert_at"}),
+    (ALERT_NOTIFICATIONS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_NOTIFICATIONS, [("alert_id", ASCENDING)], {"name": "alert_id"}),
+    (ALERT_NOTIFICATIONS, [("status", ASCENDING), ("created_at", ASCENDING)], {"name": "status_created"}),
+    (ALERT_CHANNELS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_CHANNELS, [("fiware_service", ASCENDING)], {"name": "fiware_service"}),
+    (ALERT_SILENCES, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ALERT_SILENCES, [("fiware_service", ASCENDING), ("ends_at", ASCENDING)], {"name": "service_ends"}),
+    (FORECAST_LOG, [("job_id", ASCENDING), ("generated_at", DESCENDING)], {"name": "job_generated"}),
+    (TRAINING_JOBS, [("queue.enqueued_at", ASCENDING)], {"name": "queue_enqueued_at"}),
+    (TRAINING_TRIGGERS, [("job_id", ASCENDING)], {"name": "job_id"}),
+    (RETRAINING_RUNS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
+    (MODEL_EVENTS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
+    (ANOMALY_SCANS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ANOMALY_SCANS, [("model_id", ASCENDING), ("created_at", DESCENDING)], {"name": "model_id_created_at"}),
+    (ANOMALY_SCANS, [("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "status_updated_at"}),
+    (ANOMALY_CHUNKS, [("scan_id", ASCENDING)], {"name": "scan_id"}),
+    (
+        ANOMALY_FINDINGS,
+        [("scan_id", ASCENDING), ("category", ASCENDING), ("seq", ASCENDING)],
+        {"name": "scan_category_seq"},
+    ),
 ]
 
 # Expiry indexes: FerretDB v1 does not implement them, so expired documents are also deleted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from chronos_core.application.forecasting.settings import ForecastSettings
@@ -9,6 +10,7 @@ from chronos_core.application.models.deps import ModelsDeps
 from chronos_core.application.ports.forecasting import (
     ForecasterLoader,
     ForecastHistory,
+    ForecastListener,
     ForecastProvisioner,
     ForecastPublisher,
     ForecastQueue,
@@ -73,6 +75,9 @@ class WorkerDeps(ForecastingJobsDeps, ForecastContextDeps, Protocol):
 
     @property
     def publisher(self) -> ForecastPublisher: ...
+
+    @property
+    def forecast_listeners(self) -> Sequence[ForecastListener]: ...
 
 
 class HistoryDeps(ForecastingJobsDeps, Protocol):

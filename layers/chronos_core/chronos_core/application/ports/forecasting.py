@@ -18,6 +18,8 @@ from chronos_core.domain.forecasting import (
     PredictionConfig,
 )
 from chronos_core.domain.ids import JobId
+from chronos_core.domain.model import Model
+from chronos_core.domain.training_job import TrainingJob
 
 RunAdmission = Literal["run", "done", "busy"]
 
@@ -106,3 +108,14 @@ class ForecastHistory(Protocol):
         self, tenant: FiwareTenant, series: SeriesRef, offset: int, limit: int
     ) -> list[tuple[datetime, Any]]:
         """Stored values ``offset .. offset+limit-1``, oldest first, as ``(reception time, value)``."""
+
+
+class ForecastListener(Protocol):
+    """Told of every recurring forecast once it is published (monitoring scores it and
+    evaluates its predicted-crossing rules)."""
+
+    def forecast_published(
+        self, job: TrainingJob, model: Model, slot: datetime, result: ForecastResult, series: ForecastSeries
+    ) -> None:
+        """React to a published forecast. A failure here never fails the forecast: the worker
+        logs it and carries on."""
