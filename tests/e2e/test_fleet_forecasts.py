@@ -11,6 +11,7 @@ own rule may fire too, which changes nothing (claims are unique per slot).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -164,12 +165,36 @@ def test_every_job_and_slot_is_forecast_exactly_once(
         per_job = Counter(r["job_id"] for r in runs)
         assert set(per_job) == set(ids) and min(per_job.values()) >= SLOTS
 
-        # Orion received one update per (job, slot): STH stored one forecast per run.
-        for clone, entity in zip(clones, entities, strict=True):
-            stored = sth.count(
-                tenant, SeriesRef(entity_type="Prediction", entity_id=entity, attribute="forecastSeries")
+        # Orion received one update per (job, slot): STH stored one forecast per run. Orion's
+        # notifications to STH are asynchronous, so a run that ended just before the count may
+        # still be on its way: compare until they agree (runs re-read each time), then assert.
+        def stored_per_entity() -> dict[str, int]:
+            return {
+                entity: sth.count(
+                    tenant, SeriesRef(entity_type="Prediction", entity_id=entity, attribute="forecastSeries")
+                )
+                for entity in entities
+            }
+
+        def runs_per_entity() -> dict[str, int]:
+            done = Counter(
+                r["job_id"] for r in db["forecast_runs"].find({"job_id": {"$in": ids}, "status": "succeeded"})
             )
-            assert stored == per_job[clone["id"]], (entity, stored, per_job[clone["id"]])
+            return {entity: done[clone["id"]] for clone, entity in zip(clones, entities, strict=True)}
+
+        seen: dict[str, dict[str, int]] = {}
+
+        def agree() -> bool:
+            seen["stored"], seen["runs"] = stored_per_entity(), runs_per_entity()
+            return seen["stored"] == seen["runs"]
+
+        with contextlib.suppress(AssertionError):  # the assertion below names the mismatch
+            wait_until(agree, 60)
+        mismatched = {
+            e: (seen["stored"][e], seen["runs"][e]) for e in entities if seen["stored"][e] != seen["runs"][e]
+        }
+        assert not mismatched, mismatched  # (stored in STH, succeeded runs) per entity
+        per_job = Counter(r["job_id"] for r in db["forecast_runs"].find({"job_id": {"$in": ids}}))
         log = httpx.get(
             f"{stack['SthUrl']}/_sandbox/requests",
             params={"component": "orion", "since": log_since, "path_contains": "/v2/op/update"},
