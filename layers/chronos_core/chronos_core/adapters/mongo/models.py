@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pymongo import ASCENDING, DESCENDING
@@ -69,6 +70,17 @@ class MongoModelRepository:
     def get(self, model_id: ModelId) -> Model | None:
         doc = self._models.find_one({"id": model_id}, {"_id": 0})
         return document_to_model(doc) if doc else None
+
+    @with_retries
+    def get_many(self, model_ids: Sequence[ModelId]) -> dict[ModelId, Model]:
+        """The models that exist among ``model_ids``, in one read per thousand ids."""
+        found: dict[ModelId, Model] = {}
+        ids = list(dict.fromkeys(model_ids))
+        for start in range(0, len(ids), 1000):
+            for doc in self._models.find({"id": {"$in": ids[start : start + 1000]}}, {"_id": 0}):
+                model = document_to_model(doc)
+                found[model.id] = model
+        return found
 
     @with_retries
     def list(self, filters: ModelFilter, skip: int, limit: int) -> Page[Model]:

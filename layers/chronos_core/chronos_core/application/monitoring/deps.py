@@ -10,10 +10,12 @@ from chronos_core.application.ports.monitoring import (
     AlertRules,
     AlertStore,
     ChannelStore,
+    EvaluatedJobs,
     EvaluationLog,
     ForecastLog,
     ForecastRunHistory,
     MonitoredJobs,
+    MonitoredModels,
     NotificationQueue,
     NotificationStore,
     Notifier,
@@ -86,7 +88,10 @@ class EvaluationDeps(ModelsDeps, DispatchDeps, Protocol):
     """The evaluator: rules, their data, their states, alerts and notifications."""
 
     @property
-    def jobs(self) -> MonitoredJobs: ...
+    def models(self) -> MonitoredModels: ...
+
+    @property
+    def jobs(self) -> EvaluatedJobs: ...
 
     @property
     def alert_rules(self) -> AlertRules: ...
