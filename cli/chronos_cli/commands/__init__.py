@@ -12,7 +12,18 @@ from types import ModuleType
 
 import typer
 
-from chronos_cli.commands import auth, config, devices, forecasts, jobs, models, predict, system, train
+from chronos_cli.commands import (
+    alerts,
+    auth,
+    config,
+    devices,
+    forecasts,
+    jobs,
+    models,
+    predict,
+    system,
+    train,
+)
 
 MODULES: tuple[ModuleType, ...] = (
     config,
@@ -24,7 +35,8 @@ MODULES: tuple[ModuleType, ...] = (
     jobs,
     predict,
     forecasts,
-    # alerts, retraining, anomalies: add their modules here when the API has them.
+    alerts,
+    # retraining, anomalies: add their modules here when the API has them.
 )
 
 
