@@ -4,6 +4,7 @@
  * built in parallel; replace their placeholder with the real page when their API lands.
  */
 import type { App } from "./app";
+import { alertsPage } from "./pages/alerts";
 import { placeholderPage } from "./pages/placeholder";
 
 export interface Extension {
@@ -14,7 +15,7 @@ export interface Extension {
 }
 
 export const EXTENSIONS: Extension[] = [
-  { path: "alerts", label: "Alerts", page: () => placeholderPage("Alerts and rules", "Threshold and forecast-breach alerts, and the rules that raise them.") },
+  { path: "alerts", label: "Alerts", page: (app) => alertsPage(app) },
   { path: "retraining", label: "Retraining", page: () => placeholderPage("Retraining policies", "When models are retrained on newer data, and the history of those runs.") },
   { path: "anomalies", label: "Anomaly scans", page: () => placeholderPage("Anomaly scans", "Scans of a series for readings outside the forecast's intervals.") },
 ];
