@@ -9,7 +9,13 @@
    showing progress while it runs.
 4. Show the test metrics next to the last-value and seasonal-naive baselines.
 5. Forecast on demand, then enable recurring forecasts and publish one into Orion.
-6. An alert: a webhook channel to a receiver the demo starts, an observed-threshold rule that
+6. Retraining, on a second meter that sent noise for three weeks (a wiring fault) while its
+   first model (the champion) trained: a retraining policy (a daily cron in Europe/Madrid, with
+   its next fire times and daylight-saving notes), the real series arriving once the meter is
+   fixed, the retraining scheduler invoked at the first fire time, and the challenger scored
+   against the champion on the same holdout and promoted.
+
+7. An alert: a webhook channel to a receiver the demo starts, an observed-threshold rule that
    breaches, the evaluator invoked now, and the signed notification received and recorded.
 
 The steps a user would type (2, 3, the forecast and enabling forecasts in 5) run the `chronos`
@@ -209,8 +215,189 @@ def main() -> int:
 
         run_forecasts(api, env, stack, model, job)
         run_alert(api, stack, model)
+        run_retraining(api, stack)
+        run_anomaly_scan(api, model)
     print_dashboard(stack)
     return 0
+
+
+#: The retraining story's second meter: wired wrongly when installed, it sent noise for three
+#: weeks (the champion trained on that learned nothing); then the real demand arrives.
+FAULTY_ENTITY_ID = "urn:ngsi-ld:ElectricityMeter:taylor-rewired"
+FAULT_POINTS = 1008
+
+
+def seed_values(stack: dict[str, Any], entity_id: str, rows: list[tuple[datetime, float]]) -> None:
+    """Seed ``entity_id``'s history with ``rows`` (replacing what it held), as `seed_sandbox`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as handle:
+        handle.write("timestamp,value\n")
+        handle.writelines(f"{t.isoformat().replace('+00:00', 'Z')},{v:.3f}\n" for t, v in rows)
+    target = ["--mongodb-uri", stack["MongoDbUri"]]
+    for name, key in (("sth", "SthUrl"), ("orion", "OrionUrl"), ("iota", "IotAgentUrl")):
+        if name in (stack.get("FiwareExternal") or []):
+            target += [f"--{name}-url", stack[key]]
+    try:
+        subprocess.run(
+            [
+                sys.executable, "-m", "local.fiware_sandbox", "seed", "--csv", handle.name,
+                "--entity-type", ENTITY_TYPE, "--entity-id", entity_id, "--attr", ATTRIBUTE,
+                "--service", SERVICE, "--servicepath", SERVICEPATH, "--register-device", *target,
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'chronos_core'}:{ROOT}"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+
+
+def faulty_then_real() -> tuple[list[tuple[datetime, float]], list[tuple[datetime, float]]]:
+    """Three weeks of noise (mean and spread of the real demand, no daily cycle), then the real
+    series (Taylor, 4,032 half-hours) once the meter is fixed."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from local.fiware_sandbox.seed import TAYLOR_INTERVAL, TAYLOR_START, load_taylor
+
+    real = load_taylor()
+    noise = np.random.default_rng(7).normal(float(np.mean(real)), float(np.std(real)), FAULT_POINTS)
+    first = TAYLOR_START - FAULT_POINTS * TAYLOR_INTERVAL
+    faulty = [(first + i * TAYLOR_INTERVAL, float(v)) for i, v in enumerate(noise)]
+    return faulty, [(TAYLOR_START + i * TAYLOR_INTERVAL, v) for i, v in enumerate(real)]
+
+
+def wait_finished(api: httpx.Client, model_id: str, job_id: str, timeout: float = 900) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = dict(api.get(f"/models/{model_id}/training-jobs/{job_id}").json())
+        if job["status"] in ("completed", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(2.0)
+
+
+def run_retraining(api: httpx.Client, stack: dict[str, Any]) -> bool:
+    """A champion trained on a faulty meter's noise, a retraining policy, the data that grows
+    once the meter is fixed, one fire time, and the challenger scored against the champion on
+    the same holdout: promoted. Returns whether it was."""
+    step(
+        f"Retraining: a second meter ({FAULTY_ENTITY_ID}) sent noise for its first three weeks "
+        "(a wiring fault); its first model, the champion, trained on that"
+    )
+    faulty, real = faulty_then_real()
+    seed_values(stack, FAULTY_ENTITY_ID, faulty)
+    body = {
+        "name": f"rewired meter {uuid.uuid4().hex[:6]}", "model_type": "gru",
+        "rnn_layers": [{"units": 16, "dropout": 0.0}],
+        "lookback_window": 96, "forecast_horizon": 24, "epochs": 10, "batch_size": 64,
+        "entity_type": ENTITY_TYPE, "entity_id": FAULTY_ENTITY_ID, "feature": ATTRIBUTE,
+        "fiware_service": SERVICE, "fiware_servicepath": SERVICEPATH,
+    }  # fmt: skip
+    created = api.post("/models/", json=body)
+    created.raise_for_status()
+    model = created.json()
+    first = api.post(f"/models/{model['id']}/training-jobs", json={})
+    first.raise_for_status()
+    champion = wait_finished(api, model["id"], first.json()["id"])
+    if champion["status"] != "completed":
+        print(f"the champion's training {champion['status']}: {champion['error']}")
+        return False
+    served = (champion.get("metrics") or {}).get("served") or {}
+    print(f"champion {champion['id']}: serving {champion.get('serving')}, test MAE {_fmt(served, 'mae')}")
+
+    step("Enable a retraining policy: PUT /models/{id}/retraining-policy")
+    policy = {
+        "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Madrid"},
+        "window": {"last_n": len(real)},
+        "min_new_points": 500,
+        "max_per_day": 2,
+        "promotion_margin": 0.05,
+        "trigger_rules": ["*"],
+    }
+    response = api.put(f"/models/{model['id']}/retraining-policy", json=policy)
+    response.raise_for_status()
+    view = response.json()
+    print(f"{view['description']}; next fire times:")
+    for fire in view["next_fire_times"]:
+        print(f"   {fire['local']}  ({fire['utc']})")
+    for note in view["dst_notes"][:2]:
+        print(f"   DST: {note}")
+
+    step(f"The meter is fixed: {len(real):,} real half-hours arrive in STH-Comet")
+    seed_values(stack, FAULTY_ENTITY_ID, faulty + real)
+
+    step("Invoke the retraining scheduler at the first fire time instead of waiting for it")
+    event = json.loads((ROOT / "events" / "schedule_retraining.json").read_text())
+    event["now"] = view["next_fire_times"][0]["utc"]
+    lambda_client = local_client("lambda", stack["LocalStackUrl"])
+    tick = lambda_client.invoke(
+        FunctionName=stack["ScheduleRetrainingFunctionName"], Payload=json.dumps(event)
+    )
+    print(f"retraining tick: {json.loads(tick['Payload'].read())}")
+    runs = api.get(f"/models/{model['id']}/retraining-runs").json()["items"]
+    if not runs or not runs[0].get("job_id"):
+        print(f"no retraining started: {runs[0]['outcome_reason'] if runs else 'no run'}")
+        return False
+    print(f"run: {runs[0]['kind']} at {runs[0].get('fire_time')}, {runs[0]['outcome']} {runs[0]['job_id']}")
+    job = wait_finished(api, model["id"], runs[0]["job_id"])
+    if job["status"] != "completed":
+        print(f"retraining {job['status']}: {job['error']}")
+        return False
+    comparison, promotion = job.get("comparison") or {}, job.get("promotion") or {}
+    print(f"triggers: {[t['kind'] for t in job['triggers']]}; window: last {job.get('last_n')} points")
+    print(
+        f"same holdout ({comparison.get('windows')} windows of the challenger's test split): "
+        f"challenger MAE {_fmt(comparison, 'challenger_mae')} vs champion MAE "
+        f"{_fmt(comparison, 'champion_mae')} (margin 5 %)"
+    )
+    verdict = "PROMOTED" if promotion.get("promoted") else "kept as a challenger"
+    print(
+        f"verdict: challenger {job['id']} (version {job.get('model_version')}) {verdict}: "
+        f"{promotion.get('reason')}"
+    )
+    now_serving = api.get(f"/models/{model['id']}/champion").json()
+    print(
+        f"champion now: {now_serving['champion']['training_job_id']}; "
+        f"previous: {now_serving['previous_champions']} (POST .../champion/rollback returns to it)"
+    )
+    return bool(promotion.get("promoted"))
+
+
+def run_anomaly_scan(api: httpx.Client, model: dict[str, Any]) -> None:
+    """A scan of the demo series with the served forecaster: its progress, events and data quality."""
+    step("Anomaly scan of the whole series: POST /models/{id}/anomaly-scans (Plan -> Map(score) -> Combine)")
+    base = f"/models/{model['id']}/anomaly-scans"
+    response = api.post(base, json={"last_n": 4032, "sensitivity": "medium", "merge_gap": 2})
+    response.raise_for_status()
+    scan = response.json()
+    rate = scan["settings"]["false_discovery_rate"]
+    print(f"scan {scan['id']} accepted (202), false-discovery rate {rate}")
+    deadline = time.monotonic() + 300
+    while scan["status"] in {"pending", "queued", "running"} and time.monotonic() < deadline:
+        time.sleep(2)
+        scan = api.get(f"{base}/{scan['id']}").json()
+        p = scan["progress"]
+        print(
+            f"   {scan['status']:<10} chunks {p['chunks_done']}/{p['chunks_total']}, points scored "
+            f"{p['points_scored']}, anomalies so far {p['anomalies_so_far']}, ETA {p['eta_seconds']} s",
+            flush=True,
+        )
+    if scan["status"] != "completed":
+        print(f"scan {scan['status']}: {scan.get('error')}")
+        return
+    summary = scan["summary"]
+    print(
+        f"{summary['points_scored']} points scored, {summary['flagged_points']} flagged (p <= "
+        f"{summary['p_value_threshold']}), {summary['events']} events {summary['events_by_level']}, "
+        f"{summary['published']} Anomaly entities upserted into Orion; "
+        f"data quality {summary['quality_issues']}"
+    )
+    events = api.get(f"{base}/{scan['id']}/events", params={"limit": 5}).json()["items"]
+    for event in events:
+        print(
+            f"   {event['start']} .. {event['end']}: peak {event['peak_value']:.0f} vs expected "
+            f"{event['expected']:.0f}, severity {event['severity']} ({event['level']})"
+        )
 
 
 def run_forecasts(

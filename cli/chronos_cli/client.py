@@ -202,5 +202,8 @@ class ApiClient:
     def patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", path, json=body)
 
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, json=body)
+
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)

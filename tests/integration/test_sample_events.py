@@ -35,7 +35,7 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
     # succeed), so it reports no batch item failure.
     "execute_forecast_missing_job.json": ("execute_forecast", {"batchItemFailures": []}),
     # An empty database: no running job, nothing to reconcile (Step Functions is not called).
-    "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": []}),
+    "reconcile_training.json": ("reconcile_training", {"checked": 0, "failed": [], "started": []}),
     # An empty database: no rule, nothing claimed, evaluated or queued (no queue needed).
     "evaluate_alerts.json": (
         "evaluate_alerts",
@@ -51,10 +51,16 @@ EXPECTED: dict[str, tuple[str, int | dict[str, Any]]] = {
             "errors": 0,
             "outcomes": 0,
             "resent": 0,
+            "retrain_requests": 0,
         },
     ),  # fmt: skip
     # A message for a notification that does not exist is acknowledged and skipped.
     "deliver_notifications_missing.json": ("deliver_notifications", {"batchItemFailures": []}),
+    # An empty database: no policy, nothing due (the event's "now" picks the tick's time).
+    "schedule_retraining.json": (
+        "schedule_retraining",
+        {"policies": 0, "due": 0, "claimed": 0, "lost": 0, "deferred": 0, "outcomes": {}, "dispatched": 0},
+    ),
 }
 
 
@@ -87,10 +93,13 @@ def with_fresh_token(event: dict[str, Any]) -> dict[str, Any]:
 def test_every_event_file_has_an_expectation() -> None:
     """Each sample event is invoked here or, for the training steps (which need a job, a series
     and a bucket), by tests/integration/test_pipeline_handlers.py."""
+    from tests.integration.test_anomaly_scan_handlers import ANOMALY_EVENTS
     from tests.integration.test_pipeline_handlers import PIPELINE_EVENTS
 
     assert not set(EXPECTED) & set(PIPELINE_EVENTS)
-    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted({*EXPECTED, *PIPELINE_EVENTS})
+    assert not set(EXPECTED) & set(ANOMALY_EVENTS)
+    covered = {*EXPECTED, *PIPELINE_EVENTS, *ANOMALY_EVENTS}
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(covered)
 
 
 @pytest.mark.parametrize("event_name", sorted(EXPECTED))

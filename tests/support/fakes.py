@@ -27,6 +27,7 @@ from chronos_core.application.ports.pipeline import (
     ProgressReporter,
     RawPoint,
     TimedPoint,
+    TrainOptions,
 )
 from chronos_core.application.system.health import HealthCache
 from chronos_core.bootstrap import Services, bootstrap
@@ -66,6 +67,8 @@ from chronos_core.domain.notifications import (
     Notification,
     NotificationStatus,
 )
+from chronos_core.domain.retraining import ModelEvent, PromotionVerdict, RetrainingRun, StoredPolicy, Trigger
+from chronos_core.domain.retraining import TrainingHistory as TriggerHistory
 from chronos_core.domain.training_job import (
     RUNNING_STATUSES,
     ChunkSpec,
@@ -91,6 +94,7 @@ class InMemoryModelRepository:
     def __init__(self, *models: Model) -> None:
         self.models: dict[str, Model] = {m.id: m for m in models}
         self.claims: set[str] = set()  # deletions in progress
+        self.versions: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def add(self, model: Model) -> None:
@@ -101,9 +105,6 @@ class InMemoryModelRepository:
 
     def get(self, model_id: ModelId) -> Model | None:
         return self.models.get(model_id)
-
-    def get_many(self, model_ids: Sequence[ModelId]) -> dict[ModelId, Model]:
-        return {i: self.models[i] for i in model_ids if i in self.models}
 
     def list(self, filters: ModelFilter, skip: int, limit: int) -> Page[Model]:
         found = [
@@ -158,11 +159,9 @@ class InMemoryModelRepository:
             if model is None:
                 return
             if succeeded:
-                update: dict[str, Any] = {
-                    "status": ModelStatus.TRAINED,
-                    "has_successful_training": True,
-                    "serving": serving,
-                }
+                update: dict[str, Any] = {"status": ModelStatus.TRAINED, "has_successful_training": True}
+                if serving is not None:
+                    update["serving"] = serving
             elif model.status == ModelStatus.TRAINING:
                 update = {
                     "status": ModelStatus.TRAINED if model.has_successful_training else ModelStatus.DRAFT
@@ -182,6 +181,36 @@ class InMemoryModelRepository:
         if not has_success:
             update["serving"] = None
         self.models[model_id] = model.model_copy(update=update)
+
+    def get_many(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
+        return [m for i in model_ids if (m := self.models.get(i)) is not None]
+
+    def set_champion(
+        self,
+        model_id: ModelId,
+        serving: ServingSummary | None,
+        *,
+        previous_champions: Sequence[str],
+        pinned: bool,
+        expected: str | None,
+    ) -> bool:
+        with self._lock:
+            model = self.models.get(model_id)
+            if model is None or model.champion_job_id != expected:
+                return False
+            self.models[model_id] = model.model_copy(
+                update={
+                    "serving": serving,
+                    "previous_champions": list(previous_champions)[-20:],
+                    "champion_pinned": pinned,
+                }
+            )
+            return True
+
+    def next_version(self, model_id: ModelId) -> int:
+        with self._lock:
+            self.versions[model_id] = self.versions.get(model_id, 0) + 1
+            return self.versions[model_id]
 
 
 # ---------------------------------------------------------------------------------- jobs
@@ -396,10 +425,93 @@ class InMemoryTrainingJobs:
             result=result.summary,
             sampling_interval_seconds=result.sampling_interval_seconds,
             data_quality=result.data_quality,
+            comparison=result.comparison,
+            warm_start=result.warm_start,
         )
 
     def start_finalizing(self, job_id: JobId) -> TrainingJob | None:
         return self._enter(job_id, Phase.FINALIZE)
+
+    def record_promotion(
+        self, job_id: JobId, verdict: PromotionVerdict, model_version: int | None
+    ) -> TrainingJob | None:
+        return self._update_running(job_id, promotion=verdict, model_version=model_version)
+
+    # the training queue and the retraining triggers
+    def waiting_jobs(self, limit: int) -> list[TrainingJob]:
+        waiting = sorted(
+            (j for j in self.jobs.values() if j.waiting_in_queue),
+            key=lambda j: (j.queue.enqueued_at if j.queue else j.created_at, j.created_at),
+        )
+        return [job for j in waiting[:limit] if (job := self.get(j.id)) is not None]
+
+    def active_jobs(self, limit: int) -> list[TrainingJob]:
+        active = [j for j in self.jobs.values() if j.status.running and not j.waiting_in_queue]
+        return [job for j in active[:limit] if (job := self.get(j.id)) is not None]
+
+    def admit(self, job_id: JobId, at: datetime) -> TrainingJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or not job.waiting_in_queue or job.queue is None:
+                return None
+            self.jobs[job_id] = job.model_copy(
+                update={
+                    "status": TrainingStatus.PENDING,
+                    "queue": job.queue.model_copy(update={"admitted_at": at}),
+                    "updated_at": utcnow(),
+                }
+            )
+            return self.get(job_id)
+
+    def recent_durations(self, limit: int) -> list[float]:
+        done = sorted(
+            (
+                j
+                for j in self.jobs.values()
+                if j.status == TrainingStatus.COMPLETED and j.started_at and j.ended_at
+            ),
+            key=lambda j: j.ended_at or j.created_at,
+            reverse=True,
+        )
+        return [
+            ((j.ended_at or j.created_at) - (j.started_at or j.created_at)).total_seconds()
+            for j in done[:limit]
+        ]
+
+    def add_trigger(self, job_id: JobId, trigger: Trigger) -> bool:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or not job.status.running:
+                return False
+            if all(t.key != trigger.key for t in job.triggers):
+                self.jobs[job_id] = job.model_copy(update={"triggers": [*job.triggers, trigger]})
+            return True
+
+    def histories(self, model_ids: Sequence[ModelId], since: datetime) -> dict[ModelId, TriggerHistory]:
+        out: dict[ModelId, TriggerHistory] = {}
+        for model_id in model_ids:
+            jobs = [j for j in self.jobs.values() if j.model_id == model_id]
+            running = next((j.id for j in jobs if j.status.running), None)
+            completed = sorted(
+                (j for j in jobs if j.status == TrainingStatus.COMPLETED), key=lambda j: j.created_at
+            )
+            out[model_id] = TriggerHistory(
+                running_job_id=running,
+                recent_starts=[j.created_at for j in jobs if j.created_at >= since],
+                last_completed_points=completed[-1].points_available if completed else None,
+            )
+        return out
+
+    def latest_completed(self, model_id: ModelId) -> TrainingJob | None:
+        completed = sorted(
+            (
+                j
+                for j in self.jobs.values()
+                if j.model_id == model_id and j.status == TrainingStatus.COMPLETED
+            ),
+            key=lambda j: j.created_at,
+        )
+        return self.get(completed[-1].id) if completed else None
 
     # live progress
     def record_training_phase(self, job_id: JobId, name: str) -> None:
@@ -686,10 +798,17 @@ class FakeSeriesSource:
 
     def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
         self.calls.append(("time_window", source.entity_id, offset, count))
+        return self.bounds(source, offset, count) if self.by_time else None
+
+    def bounds(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
         points = self._of(source)[offset : offset + count]
-        if not self.by_time or not points:
+        if not points:
             return None
         return TimeWindow(first=points[0][0], last=points[-1][0])
+
+    def count_between(self, source: FiwareSource, date_from: datetime, date_to: datetime) -> int:
+        self.calls.append(("count_between", source.entity_id, 0, 0))
+        return sum(1 for t, _ in self._of(source) if date_from <= t < date_to)
 
     def collect(self, source: FiwareSource, chunk: ChunkSpec, *, pages_in_flight: int = 1) -> CollectedPart:
         self.calls.append(("collect", source.entity_id, chunk.offset, chunk.count))
@@ -799,10 +918,18 @@ class FakeTrainer:
         self.epochs = epochs
         self.error = error
         self.on_epoch: Callable[[int], None] = lambda epoch: None
+        #: The options of every call (the champion scored next to it, warm start).
+        self.options: list[TrainOptions | None] = []
 
     def train(
-        self, points: Sequence[RawPoint], model: Model, job_id: JobId, progress: ProgressReporter
+        self,
+        points: Sequence[RawPoint],
+        model: Model,
+        job_id: JobId,
+        progress: ProgressReporter,
+        options: TrainOptions | None = None,
     ) -> TrainingResult:
+        self.options.append(options)
         progress.phase("training")
         for epoch in range(1, self.epochs + 1):
             progress.epoch(
@@ -885,6 +1012,101 @@ class InMemoryLeases:
         with self._lock:
             if self.holders.get(name) == holder:
                 del self.holders[name]
+
+
+class InMemoryRetrainingPolicies:
+    """RetrainingPolicies: one policy per model id."""
+
+    def __init__(self) -> None:
+        self.policies: dict[str, StoredPolicy] = {}
+
+    def put(self, stored: StoredPolicy) -> None:
+        self.policies[stored.model_id] = stored
+
+    def get(self, model_id: ModelId) -> StoredPolicy | None:
+        return self.policies.get(model_id)
+
+    def delete(self, model_id: ModelId) -> bool:
+        return self.policies.pop(model_id, None) is not None
+
+    def scheduled(self, limit: int) -> list[StoredPolicy]:
+        found = [p for p in self.policies.values() if p.policy.enabled and p.policy.schedule is not None]
+        return sorted(found, key=lambda p: p.created_at)[:limit]
+
+
+class InMemoryRetrainingRuns:
+    """RetrainingRuns: runs by key; a claim inserts once (one winner per key)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, RetrainingRun] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, runs: Sequence[RetrainingRun]) -> list[bool]:
+        won = []
+        with self._lock:
+            for run in runs:
+                won.append(run.key not in self.runs)
+                self.runs.setdefault(run.key, run)
+        return won
+
+    def existing(self, keys: Sequence[str]) -> set[str]:
+        return {k for k in keys if k in self.runs}
+
+    def record(self, run: RetrainingRun) -> None:
+        self.runs[run.key] = run
+
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[RetrainingRun]:
+        found = sorted(
+            (r for r in self.runs.values() if r.model_id == model_id), key=lambda r: r.at, reverse=True
+        )
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def delete_for_model(self, model_id: ModelId) -> int:
+        keys = [k for k, r in self.runs.items() if r.model_id == model_id]
+        for key in keys:
+            del self.runs[key]
+        return len(keys)
+
+
+class InMemoryModelEvents:
+    """ModelEvents: a list, newest first when listed."""
+
+    def __init__(self) -> None:
+        self.events: list[ModelEvent] = []
+
+    def add(self, event: ModelEvent) -> None:
+        self.events.append(event)
+
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[ModelEvent]:
+        found = sorted((e for e in self.events if e.model_id == model_id), key=lambda e: e.at, reverse=True)
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def delete_for_model(self, model_id: ModelId) -> int:
+        before = len(self.events)
+        self.events = [e for e in self.events if e.model_id != model_id]
+        return before - len(self.events)
+
+
+class RecordingRetrainTrigger:
+    """RetrainTrigger: records each firing and answers a ``started`` run (``error``: raises)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.firings: list[Any] = []
+        self.error = error
+
+    def trigger(self, firing: Any) -> RetrainingRun:
+        self.firings.append(firing)
+        if self.error is not None:
+            raise self.error
+        return RetrainingRun(
+            key=f"{firing.model_id}|rule|{firing.event_id}",
+            model_id=firing.model_id,
+            kind="rule",
+            at=firing.at or utcnow(),
+            rule_id=firing.rule_id,
+            reason=firing.reason,
+            outcome="started",
+        )
 
 
 class InMemoryFailureCounter:
@@ -1313,6 +1535,208 @@ class FakeNotifier:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
 
+# ------------------------------------------------------------------------------- anomaly scans
+
+
+class InMemoryAnomalyScans:
+    """The scan ports (:class:`AnomalyScans` and :class:`ScanJournal`): pipeline writes apply
+    only while the scan runs, and progress is derived from the chunk records, as the Mongo
+    adapter does (it shares :func:`document_to_scan`)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, dict[int, Any]] = {}
+        self.recorded: list[tuple[str, Any]] = []
+        self._lock = threading.RLock()
+
+    def _of(self, scan_id: str) -> Any:
+        from chronos_core.adapters.mongo.anomaly_scans import document_to_scan
+
+        doc = self.docs.get(scan_id)
+        if doc is None:
+            return None
+        return document_to_scan(doc, list(self.records.get(scan_id, {}).values()))
+
+    def get(self, scan_id: Any) -> Any:
+        return self._of(scan_id)
+
+    def status_of(self, scan_id: Any) -> Any:
+        scan = self._of(scan_id)
+        return scan.status if scan else None
+
+    def add(self, scan: Any) -> None:
+        if scan.id in self.docs:
+            raise ConflictError(f"Anomaly scan {scan.id} already exists")
+        self.docs[scan.id] = scan.model_dump(exclude={"failed_chunks"})
+
+    def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[Any]:
+        found = sorted(
+            (self._of(i) for i, d in self.docs.items() if d["model_id"] == model_id),
+            key=lambda s: s.created_at,
+            reverse=True,
+        )
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def running_scans(self, limit: int) -> list[Any]:
+        running = [self._of(i) for i in self.docs if self._running(i)]
+        return sorted(running, key=lambda s: s.updated_at)[:limit]
+
+    def _running(self, scan_id: str) -> bool:
+        from chronos_core.domain.anomaly import ScanStatus
+
+        doc = self.docs.get(scan_id)
+        return doc is not None and ScanStatus(doc["status"]).running
+
+    def _update(self, scan_id: str, changes: dict[str, Any]) -> Any:
+        with self._lock:
+            if not self._running(scan_id):
+                return None
+            doc = self.docs[scan_id]
+            for key, value in changes.items():
+                target = doc
+                *path, last = key.split(".")
+                for part in path:
+                    if not isinstance(target.get(part), dict):
+                        target[part] = {}
+                    target = target[part]
+                target[last] = value
+            doc["updated_at"] = utcnow()
+            return self._of(scan_id)
+
+    def attach_execution(self, scan_id: Any, arn: str, started_at: datetime) -> Any:
+        fields: dict[str, Any] = {"execution.arn": arn, "execution.started_at": started_at}
+        if self.docs.get(scan_id, {}).get("status") == "pending":
+            fields["status"] = "queued"
+        return self._update(scan_id, fields)
+
+    def reopen_for_retry(self, scan_id: Any, execution: ExecutionRef) -> Any:
+        with self._lock:
+            doc = self.docs.get(scan_id)
+            if doc is None or doc["status"] not in ("failed", "completed_with_failures"):
+                return None
+            doc.update(
+                status="pending", error=None, summary=None, ended_at=None, execution=execution.model_dump()
+            )
+            self.records[scan_id] = {
+                o: r for o, r in self.records.get(scan_id, {}).items() if r.state != "failed"
+            }
+            return self._of(scan_id)
+
+    def _closing(self, scan_id: str, now: datetime, keep: str | None = None) -> dict[str, Any]:
+        phases = self.docs[scan_id].get("phases") or {}
+        return {
+            f"phases.{name}.ended_at": now
+            for name, t in phases.items()
+            if name != keep and t.get("started_at") is not None and t.get("ended_at") is None
+        }
+
+    def finish(self, scan_id: Any, status: Any, *, error: JobError | None = None) -> Any:
+        with self._lock:
+            if not self._running(scan_id):
+                return None
+            now = utcnow()
+            changes = {"status": status.value, "ended_at": now, **self._closing(scan_id, now)}
+            if error is not None:
+                changes["error"] = error.model_dump()
+            return self._update(scan_id, changes)
+
+    def start_scoring(self, scan_id: Any, plan: Any) -> Any:
+        return self._enter(
+            scan_id,
+            "score",
+            {
+                "status": "running",
+                "window": plan.window.model_dump(),
+                "points_expected": plan.points_expected,
+                "chunk_points": plan.chunk_points,
+                "context_seconds": plan.context_seconds,
+                "context_points": plan.context_points,
+                "interval_seconds": plan.interval_seconds,
+                "progress.chunks_total": plan.chunks_total,
+                "progress.points_expected": plan.points_expected,
+            },
+        )
+
+    def enter_phase(self, scan_id: Any, phase: Any) -> Any:
+        return self._enter(scan_id, phase.value, {})
+
+    def _enter(self, scan_id: str, phase: str, fields: dict[str, Any]) -> Any:
+        with self._lock:
+            if not self._running(scan_id):
+                return None
+            now = utcnow()
+            doc = self.docs[scan_id]
+            timing = (doc.get("phases") or {}).get(phase) or {}
+            changes = {"phase": phase, **self._closing(scan_id, now, keep=phase), **fields}
+            changes[f"phases.{phase}.started_at"] = timing.get("started_at") or now
+            changes[f"phases.{phase}.ended_at"] = None
+            if doc.get("started_at") is None:
+                changes["started_at"] = now
+            return self._update(scan_id, changes)
+
+    def record_chunk(self, scan_id: Any, record: Any) -> bool:
+        with self._lock:
+            if not self._running(scan_id):
+                return False
+            self.records.setdefault(scan_id, {})[record.offset] = record
+            self.recorded.append((scan_id, record))
+            return True
+
+    def chunk_records(self, scan_id: Any) -> dict[int, Any]:
+        return dict(self.records.get(scan_id, {}))
+
+    def record_summary(self, scan_id: Any, summary: Any) -> Any:
+        return self._update(scan_id, {"summary": summary.model_dump()})
+
+
+class InMemoryAnomalyFindings:
+    """AnomalyFindings: each scan's events and data-quality issues, replaced as a whole."""
+
+    def __init__(self) -> None:
+        self.events_of: dict[str, list[Any]] = {}
+        self.issues_of: dict[str, list[Any]] = {}
+
+    def replace(self, scan_id: Any, events: Sequence[Any], issues: Sequence[Any]) -> None:
+        self.events_of[scan_id] = list(events)
+        self.issues_of[scan_id] = list(issues)
+
+    def events(self, scan_id: Any, skip: int, limit: int) -> Page[Any]:
+        found = self.events_of.get(scan_id, [])
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+    def issues(self, scan_id: Any, skip: int, limit: int) -> Page[Any]:
+        found = self.issues_of.get(scan_id, [])
+        return Page(items=found[skip : skip + limit], total=len(found), skip=skip, limit=limit)
+
+
+class FakeAnomalyPublisher:
+    """AnomalyPublisher: records what it published (by target and event), or raises ``error``."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.published: list[tuple[Any, list[Any]]] = []
+        self.error = error
+
+    def publish(self, target: Any, events: Sequence[Any]) -> int:
+        if self.error is not None:
+            raise self.error
+        self.published.append((target, list(events)))
+        return len(events)
+
+
+class FakeScorerLoader:
+    """ScorerLoader: one scorer for every job (a real :class:`ForecastScorer` in most tests)."""
+
+    def __init__(self, scorer: Any = None) -> None:
+        self.scorer = scorer
+        self.loaded: list[tuple[ArtifactRefs, int]] = []
+
+    def load(self, refs: ArtifactRefs, steps: int) -> Any:
+        self.loaded.append((refs, steps))
+        if self.scorer is None:
+            raise AssertionError("FakeScorerLoader has no scorer")
+        return self.scorer
+
+
 # ------------------------------------------------------------------------------- the container
 
 
@@ -1329,6 +1753,9 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "artifacts": artifacts,
         "auth_failures": InMemoryFailureCounter(),
         "leases": InMemoryLeases(),
+        "policies": InMemoryRetrainingPolicies(),
+        "runs": InMemoryRetrainingRuns(),
+        "events": InMemoryModelEvents(),
         "objects": InMemoryObjectStore(),
         "workflow": FakeWorkflow(),
         "queue": FakeQueue(),
@@ -1355,6 +1782,11 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "forecast_runs": FakeForecastRunHistory(),
         "observed_series": FakeObservedSeries(),
         "notifier": FakeNotifier(),
+        "scans": InMemoryAnomalyScans(),
+        "findings": InMemoryAnomalyFindings(),
+        "anomaly_publisher": FakeAnomalyPublisher(),
+        "scan_workflow": FakeWorkflow(),
+        "scorers": FakeScorerLoader(),
     }
     defaults.update(overrides)
     return bootstrap(settings or Settings(), **defaults)

@@ -204,8 +204,19 @@ def test_the_reconciler_runs_every_minute_and_on_every_ended_execution() -> None
     events = template["Resources"]["ReconcileTrainingFunction"]["Properties"]["Events"]
     assert events["Tick"]["Properties"]["Schedule"] == "rate(1 minute)"
     pattern = events["ExecutionEnded"]["Properties"]["Pattern"]
+    # every end: a failure to record, and a freed slot for the training queue (a success too)
     assert pattern["source"] == ["aws.states"] and set(pattern["detail"]["status"]) == {
+        "SUCCEEDED",
         "FAILED",
         "TIMED_OUT",
         "ABORTED",
     }
+
+
+def test_the_retraining_scheduler_ticks_every_minute_and_may_start_executions() -> None:
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+    function = template["Resources"]["ScheduleRetrainingFunction"]["Properties"]
+    assert function["Events"]["Tick"]["Properties"]["Schedule"] == "rate(1 minute)"
+    assert any("StepFunctionsExecutionPolicy" in p for p in function["Policies"] if isinstance(p, dict))
+    reconciler = template["Resources"]["ReconcileTrainingFunction"]["Properties"]["Policies"]
+    assert any("StepFunctionsExecutionPolicy" in p for p in reconciler if isinstance(p, dict))

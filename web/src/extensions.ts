@@ -6,6 +6,7 @@
 import type { App } from "./app";
 import { alertsPage } from "./pages/alerts";
 import { placeholderPage } from "./pages/placeholder";
+import { retrainingPage } from "./pages/retraining";
 
 export interface Extension {
   /** Path under the app root ("alerts"); more routes may start with it ("alerts/:id"). */
@@ -16,6 +17,6 @@ export interface Extension {
 
 export const EXTENSIONS: Extension[] = [
   { path: "alerts", label: "Alerts", page: (app) => alertsPage(app) },
-  { path: "retraining", label: "Retraining", page: () => placeholderPage("Retraining policies", "When models are retrained on newer data, and the history of those runs.") },
+  { path: "retraining", label: "Retraining", page: (app, _params, query) => retrainingPage(app, query) },
   { path: "anomalies", label: "Anomaly scans", page: () => placeholderPage("Anomaly scans", "Scans of a series for readings outside the forecast's intervals.") },
 ];

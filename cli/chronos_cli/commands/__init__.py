@@ -15,12 +15,15 @@ import typer
 from chronos_cli.commands import (
     alerts,
     auth,
+    champion,
     config,
     devices,
     forecasts,
     jobs,
     models,
     predict,
+    queue,
+    retraining,
     system,
     train,
 )
@@ -35,8 +38,11 @@ MODULES: tuple[ModuleType, ...] = (
     jobs,
     predict,
     forecasts,
+    retraining,
+    champion,
+    queue,
     alerts,
-    # retraining, anomalies: add their modules here when the API has them.
+    # anomalies: add its module here when the API has it.
 )
 
 

@@ -23,6 +23,7 @@ from chronos_core.adapters import aws
 from chronos_core.adapters import mongo as mongo_adapters
 from chronos_core.adapters.artifact_store import GridFSArtifactStore
 from chronos_core.adapters.fiware.alerts import OrionAlertPublisher
+from chronos_core.adapters.fiware.anomalies import OrionAnomalyPublisher
 from chronos_core.adapters.fiware.forecasts import (
     FiwareForecastProvisioner,
     OrionForecastPublisher,
@@ -35,11 +36,16 @@ from chronos_core.adapters.fiware.series_source import SthObservedSeries, SthSer
 from chronos_core.adapters.fiware.sth import SthCometClient
 from chronos_core.adapters.jwt_verifier import JwtVerifier
 from chronos_core.adapters.mongo import (
+    MongoAnomalyFindings,
+    MongoAnomalyScanRepository,
     MongoAuthFailureCounter,
     MongoForecastSchedule,
     MongoHealthProbe,
     MongoLeases,
+    MongoModelEvents,
     MongoModelRepository,
+    MongoRetrainingPolicies,
+    MongoRetrainingRuns,
     MongoServiceGroupKeys,
     MongoTrainingJobRepository,
 )
@@ -56,15 +62,22 @@ from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.application.forecasting.cleanup import forecast_cleaners
 from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.monitoring.hooks import MonitoringForecastListener
+from chronos_core.application.monitoring.model_events import MonitoringModelEventAlerts
 from chronos_core.application.monitoring.settings import MonitoringSettings
 from chronos_core.application.ports.forecasting import ForecastListener
 from chronos_core.application.ports.health import HealthProbe
+from chronos_core.application.ports.retraining import ModelEventListener, RetrainTrigger
+from chronos_core.application.retraining.deps import RetrainingSettings
+from chronos_core.application.retraining.rule_trigger import RuleRetrainTrigger
 from chronos_core.application.system.health import HealthCache
 from chronos_core.application.training.deps import JobResourceCleaner
 from chronos_core.application.training.pipeline.deps import PipelineSettings
+from chronos_core.application.training.settings import TrainingQueueSettings
 from chronos_core.config import Settings, get_settings
 from chronos_core.domain.errors import DependencyUnavailableError
 from chronos_core.domain.notifications import ChannelType
+from chronos_core.domain.retraining import ConcurrencyLimits
+from chronos_core.ml.anomaly import ScorerCache
 from chronos_core.ml.inference import ForecasterCache
 from chronos_core.ml.trainer import DatasetCheck, NetworkTrainer
 
@@ -120,6 +133,29 @@ class Services:
         )
 
     @cached_property
+    def queue_settings(self) -> TrainingQueueSettings:
+        s = self.settings
+        return TrainingQueueSettings(
+            limits=ConcurrencyLimits(
+                global_limit=s.training_max_concurrent, tenant_limit=s.training_max_concurrent_per_tenant
+            )
+        )
+
+    @cached_property
+    def retraining_settings(self) -> RetrainingSettings:
+        return RetrainingSettings(max_policies_per_tick=self.settings.retraining_max_policies_per_tick)
+
+    @cached_property
+    def scan_pipeline_settings(self) -> PipelineSettings:
+        """How anomaly scans chunk their window (the same kind of settings as the training's)."""
+        return PipelineSettings(
+            chunk_points=self.settings.anomaly_chunk_points,
+            map_concurrency=self.settings.anomaly_map_concurrency,
+            page_ceiling=self.settings.sth_page_concurrency
+            * (1 if self.settings.sth_adaptive else self.settings.anomaly_map_concurrency),
+        )
+
+    @cached_property
     def auth_failure_threshold(self) -> int:
         return self.settings.auth_failure_threshold
 
@@ -151,6 +187,14 @@ class Services:
     @cached_property
     def schedule(self) -> MongoForecastSchedule:
         return MongoForecastSchedule(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def scans(self) -> MongoAnomalyScanRepository:
+        return MongoAnomalyScanRepository(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def findings(self) -> MongoAnomalyFindings:
+        return MongoAnomalyFindings(self.database, attempts=self.settings.mongodb_attempts)
 
     @cached_property
     def artifacts(self) -> GridFSArtifactStore:
@@ -208,6 +252,29 @@ class Services:
         return [MonitoringForecastListener(self)]
 
     @cached_property
+    def model_event_listeners(self) -> Sequence[ModelEventListener]:
+        """Told of every recorded model event: monitoring raises an informational alert for a
+        kept challenger."""
+        return [MonitoringModelEventAlerts(self)]
+
+    @cached_property
+    def policies(self) -> MongoRetrainingPolicies:
+        return MongoRetrainingPolicies(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def runs(self) -> MongoRetrainingRuns:
+        return MongoRetrainingRuns(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def events(self) -> MongoModelEvents:
+        return MongoModelEvents(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def retrain_trigger(self) -> RetrainTrigger:
+        """What monitoring calls when a drift or live-error rule fires (a ``rule`` trigger)."""
+        return RuleRetrainTrigger(self)
+
+    @cached_property
     def auth_failures(self) -> MongoAuthFailureCounter:
         s = self.settings
         return MongoAuthFailureCounter(
@@ -235,6 +302,16 @@ class Services:
         s = self.settings
         arn = _required(
             s.training_state_machine_arn, "The training workflow", "CHRONOS_TRAINING_STATE_MACHINE_ARN"
+        )
+        return StepFunctionsWorkflow(
+            self.aws_client("stepfunctions"), arn, s.aws_region, local=s.aws_endpoint_url is not None
+        )
+
+    @cached_property
+    def scan_workflow(self) -> StepFunctionsWorkflow:
+        s = self.settings
+        arn = _required(
+            s.anomaly_state_machine_arn, "The anomaly-scan workflow", "CHRONOS_ANOMALY_STATE_MACHINE_ARN"
         )
         return StepFunctionsWorkflow(
             self.aws_client("stepfunctions"), arn, s.aws_region, local=s.aws_endpoint_url is not None
@@ -309,6 +386,10 @@ class Services:
         return OrionForecastPublisher(self.orion)
 
     @cached_property
+    def anomaly_publisher(self) -> OrionAnomalyPublisher:
+        return OrionAnomalyPublisher(self.orion)
+
+    @cached_property
     def provisioner(self) -> FiwareForecastProvisioner:
         return FiwareForecastProvisioner(
             self.devices,
@@ -327,6 +408,10 @@ class Services:
     @cached_property
     def forecasters(self) -> ForecasterCache:
         return ForecasterCache(self.artifacts)
+
+    @cached_property
+    def scorers(self) -> ScorerCache:
+        return ScorerCache(self.forecasters)
 
     @cached_property
     def preparer(self) -> DatasetCheck:
@@ -437,8 +522,11 @@ def _secret(parameter: str | None, value: SecretStr | None) -> str | None:
 
 if TYPE_CHECKING:
     from chronos_core.api.deps import ApiServices
+    from chronos_core.application.anomaly.deps import CombineDeps, PublishDeps, ScanControlDeps
+    from chronos_core.application.anomaly.reconciliation import ScanReconcileDeps
     from chronos_core.application.forecasting.deps import CleanupDeps, SchedulerDeps, WorkerDeps
     from chronos_core.application.monitoring.deps import DeliveryDeps, EvaluationDeps
+    from chronos_core.application.retraining.deps import ChampionDeps, PromotionDeps, RetrainDeps
     from chronos_core.application.training.pipeline.deps import CompletionDeps, PipelineDeps, TrainStepDeps
     from chronos_core.application.training.reconciliation import ReconcileDeps
 
@@ -454,4 +542,13 @@ if TYPE_CHECKING:
         reconcile: ReconcileDeps = s
         evaluation: EvaluationDeps = s
         delivery: DeliveryDeps = s
+        retrain: RetrainDeps = s
+        promotion: PromotionDeps = s
+        champion: ChampionDeps = s
+        scan_control: ScanControlDeps = s
+        scan_combine: CombineDeps = s
+        scan_publish: PublishDeps = s
+        scan_reconcile: ScanReconcileDeps = s
         del api, pipeline, train_step, completion, scheduler, worker, cleanup, reconcile, evaluation, delivery
+        del retrain, promotion, champion
+        del scan_control, scan_combine, scan_publish, scan_reconcile

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     data_bucket: str | None = None
     training_state_machine_arn: str | None = None
+    anomaly_state_machine_arn: str | None = None
     forecast_queue_url: str | None = None
 
     # FIWARE endpoints (tenant headers come from each model, never from here).
@@ -143,6 +144,19 @@ class Settings(BaseSettings):
     # Training pipeline.
     training_chunk_points: int = Field(default=10_000, ge=100, le=1_000_000)
     training_map_concurrency: int = Field(default=4, ge=1, le=40)
+
+    # The training queue: trainings that may run at once (0: no limit), in all and per tenant.
+    training_max_concurrent: int = Field(
+        default=0, ge=0, le=10_000, description="Trainings running at once; more wait queued (0: no limit)."
+    )
+    training_max_concurrent_per_tenant: int = Field(
+        default=0, ge=0, le=10_000, description="Trainings one FIWARE service runs at once (0: no limit)."
+    )
+    # Retraining: policies one scheduler tick reads at most.
+    retraining_max_policies_per_tick: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Anomaly scans: points scored per Map item, Map items in parallel.
+    anomaly_chunk_points: int = Field(default=20_000, ge=100, le=1_000_000)
+    anomaly_map_concurrency: int = Field(default=4, ge=1, le=40)
 
     # Database resilience: attempts before a request answers 503.
     mongodb_attempts: int = Field(default=3, ge=1, le=5)

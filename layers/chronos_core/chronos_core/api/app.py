@@ -17,12 +17,15 @@ from chronos_core.api.routes import (
     alert_channels,
     alert_rules,
     alerts,
+    anomaly_scans,
     devices,
     forecasts,
     models,
+    retraining,
     silences,
     system,
     training_jobs,
+    training_queue,
 )
 
 
@@ -62,12 +65,15 @@ def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig]
         system,
         models,
         training_jobs,
+        training_queue,
+        retraining,
         devices,
         forecasts,
         alert_rules,
         alerts,
         alert_channels,
         silences,
+        anomaly_scans,
     ):
         app.include_router(module.router)
     if dashboard is not None:

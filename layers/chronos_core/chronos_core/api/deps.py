@@ -11,6 +11,7 @@ from typing import Annotated, Protocol, cast
 
 from fastapi import Depends, Path, Request
 
+from chronos_core.application.anomaly.deps import ScanControlDeps
 from chronos_core.application.devices.listing import DevicesDeps
 from chronos_core.application.forecasting.deps import HistoryDeps, PredictionDeps, ProvisioningDeps
 from chronos_core.application.monitoring.deps import (
@@ -20,14 +21,18 @@ from chronos_core.application.monitoring.deps import (
     SilenceDeps,
 )
 from chronos_core.application.ports.training_jobs import ForecastingJobs
+from chronos_core.application.retraining.deps import ChampionDeps, RetrainDeps
 from chronos_core.application.system.auth import AuthDeps
 from chronos_core.application.system.health import HealthDeps
 from chronos_core.application.training.deps import JobRemovalDeps, TrainingControlDeps
 from chronos_core.config import Settings
-from chronos_core.domain.ids import JobId, ModelId
+from chronos_core.domain.ids import JobId, ModelId, ScanId
 
 
 class ApiServices(
+    RetrainDeps,
+    ChampionDeps,
+    ScanControlDeps,
     TrainingControlDeps,
     JobRemovalDeps,
     PredictionDeps,
@@ -65,3 +70,4 @@ SettingsDep = Annotated[Settings, Depends(settings)]
 #: Path parameters shared by the routes.
 ModelIdPath = Annotated[ModelId, Path(description="Model id (UUID).", min_length=1, max_length=64)]
 JobIdPath = Annotated[JobId, Path(description="Training job id (UUID).", min_length=1, max_length=64)]
+ScanIdPath = Annotated[ScanId, Path(description="Anomaly scan id (UUID).", min_length=1, max_length=64)]

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chronos_core.domain.artifacts import ArtifactRefs
+from chronos_core.domain.retraining import HoldoutComparison, WarmStart
 from chronos_core.domain.sampling import GridReport
 
 #: Forecasters the promotion gate chooses from. ``blend`` is a convex combination of the network
@@ -269,3 +270,7 @@ class TrainingResult(BaseModel):
     summary: TrainingRunSummary
     sampling_interval_seconds: float
     data_quality: DataQuality
+    #: The champion scored next to this run on the run's own test split (a retraining).
+    comparison: HoldoutComparison | None = None
+    #: Whether the run started from the champion's weights.
+    warm_start: WarmStart | None = None

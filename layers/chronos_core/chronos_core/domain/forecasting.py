@@ -136,15 +136,27 @@ class ForecastSeries(BaseModel):
     serving: str | None = None
     #: How the context relates to the training's gap policy (published as ``forecastQuality``).
     quality: ForecastQuality | None = None
+    #: The training job whose forecaster produced it (the model's champion) and its version.
+    training_job_id: str | None = None
+    model_version: int | None = None
 
     @classmethod
-    def of(cls, result: ForecastResult, generated_at: datetime) -> ForecastSeries:
+    def of(
+        cls,
+        result: ForecastResult,
+        generated_at: datetime,
+        *,
+        training_job_id: str | None = None,
+        model_version: int | None = None,
+    ) -> ForecastSeries:
         return cls(
             generated_at=generated_at,
             horizon=len(result.values),
             points=result.points(),
             serving=result.serving,
             quality=result.quality,
+            training_job_id=training_job_id,
+            model_version=model_version,
         )
 
 
@@ -173,6 +185,9 @@ class PredictionConfig(BaseModel):
     enabled_at: datetime | None = None
     disabled_at: datetime | None = None
     subscription_id: str | None = None
+    #: Forecast with the model's champion (True: a promoted challenger takes over on this entity
+    #: and slot grid) or always with this job's own forecaster.
+    follow_champion: bool = True
 
 
 class ForecastRunStatus(StrEnum):

@@ -8,3 +8,5 @@ from typing import NewType
 ModelId = NewType("ModelId", str)
 #: The id of a training job (UUID string).
 JobId = NewType("JobId", str)
+#: The id of an anomaly scan (UUID string).
+ScanId = NewType("ScanId", str)

@@ -281,8 +281,17 @@ class Model(BaseModel):
     source: FiwareSource
     has_successful_training: bool = False
     serving: ServingSummary | None = None
+    #: The champion (``serving.training_job_id``) is pinned: no challenger replaces it.
+    champion_pinned: bool = False
+    #: Earlier champions, the most recent last (a rollback returns to it).
+    previous_champions: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def champion_job_id(self) -> str | None:
+        """The serving job (the champion), if the model has one."""
+        return self.serving.training_job_id if self.serving else None
 
     def is_editable(self) -> bool:
         return self.status == ModelStatus.DRAFT
@@ -388,6 +397,8 @@ def flatten(model: Model) -> dict[str, Any]:
         **model.source.model_dump(),
         "has_successful_training": model.has_successful_training,
         "serving": model.serving.model_dump() if model.serving else None,
+        "champion_pinned": model.champion_pinned,
+        "previous_champions": list(model.previous_champions),
         "created_at": model.created_at,
         "updated_at": model.updated_at,
     }

@@ -1,7 +1,9 @@
 """Training jobs: one run of the pipeline for one model, with its progress, timings and outcome.
 
 Status moves forward only: ``pending → collecting_data → preprocessing → queued → training →
-completed``, or to ``failed`` / ``cancelled`` from any running status. Every write made by a
+completed``, or to ``failed`` / ``cancelled`` from any running status. A job admitted while the
+concurrency limits are reached first waits ``queued`` in the training queue (``queue`` set, no
+execution yet) and becomes ``pending`` when a slot frees. Every write made by a
 pipeline step is conditional on the job still running, so a cancelled job is never revived by a
 step that was already in flight.
 """
@@ -27,6 +29,7 @@ from chronos_core.domain.evaluation import (
 from chronos_core.domain.forecasting import LastForecast, PredictionConfig
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import ServingSummary, epoch_ms, from_epoch_ms, utcnow
+from chronos_core.domain.retraining import HoldoutComparison, PromotionVerdict, QueueEntry, Trigger, WarmStart
 
 
 class TrainingStatus(StrEnum):
@@ -214,6 +217,20 @@ class TrainingJob(BaseModel):
     prediction_config: PredictionConfig | None = None
     next_prediction_at: datetime | None = None
     last_forecast: LastForecast | None = None
+    #: Why the job runs: every trigger (cron, rule, manual) that asked for it, the first first.
+    triggers: list[Trigger] = Field(default_factory=list)
+    #: Its place in the training queue while it waits for a slot (``queued`` before ``pending``).
+    queue: QueueEntry | None = None
+    #: Retraining: the training window by time, when the policy names one (seconds).
+    window_seconds: float | None = None
+    #: Retraining: start from the champion's weights.
+    warm_start_requested: bool = False
+    #: The champion scored next to this job on the same holdout, and whether it was promoted.
+    comparison: HoldoutComparison | None = None
+    promotion: PromotionVerdict | None = None
+    warm_start: WarmStart | None = None
+    #: The model's version this job became when it completed (1, 2, ...).
+    model_version: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -250,6 +267,11 @@ class TrainingJob(BaseModel):
             ),
             test_coverage=self.selection.test_coverage if self.selection else None,
         )
+
+    @property
+    def waiting_in_queue(self) -> bool:
+        """Queued for a training slot (not yet admitted; no execution started)."""
+        return self.status == TrainingStatus.QUEUED and self.queue is not None and self.queue.waiting
 
     @property
     def forecasts_enabled(self) -> bool:
@@ -302,7 +324,7 @@ def choose_chunk_points(count: int, concurrency: int, max_points: int) -> int:
     return max(min(wanted, max_points), min(MIN_CHUNK_POINTS, max_points))
 
 
-def execution_name(job_id: JobId, attempt: int) -> str:
-    """The first execution is named after the job (so a repeated start is refused by Step
-    Functions); retries add ``-r<attempt>``."""
-    return job_id if attempt <= 1 else f"{job_id}-r{attempt}"
+def execution_name(run_id: str, attempt: int) -> str:
+    """The first execution is named after the job (or scan: ``run_id``), so a repeated start is
+    refused by Step Functions; retries add ``-r<attempt>``."""
+    return run_id if attempt <= 1 else f"{run_id}-r{attempt}"

@@ -111,6 +111,15 @@ class PredictionIntervals(BaseModel):
     calibration_counts: list[int] = Field(default_factory=list)
     saturated: list[bool] = Field(default_factory=list)  # per level: too few residuals, max used
     pooled_radius: list[int] = Field(default_factory=list)  # per step; empty before pooling
+    #: Per step ``h`` (the first :data:`~chronos_core.ml.conformal.MAX_SKETCH_STEPS` steps), the
+    #: pooled absolute calibration residuals the half-widths were taken from, ascending: all of
+    #: them, or :data:`~chronos_core.ml.conformal.MAX_SKETCH_RESIDUALS` evenly spaced order
+    #: statistics of them (the largest kept). Anomaly scans turn residuals into p-values with
+    #: them. ``None`` in artifacts written before anomaly scans (which fall back on the
+    #: half-widths).
+    residuals: list[list[float]] | None = None
+    #: Per step of ``residuals``, how many pooled residuals the sketch stands for.
+    residual_counts: list[int] | None = None
 
 
 class InferenceSpec(BaseModel):

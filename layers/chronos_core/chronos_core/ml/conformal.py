@@ -128,6 +128,7 @@ def calibrate(
             row.append(float(r[math.ceil(rank / n * r.size) - 1]))
         widths.append(np.maximum.accumulate(np.asarray(row)).tolist())
         saturated.append(sat)
+    kept = pooled[:MAX_SKETCH_STEPS]
     return PredictionIntervals(
         split=split,
         levels=[float(v) for v in levels],
@@ -135,7 +136,25 @@ def calibrate(
         calibration_counts=effective,
         saturated=saturated,
         pooled_radius=radius,
+        residuals=[residual_sketch(r) for r in kept],
+        residual_counts=[int(r.size) for r in kept],
     )
+
+
+#: Steps whose calibration residuals the metadata keeps (anomaly scans score the first steps).
+MAX_SKETCH_STEPS = 24
+#: Residuals kept per step: more are thinned to this many evenly spaced order statistics.
+MAX_SKETCH_RESIDUALS = 400
+
+
+def residual_sketch(sorted_residuals: FloatArray, size: int = MAX_SKETCH_RESIDUALS) -> list[float]:
+    """``sorted_residuals`` (ascending), or ``size`` of its order statistics at evenly spaced
+    ranks from the smallest to the largest, rounded to 7 significant digits: enough to read the
+    empirical distribution (and its tail) back, small enough for the metadata document."""
+    r = np.asarray(sorted_residuals, dtype=np.float64)
+    if r.size > size:
+        r = r[np.round(np.linspace(0, r.size - 1, size)).astype(np.int64)]
+    return [float(f"{v:.7g}") for v in r]
 
 
 def bands(

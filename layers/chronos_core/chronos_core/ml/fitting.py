@@ -65,6 +65,9 @@ class TrainedNetwork:
     history: TrainingHistory
     predict: Callable[[F32Array], F32Array]
     cancelled: bool
+    #: The fit started from given weights (a warm start), and why it did or did not.
+    warm_started: bool = False
+    warm_start_note: str | None = None
 
 
 def _import_tf() -> tuple[Any, Any]:
@@ -276,10 +279,42 @@ def regularize_for_data_size(
     return fitted, report(fitted, True, rule)
 
 
-def fit_network(prepared: PreparedDataset, progress: ProgressReporter) -> TrainedNetwork:
+def keras_weights(data: bytes) -> list[npt.NDArray[np.float32]]:
+    """The weights of a ``.keras`` model (``model.get_weights()`` order)."""
+    _, keras = _import_tf()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        path.write_bytes(data)
+        model = keras.models.load_model(path, compile=False)
+    return [np.asarray(w, dtype=np.float32) for w in model.get_weights()]
+
+
+def _warm_start(model: Any, initial: list[npt.NDArray[np.float32]] | None) -> tuple[bool, str | None]:
+    """Set ``initial`` on ``model`` when every weight has the same shape; ``(applied, note)``."""
+    if initial is None:
+        return False, None
+    current = model.get_weights()
+    shapes = [tuple(w.shape) for w in current]
+    given = [tuple(np.shape(w)) for w in initial]
+    if shapes != given:
+        return (
+            False,
+            "the champion's network has another architecture (or size regularisation changed it): cold start",
+        )
+    model.set_weights([np.asarray(w, dtype=c.dtype) for w, c in zip(initial, current, strict=True)])
+    return True, "started from the champion's weights"
+
+
+def fit_network(
+    prepared: PreparedDataset,
+    progress: ProgressReporter,
+    *,
+    initial_weights: list[npt.NDArray[np.float32]] | None = None,
+) -> TrainedNetwork:
     """Train the network described by ``prepared.config`` on ``prepared``'s train/validation
     windows, narrowed and regularised for a small training set (:func:`regularize_for_data_size`;
-    the returned ``spec`` is the network actually fitted)."""
+    the returned ``spec`` is the network actually fitted). ``initial_weights`` (a warm start)
+    are used when their shapes match the network's; otherwise the fit starts cold."""
     _, keras = _import_tf()
     x_train, y_train = prepared.network_arrays(prepared.train_starts)
     x_val, y_val = prepared.network_arrays(prepared.validation_starts)
@@ -291,6 +326,7 @@ def fit_network(prepared: PreparedDataset, progress: ProgressReporter) -> Traine
         logger.warning("recurrent_dropout > 0 disables the cuDNN RNN kernels; training will be slower")
 
     model = build_keras_model(config)
+    warm, warm_note = _warm_start(model, initial_weights)
     optimizer = keras.optimizers.Adam(
         learning_rate=config.learning_rate, weight_decay=regularization.weight_decay
     )
@@ -352,4 +388,6 @@ def fit_network(prepared: PreparedDataset, progress: ProgressReporter) -> Traine
         history=result_history,
         predict=keras_predictor(clone),
         cancelled=bool(progress_cb.cancelled),
+        warm_started=warm,
+        warm_start_note=warm_note,
     )

@@ -53,6 +53,7 @@ from chronos_core.domain.evaluation import (
     IntervalCalibration,
     ServingChoice,
 )
+from chronos_core.domain.retraining import HoldoutComparison, WarmStart
 from chronos_core.domain.training_job import EpochProgress
 from chronos_core.ml.artifacts import (
     ExportReport,
@@ -71,10 +72,24 @@ from chronos_core.ml.gate import GateOutcome, SplitForecasts, decide
 from chronos_core.ml.inference import Forecaster
 from chronos_core.ml.metrics import forecast_metrics, skill_score
 from chronos_core.ml.onnx_export import OPSET, export_onnx
-from chronos_core.ml.preprocessing import Point, PreparedDataset, prepare_dataset
+from chronos_core.ml.preprocessing import Point, PreparedDataset, gather, prepare_dataset
 from chronos_core.observability import logger
 
 PARITY_WINDOWS = 1024
+
+
+@dataclass(frozen=True)
+class WarmStartSource:
+    """Weights a fit may start from: the champion's Keras model (``.keras`` bytes), read with
+    TensorFlow when the fit starts."""
+
+    job_id: str
+    keras_bytes: bytes
+
+    def weights(self) -> list[np.ndarray[Any, Any]]:
+        from chronos_core.ml.fitting import keras_weights  # TensorFlow, lazily
+
+        return keras_weights(self.keras_bytes)
 
 
 class TrainingOutcome(BaseModel):
@@ -100,6 +115,10 @@ class TrainingOutcome(BaseModel):
     #: Gate decision, validation scores of the three candidates, the served forecaster's
     #: intervals, test metrics and test coverage. ``test_metrics`` above stay the network's.
     selection: Selection
+    #: The champion scored next to this run on its test split (a retraining).
+    comparison: HoldoutComparison | None = None
+    #: Whether the fit started from the champion's weights.
+    warm_start: WarmStart | None = None
 
 
 class Evaluation(BaseModel):
@@ -108,6 +127,68 @@ class Evaluation(BaseModel):
     metrics: ForecastMetrics
     baselines: BaselineReport
     selection: Selection
+    comparison: HoldoutComparison | None = None
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model's champion as a retraining scores it: its served forecaster and its job."""
+
+    forecaster: Forecaster
+    job_id: str
+
+
+def _masked_mae(
+    y: np.ndarray[Any, Any], pred: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]
+) -> float | None:
+    err = np.abs(np.asarray(pred, dtype=np.float64) - np.asarray(y, dtype=np.float64))[mask]
+    err = err[np.isfinite(err)]
+    return float(err.mean()) if err.size else None
+
+
+def compare_with_champion(
+    prepared: PreparedDataset,
+    test: SplitForecasts,
+    challenger_pred: np.ndarray[Any, Any],
+    serving: ServingChoice,
+    champion: Champion,
+) -> HoldoutComparison:
+    """Score the champion's served forecaster next to the challenger's on the challenger's test
+    windows: the same raw contexts (the longer of the two context lengths, within one segment),
+    the same targets, interpolated targets left out; H-step MAE in original units."""
+    forecaster = champion.forecaster
+    base = {
+        "champion_job_id": champion.job_id,
+        "champion_serving": forecaster.serving,
+        "challenger_serving": serving,
+    }
+    interval = prepared.series.interval
+    if abs(forecaster.spec.interval_seconds - interval) > 0.01 * interval:
+        note = f"the champion's grid step {forecaster.spec.interval_seconds:g} s differs from {interval:g} s"
+        return HoldoutComparison(challenger_mae=None, champion_mae=None, windows=0, note=note, **base)
+    if forecaster.horizon != prepared.config.forecast_horizon:
+        challenger = prepared.config.forecast_horizon
+        note = f"the champion forecasts {forecaster.horizon} steps, the challenger {challenger}"
+        return HoldoutComparison(challenger_mae=None, champion_mae=None, windows=0, note=note, **base)
+    starts = prepared.test_starts
+    need = max(forecaster.context_length, prepared.context_length)
+    keep = starts - need >= prepared.series.segment_start_of(starts)
+    contexts = (
+        gather(prepared.series.values, starts[keep], -need, need) if keep.any() else np.empty((0, need))
+    )
+    finite = np.all(np.isfinite(contexts), axis=1)
+    contexts = contexts[finite]
+    if contexts.shape[0] == 0:
+        note = f"no test window holds the {need} values of context both forecasters need"
+        return HoldoutComparison(challenger_mae=None, champion_mae=None, windows=0, note=note, **base)
+    y, mask = test.y[keep][finite], test.mask[keep][finite]
+    champion_pred = forecaster.forecast_windows(contexts)
+    return HoldoutComparison(
+        challenger_mae=_masked_mae(y, challenger_pred[keep][finite], mask),
+        champion_mae=_masked_mae(y, champion_pred, mask),
+        windows=int(contexts.shape[0]),
+        **base,
+    )
 
 
 def candidate_forecasts(
@@ -183,9 +264,12 @@ def _calibration_summary(intervals: PredictionIntervals) -> IntervalCalibration:
     )
 
 
-def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
+def evaluate(
+    prepared: PreparedDataset, forecaster: Forecaster, champion: Champion | None = None
+) -> Evaluation:
     """Gate on validation and backtest (:mod:`chronos_core.ml.gate`), calibrate the served
-    forecaster's intervals, and score everything on the test split."""
+    forecaster's intervals, and score everything on the test split (with ``champion``: the
+    champion too, on the same windows, :func:`compare_with_champion`)."""
     series = prepared.series
     config = prepared.config
     train = slice(0, prepared.train_end)
@@ -230,7 +314,11 @@ def evaluate(prepared: PreparedDataset, forecaster: Forecaster) -> Evaluation:
         test_scores["seasonal_naive"],
         test_scores["last_value"],
     )
+    comparison = (
+        compare_with_champion(prepared, test, test_preds[serving], serving, champion) if champion else None
+    )
     return Evaluation(
+        comparison=comparison,
         metrics=model_m,
         baselines=BaselineReport(
             season_length=prepared.season_length,
@@ -419,8 +507,15 @@ def run_training_job(
     job: JobIdentity,
     store: ArtifactStore,
     progress: ProgressReporter | None = None,
+    *,
+    champion: Champion | None = None,
+    warm_start: WarmStartSource | None = None,
 ) -> TrainingOutcome:
     """Preprocess, train, export, evaluate and store one job. See the module docstring.
+
+    ``champion``: score it next to this run on the test split (``comparison``). ``warm_start``:
+    start the fit from those weights (the champion's ``.keras``) when the network fitted has the
+    same architecture; ``warm_start`` in the outcome says whether it did.
 
     ``points`` are ``(timestamp, value)`` pairs; timestamps may be datetimes, epoch seconds or
     ISO-8601 strings. Raises InsufficientDataError, TrainingCancelledError, ExportParityError,
@@ -434,7 +529,8 @@ def run_training_job(
     with phases.run("training", "training_seconds"):
         from chronos_core.ml.fitting import fit_network  # TensorFlow is imported here, lazily
 
-        trained = fit_network(prepared, phases.reporter)
+        initial = warm_start.weights() if warm_start is not None else None
+        trained = fit_network(prepared, phases.reporter, initial_weights=initial)
     if trained.cancelled:
         raise TrainingCancelledError(
             "Training was cancelled.", details=[{"epochs_trained": trained.history.epochs_trained}]
@@ -442,7 +538,7 @@ def run_training_job(
     with phases.run("exporting", "export_seconds"):
         exported = _export(prepared, trained, job.feature)
     with phases.run("evaluating", "evaluation_seconds"):
-        evaluation = evaluate(prepared, exported.forecaster)
+        evaluation = evaluate(prepared, exported.forecaster, champion)
     with phases.run("saving", "saving_seconds"):
         phases.total()
         refs = _save(store, job, prepared, trained, exported, evaluation, phases.durations)
@@ -472,4 +568,15 @@ def run_training_job(
         durations=phases.durations,
         serving=evaluation.selection.serving,
         selection=evaluation.selection,
+        comparison=evaluation.comparison,
+        warm_start=(
+            WarmStart(
+                requested=True,
+                applied=trained.warm_started,
+                from_job_id=warm_start.job_id,
+                reason=trained.warm_start_note,
+            )
+            if warm_start is not None
+            else None
+        ),
     )

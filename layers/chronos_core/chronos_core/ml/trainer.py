@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chronos_core.application.ports.artifacts import ArtifactStore
-from chronos_core.application.ports.pipeline import ProgressReporter, RawPoint
+from chronos_core.application.ports.pipeline import ProgressReporter, RawPoint, TrainOptions
+from chronos_core.domain.artifacts import ArtifactType, verify
 from chronos_core.domain.evaluation import TrainingMetrics, TrainingResult, TrainingRunSummary
 from chronos_core.domain.ids import JobId
 from chronos_core.domain.model import Model
 from chronos_core.domain.training_job import DatasetSummary
 from chronos_core.ml.config import JobIdentity, training_config_for
+from chronos_core.ml.inference import load_forecaster
 from chronos_core.ml.preprocessing import prepare_dataset
 
 
@@ -37,12 +39,37 @@ class NetworkTrainer:
         self._store = store
 
     def train(
-        self, points: Sequence[RawPoint], model: Model, job_id: JobId, progress: ProgressReporter
+        self,
+        points: Sequence[RawPoint],
+        model: Model,
+        job_id: JobId,
+        progress: ProgressReporter,
+        options: TrainOptions | None = None,
     ) -> TrainingResult:
-        from chronos_core.ml.pipeline import run_training_job  # numpy, ONNX; TensorFlow inside
+        from chronos_core.ml.pipeline import Champion, WarmStartSource, run_training_job  # TF inside
 
         identity = JobIdentity(model_id=model.id, training_job_id=job_id, feature=model.source.feature)
-        outcome = run_training_job(points, training_config_for(model), identity, self._store, progress)
+        champion_ref = options.champion if options else None
+        champion = (
+            Champion(
+                forecaster=load_forecaster(self._store, champion_ref.artifacts), job_id=champion_ref.job_id
+            )
+            if champion_ref
+            else None
+        )
+        warm = None
+        if champion_ref is not None and options is not None and options.warm_start:
+            keras_file = verify(self._store.get(champion_ref.artifacts.model), ArtifactType.MODEL)
+            warm = WarmStartSource(job_id=champion_ref.job_id, keras_bytes=keras_file.data)
+        outcome = run_training_job(
+            points,
+            training_config_for(model),
+            identity,
+            self._store,
+            progress,
+            champion=champion,
+            warm_start=warm,
+        )
         selection = outcome.selection
         return TrainingResult(
             artifacts=outcome.artifacts,
@@ -62,4 +89,6 @@ class NetworkTrainer:
             ),
             sampling_interval_seconds=outcome.sampling_interval_seconds,
             data_quality=outcome.data_quality,
+            comparison=outcome.comparison,
+            warm_start=outcome.warm_start,
         )

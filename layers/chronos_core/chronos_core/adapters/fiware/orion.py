@@ -51,7 +51,8 @@ AttrsFormat = Literal[
 
 def forecast_series_attribute(series: ForecastSeries) -> dict[str, Any]:
     """``forecastSeries`` as a normalized attribute: ``{"type": "StructuredValue", "value":
-    {generatedAt, horizon, points[step, value, targetTimestamp, lower?, upper?], serving?},
+    {generatedAt, horizon, points[step, value, targetTimestamp, lower?, upper?], serving?,
+    trainingJobId?, modelVersion?},
     "metadata": {"TimeInstant": {"type": "DateTime", "value": generatedAt}}}``."""
     generated = iso_z(series.generated_at)
     return {
@@ -69,6 +70,8 @@ def forecast_series_attribute(series: ForecastSeries) -> dict[str, Any]:
                 for point in series.points
             ],
             **({"serving": series.serving} if series.serving else {}),
+            **({"trainingJobId": series.training_job_id} if series.training_job_id else {}),
+            **({"modelVersion": series.model_version} if series.model_version is not None else {}),
         },
         "metadata": {"TimeInstant": {"type": "DateTime", "value": generated}},
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from chronos_core.adapters.fiware.sth import SthCometClient, SthPoint
@@ -35,8 +35,17 @@ class SthSeriesSource:
     def count(self, source: FiwareSource) -> int:
         return self._client.count(FiwareTenant.of(source), _series(source))
 
+    def count_between(self, source: FiwareSource, date_from: datetime, date_to: datetime) -> int:
+        if date_to <= date_from:
+            return 0
+        last = date_to - timedelta(milliseconds=1)  # STH's dateTo is inclusive
+        return self._client.count(FiwareTenant.of(source), _series(source), date_from=date_from, date_to=last)
+
     def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
-        if self._paging != "time" or count <= 0:
+        return self.bounds(source, offset, count) if self._paging == "time" else None
+
+    def bounds(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
+        if count <= 0:
             return None
         tenant, series = FiwareTenant.of(source), _series(source)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sth-window") as pool:

@@ -5,6 +5,7 @@ key) and datetimes as BSON dates in UTC. The code uses only features that Ferret
 implements, so any real MongoDB works unchanged; FerretDB workarounds stay inside these modules.
 """
 
+from chronos_core.adapters.mongo.anomaly_scans import MongoAnomalyFindings, MongoAnomalyScanRepository
 from chronos_core.adapters.mongo.auth_failures import MongoAuthFailureCounter
 from chronos_core.adapters.mongo.client import (
     TRAINING_LOCKS,
@@ -18,17 +19,27 @@ from chronos_core.adapters.mongo.forecast_schedule import MongoForecastSchedule
 from chronos_core.adapters.mongo.health import MongoHealthProbe
 from chronos_core.adapters.mongo.leases import MongoLeases
 from chronos_core.adapters.mongo.models import MongoModelRepository
+from chronos_core.adapters.mongo.retraining import (
+    MongoModelEvents,
+    MongoRetrainingPolicies,
+    MongoRetrainingRuns,
+)
 from chronos_core.adapters.mongo.service_group_keys import MongoServiceGroupKeys
 from chronos_core.adapters.mongo.training_jobs import MongoTrainingJobRepository
 
 __all__ = [
     "TRAINING_LOCKS",
     "Document",
+    "MongoAnomalyFindings",
+    "MongoAnomalyScanRepository",
     "MongoAuthFailureCounter",
     "MongoForecastSchedule",
     "MongoHealthProbe",
     "MongoLeases",
+    "MongoModelEvents",
     "MongoModelRepository",
+    "MongoRetrainingPolicies",
+    "MongoRetrainingRuns",
     "MongoServiceGroupKeys",
     "MongoTrainingJobRepository",
     "call_with_retries",

@@ -65,6 +65,19 @@ ALERT_SILENCES = "alert_silences"
 #: Forecasts published by recurring runs, a bounded number per job (``_id`` =
 #: ``<job>|<generated_at>``).
 FORECAST_LOG = "forecast_log"
+#: Triggers attached to a running training (``_id`` = job id and trigger key; inserted once).
+TRAINING_TRIGGERS = "training_triggers"
+#: One retraining policy per model (``_id`` = model id).
+RETRAINING_POLICIES = "retraining_policies"
+#: The log of retraining triggers (``_id`` = the trigger's key; inserting it claims it).
+RETRAINING_RUNS = "retraining_runs"
+#: Informational events about a model's serving (promotions, challengers kept, pins, rollbacks).
+MODEL_EVENTS = "model_events"
+#: Anomaly scans; one record per scored (or failed, or partly read) chunk of a scan
+#: (``_id`` = ``<scan_id>|<offset>``); a scan's findings (events and data-quality issues).
+ANOMALY_SCANS = "anomaly_scans"
+ANOMALY_CHUNKS = "anomaly_chunks"
+ANOMALY_FINDINGS = "anomaly_findings"
 
 #: Errors that mean "the server is unreachable or overloaded": worth a retry, then a 503.
 TRANSIENT_ERRORS = (AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
@@ -137,6 +150,19 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (ALERT_SILENCES, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
     (ALERT_SILENCES, [("fiware_service", ASCENDING), ("ends_at", ASCENDING)], {"name": "service_ends"}),
     (FORECAST_LOG, [("job_id", ASCENDING), ("generated_at", DESCENDING)], {"name": "job_generated"}),
+    (TRAINING_JOBS, [("queue.enqueued_at", ASCENDING)], {"name": "queue_enqueued_at"}),
+    (TRAINING_TRIGGERS, [("job_id", ASCENDING)], {"name": "job_id"}),
+    (RETRAINING_RUNS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
+    (MODEL_EVENTS, [("model_id", ASCENDING), ("at", DESCENDING)], {"name": "model_id_at"}),
+    (ANOMALY_SCANS, [("id", ASCENDING)], {"unique": True, "name": "id_unique"}),
+    (ANOMALY_SCANS, [("model_id", ASCENDING), ("created_at", DESCENDING)], {"name": "model_id_created_at"}),
+    (ANOMALY_SCANS, [("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "status_updated_at"}),
+    (ANOMALY_CHUNKS, [("scan_id", ASCENDING)], {"name": "scan_id"}),
+    (
+        ANOMALY_FINDINGS,
+        [("scan_id", ASCENDING), ("category", ASCENDING), ("seq", ASCENDING)],
+        {"name": "scan_category_seq"},
+    ),
 ]
 
 # Expiry indexes: FerretDB v1 does not implement them, so expired documents are also deleted

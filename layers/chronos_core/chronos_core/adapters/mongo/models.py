@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -22,6 +22,9 @@ from chronos_core.domain.model import (
     ServingSummary,
     flatten,
 )
+
+#: Earlier champions a model remembers (for rollbacks).
+MAX_PREVIOUS_CHAMPIONS = 20
 
 
 def model_to_document(model: Model) -> Document:
@@ -45,6 +48,8 @@ def document_to_model(doc: Document) -> Model:
             "source": source,
             "has_successful_training": doc.get("has_successful_training", False),
             "serving": doc.get("serving"),
+            "champion_pinned": doc.get("champion_pinned", False),
+            "previous_champions": doc.get("previous_champions") or [],
             "created_at": doc["created_at"],
             "updated_at": doc["updated_at"],
         }
@@ -70,17 +75,6 @@ class MongoModelRepository:
     def get(self, model_id: ModelId) -> Model | None:
         doc = self._models.find_one({"id": model_id}, {"_id": 0})
         return document_to_model(doc) if doc else None
-
-    @with_retries
-    def get_many(self, model_ids: Sequence[ModelId]) -> dict[ModelId, Model]:
-        """The models that exist among ``model_ids``, in one read per thousand ids."""
-        found: dict[ModelId, Model] = {}
-        ids = list(dict.fromkeys(model_ids))
-        for start in range(0, len(ids), 1000):
-            for doc in self._models.find({"id": {"$in": ids[start : start + 1000]}}, {"_id": 0}):
-                model = document_to_model(doc)
-                found[model.id] = model
-        return found
 
     @with_retries
     def list(self, filters: ModelFilter, skip: int, limit: int) -> Page[Model]:
@@ -168,20 +162,17 @@ class MongoModelRepository:
         self, model_id: ModelId, *, succeeded: bool, serving: ServingSummary | None = None
     ) -> None:
         """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``.
-        A success also records what the model now serves (``serving``)."""
+        A success with ``serving`` also records what the model now serves (None: unchanged)."""
         now = datetime.now(UTC)
         if succeeded:
-            self._models.update_one(
-                {"id": model_id},
-                {
-                    "$set": {
-                        "status": ModelStatus.TRAINED.value,
-                        "has_successful_training": True,
-                        "serving": serving.model_dump() if serving else None,
-                        "updated_at": now,
-                    }
-                },
-            )
+            changes: Document = {
+                "status": ModelStatus.TRAINED.value,
+                "has_successful_training": True,
+                "updated_at": now,
+            }
+            if serving is not None:
+                changes["serving"] = serving.model_dump()
+            self._models.update_one({"id": model_id}, {"$set": changes})
             self._locks.delete_one({"_id": model_id})  # after the status: no claim can slip in
             return
         self._models.update_one(
@@ -193,6 +184,45 @@ class MongoModelRepository:
             {"$set": {"status": ModelStatus.DRAFT.value, "updated_at": now}},
         )
         self._locks.delete_one({"_id": model_id})
+
+    @with_retries
+    def get_many(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
+        if not model_ids:
+            return []
+        return [document_to_model(d) for d in self._models.find({"id": {"$in": list(model_ids)}}, {"_id": 0})]
+
+    @with_retries
+    def set_champion(
+        self,
+        model_id: ModelId,
+        serving: ServingSummary | None,
+        *,
+        previous_champions: Sequence[str],
+        pinned: bool,
+        expected: str | None,
+    ) -> bool:
+        """Compare and set on ``serving.training_job_id`` (a missing champion matches None)."""
+        query: Document = {"id": model_id}
+        query["serving.training_job_id" if expected is not None else "serving"] = expected
+        result = self._models.update_one(
+            query,
+            {
+                "$set": {
+                    "serving": serving.model_dump() if serving else None,
+                    "previous_champions": [*previous_champions][-MAX_PREVIOUS_CHAMPIONS:],
+                    "champion_pinned": pinned,
+                    "updated_at": datetime.now(UTC),
+                }
+            },
+        )
+        return result.matched_count == 1
+
+    @with_retries
+    def next_version(self, model_id: ModelId) -> int:
+        doc = self._models.find_one_and_update(
+            {"id": model_id}, {"$inc": {"versions": 1}}, return_document=ReturnDocument.AFTER
+        )
+        return int((doc or {}).get("versions") or 0)
 
     @with_retries
     def reset_training_state(self, model_id: ModelId, *, has_success: bool) -> None:

@@ -18,6 +18,7 @@ journal, the trainer's live progress and the recurring-forecast state.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from chronos_core.adapters.mongo.client import (
     TRAINING_CHUNKS,
     TRAINING_JOBS,
     TRAINING_PROGRESS,
+    TRAINING_TRIGGERS,
     Document,
     with_retries,
 )
@@ -41,6 +43,7 @@ from chronos_core.domain.evaluation import TrainingResult
 from chronos_core.domain.forecasting import DueJob, LastForecast, PredictionConfig
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import utcnow
+from chronos_core.domain.retraining import PromotionVerdict, TrainingHistory, Trigger
 from chronos_core.domain.training_job import (
     RUNNING_STATUSES,
     CollectionPlan,
@@ -55,6 +58,12 @@ from chronos_core.domain.training_job import (
 from chronos_core.observability import logger
 
 _RUNNING: Final = [s.value for s in RUNNING_STATUSES]
+#: A job waiting in the training queue: queued, with a queue entry not yet admitted.
+_WAITING: Final = {
+    "status": TrainingStatus.QUEUED.value,
+    "queue.enqueued_at": {"$ne": None},
+    "queue.admitted_at": None,
+}
 HISTORY_LIMIT: Final = 1000
 #: Progress counters that live in ``training_progress``, not on the job.
 _LIVE_FIELDS: Final = ("epoch", "epochs", "loss", "val_loss", "training_phase")
@@ -93,6 +102,7 @@ class MongoTrainingJobRepository:
         self._jobs: Collection[Document] = db[TRAINING_JOBS]
         self._chunks: Collection[Document] = db[TRAINING_CHUNKS]
         self._live: Collection[Document] = db[TRAINING_PROGRESS]
+        self._triggers: Collection[Document] = db[TRAINING_TRIGGERS]
         self._attempts = attempts
 
     # ------------------------------------------------------------------ reads
@@ -100,9 +110,10 @@ class MongoTrainingJobRepository:
     def _job(self, doc: Document | None) -> TrainingJob | None:
         if doc is None:
             return None
-        return document_to_job(
+        job = document_to_job(
             doc, self._chunk_points([doc["id"]])[doc["id"]], self._live.find_one({"_id": doc["id"]})
         )
+        return self._with_attached([job])[0]
 
     def _chunk_points(self, job_ids: list[str]) -> dict[str, ChunkTally]:
         found = {job_id: ChunkTally() for job_id in job_ids}
@@ -156,7 +167,7 @@ class MongoTrainingJobRepository:
         chunks = self._chunk_points(ids)
         live = {d["_id"]: d for d in self._live.find({"_id": {"$in": ids}}, {"history": 0})}
         return Page(
-            items=[document_to_job(d, chunks[d["id"]], live.get(d["id"])) for d in docs],
+            items=self._with_attached([document_to_job(d, chunks[d["id"]], live.get(d["id"])) for d in docs]),
             total=total,
             skip=skip,
             limit=limit,
@@ -239,7 +250,120 @@ class MongoTrainingJobRepository:
     def delete(self, job_id: JobId) -> bool:
         self._chunks.delete_many({"job_id": job_id})
         self._live.delete_one({"_id": job_id})
+        self._triggers.delete_many({"job_id": job_id})
         return self._jobs.delete_one({"id": job_id}).deleted_count == 1
+
+    # ------------------------------------------------------------------ the training queue
+
+    @with_retries
+    def waiting_jobs(self, limit: int) -> list[TrainingJob]:
+        cursor = (
+            self._jobs.find(_WAITING, {"_id": 0, "history": 0})
+            .sort("queue.enqueued_at", ASCENDING)
+            .limit(limit)
+        )
+        return [document_to_job(d, ChunkTally()) for d in cursor]
+
+    @with_retries
+    def active_jobs(self, limit: int) -> list[TrainingJob]:
+        cursor = self._jobs.find({"status": {"$in": _RUNNING}}, {"_id": 0, "history": 0}).limit(limit)
+        jobs = [document_to_job(d, ChunkTally()) for d in cursor]
+        return [job for job in jobs if not job.waiting_in_queue]
+
+    @with_retries
+    def admit(self, job_id: JobId, at: datetime) -> TrainingJob | None:
+        doc = self._jobs.find_one_and_update(
+            {"id": job_id, **_WAITING},
+            {
+                "$set": {
+                    "status": TrainingStatus.PENDING.value,
+                    "queue.admitted_at": at,
+                    "updated_at": utcnow(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return self._job(doc)
+
+    @with_retries
+    def recent_durations(self, limit: int) -> list[float]:
+        cursor = (
+            self._jobs.find(
+                {"status": TrainingStatus.COMPLETED.value, "started_at": {"$ne": None}},
+                {"_id": 0, "started_at": 1, "ended_at": 1},
+            )
+            .sort("ended_at", DESCENDING)
+            .limit(limit)
+        )
+        return [
+            (d["ended_at"] - d["started_at"]).total_seconds()
+            for d in cursor
+            if d.get("ended_at") is not None and d.get("started_at") is not None
+        ]
+
+    @with_retries
+    def add_trigger(self, job_id: JobId, trigger: Trigger) -> bool:
+        """An attached trigger is its own document in ``training_triggers`` (``_id`` = job and
+        key: inserted once), merged into the job when it is read. It is never written onto the
+        job document: FerretDB v1 applies an update as read-modify-write of the whole document,
+        so a ``$push`` racing the pipeline's writes could undo them (or be undone)."""
+        if self.status_of(job_id) not in RUNNING_STATUSES:
+            return False
+        with contextlib.suppress(DuplicateKeyError):  # the same trigger attached twice is one reason
+            self._triggers.insert_one(
+                {"_id": f"{job_id}|{trigger.key}", "job_id": job_id, **trigger.model_dump(mode="python")}
+            )
+        return True
+
+    def _attached(self, job_ids: list[str]) -> dict[str, list[Trigger]]:
+        found: dict[str, list[Trigger]] = {job_id: [] for job_id in job_ids}
+        for doc in self._triggers.find({"job_id": {"$in": job_ids}}).sort("at", ASCENDING):
+            found[doc["job_id"]].append(Trigger.model_validate(doc))
+        return found
+
+    def _with_attached(self, jobs: list[TrainingJob]) -> list[TrainingJob]:
+        attached = self._attached([j.id for j in jobs])
+        out = []
+        for job in jobs:
+            extra = [t for t in attached[job.id] if all(t.key != own.key for own in job.triggers)]
+            out.append(job.model_copy(update={"triggers": [*job.triggers, *extra]}) if extra else job)
+        return out
+
+    @with_retries
+    def histories(self, model_ids: Sequence[ModelId], since: datetime) -> dict[ModelId, TrainingHistory]:
+        ids = list(model_ids)
+        running: dict[str, str] = {}
+        starts: dict[str, list[datetime]] = {m: [] for m in ids}
+        fields = {"_id": 0, "id": 1, "model_id": 1, "status": 1, "created_at": 1}
+        for doc in self._jobs.find({"model_id": {"$in": ids}, "status": {"$in": _RUNNING}}, fields):
+            running.setdefault(doc["model_id"], doc["id"])
+        for doc in self._jobs.find({"model_id": {"$in": ids}, "created_at": {"$gte": since}}, fields):
+            starts[doc["model_id"]].append(doc["created_at"])
+        completed: dict[str, int] = {}
+        cursor = self._jobs.find(
+            {"model_id": {"$in": ids}, "status": TrainingStatus.COMPLETED.value},
+            {"_id": 0, "model_id": 1, "points_available": 1, "created_at": 1},
+        ).sort("created_at", DESCENDING)
+        for doc in cursor:
+            completed.setdefault(doc["model_id"], int(doc.get("points_available") or 0))
+            if len(completed) == len(ids):
+                break
+        return {
+            ModelId(m): TrainingHistory(
+                running_job_id=running.get(m), recent_starts=starts[m], last_completed_points=completed.get(m)
+            )
+            for m in ids
+        }
+
+    @with_retries
+    def latest_completed(self, model_id: ModelId) -> TrainingJob | None:
+        cursor = (
+            self._jobs.find({"model_id": model_id, "status": TrainingStatus.COMPLETED.value}, {"_id": 0})
+            .sort("created_at", DESCENDING)
+            .limit(1)
+        )
+        docs = list(cursor)
+        return self._job(docs[0]) if docs else None
 
     # ------------------------------------------------------------------ the pipeline's journal
 
@@ -304,11 +428,20 @@ class MongoTrainingJobRepository:
                 "result": result.summary.model_dump(mode="json"),
                 "sampling_interval_seconds": result.sampling_interval_seconds,
                 "data_quality": result.data_quality.model_dump(mode="json"),
+                "comparison": result.comparison.model_dump() if result.comparison else None,
+                "warm_start": result.warm_start.model_dump() if result.warm_start else None,
             },
         )
 
     def start_finalizing(self, job_id: JobId) -> TrainingJob | None:
         return self._enter(job_id, Phase.FINALIZE)
+
+    def record_promotion(
+        self, job_id: JobId, verdict: PromotionVerdict, model_version: int | None
+    ) -> TrainingJob | None:
+        return self._update_running(
+            job_id, {"promotion": verdict.model_dump(mode="python"), "model_version": model_version}
+        )
 
     @with_retries
     def _running_timings(self, job_id: JobId) -> Document | None:

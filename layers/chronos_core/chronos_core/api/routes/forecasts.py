@@ -53,6 +53,7 @@ def toggle(
         job_id=job_id,
         enabled=request.enabled,
         interval_seconds=request.interval_seconds,
+        follow_champion=request.follow_champion,
     )
     return provisioning.toggle_forecasts(services, command)
 

@@ -11,7 +11,7 @@ from chronos_core.api.routing import AuthenticatedRoute
 from chronos_core.api.schemas.errors import ErrorResponse
 from chronos_core.api.schemas.training_jobs import TrainingJobPage, TrainingJobResponse, TrainingRequest
 from chronos_core.api.security import Operator, Reader
-from chronos_core.application.training import admission, control, queries, removal
+from chronos_core.application.training import admission, control, queries, queue, removal
 from chronos_core.application.training.commands import JobCommand, ListJobs, StartTraining
 
 router = APIRouter(
@@ -35,13 +35,14 @@ def start_training(
     model_id: ModelIdPath,
     request: Annotated[TrainingRequest | None, Body()] = None,
 ) -> TrainingJobResponse:
-    """Admit a training run and start the pipeline; 202 with the job and its ``Location``."""
+    """Admit a training run; 202 with the job and its ``Location``. It starts at once (``pending``)
+    or, with the concurrency limits reached, waits ``queued`` with its position and estimated wait."""
     last_n = request.last_n if request else None
     job = admission.start_training(
         services, StartTraining(principal=principal, model_id=model_id, last_n=last_n)
     )
     response.headers["Location"] = f"/models/{model_id}/training-jobs/{job.id}"
-    return TrainingJobResponse.of(job, services.workflow)
+    return TrainingJobResponse.of(job, services.workflow, queue=queue.queued_position(services, job))
 
 
 @router.get("", response_model=TrainingJobPage, responses={404: _ERRORS[404]})
@@ -56,8 +57,11 @@ def list_jobs(
     page = queries.list_jobs(
         services, ListJobs(principal=principal, model_id=model_id, skip=skip, limit=limit)
     )
+    waiting = {}
+    if any(j.waiting_in_queue for j in page.items):
+        waiting = {q.training_job_id: q for q in queue.queue_snapshot(services).waiting}
     return TrainingJobPage(
-        items=[TrainingJobResponse.of(j) for j in page.items],
+        items=[TrainingJobResponse.of(j, queue=waiting.get(j.id)) for j in page.items],
         total=page.total,
         skip=page.skip,
         limit=page.limit,
@@ -70,14 +74,16 @@ def get_job(
 ) -> TrainingJobResponse:
     """One job with its epoch history and a link to its execution."""
     job = queries.get_job(services, JobCommand(principal=principal, model_id=model_id, job_id=job_id))
-    return TrainingJobResponse.of(job, services.workflow, with_history=True)
+    return TrainingJobResponse.of(
+        job, services.workflow, with_history=True, queue=queue.queued_position(services, job)
+    )
 
 
 @router.post("/{job_id}/cancel", response_model=TrainingJobResponse, responses=_ERRORS)
 def cancel_job(
     principal: Operator, services: ServicesDep, model_id: ModelIdPath, job_id: JobIdPath
 ) -> TrainingJobResponse:
-    """Stop a running job; 409 once it has finished."""
+    """Stop a running job (a queued one leaves the queue); 409 once it has finished."""
     job = control.cancel_job(services, JobCommand(principal=principal, model_id=model_id, job_id=job_id))
     return TrainingJobResponse.of(job, services.workflow)
 

@@ -21,3 +21,9 @@ class ToggleRequest(BaseModel):
         description="Seconds between forecasts; default: the training data's sampling interval "
         f"(at least {MIN_INTERVAL_SECONDS}).",
     )
+    follow_champion: bool = Field(
+        default=True,
+        strict=True,
+        description="Publish the forecasts of the model's champion (a promoted challenger takes over "
+        "on this entity and slot grid) rather than always this job's.",
+    )

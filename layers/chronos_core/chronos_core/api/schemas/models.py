@@ -56,8 +56,17 @@ class ModelResponse(BaseModel):
     has_successful_training: bool
     serving: ServingSummary | None = Field(
         default=None,
-        description="What predictions serve (network, seasonal_naive or last_value), chosen on the "
-        "validation split of the latest successful training, with the scores behind the choice.",
+        description="The champion: the training job predictions and recurring forecasts serve, and what it "
+        "serves (network, seasonal_naive, last_value or blend, chosen on its validation split) with the "
+        "scores behind the choice. A retrained job replaces it only when it beats it on the same holdout.",
+    )
+    champion_pinned: bool = Field(
+        default=False,
+        description="The champion (serving.training_job_id) is pinned: no challenger replaces it.",
+    )
+    previous_champions: list[str] = Field(
+        default_factory=list,
+        description="Earlier champions, the most recent last (a rollback returns to it).",
     )
     created_at: datetime
     updated_at: datetime

@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from chronos_core.application.ports.pipeline import Workflow
 from chronos_core.application.training.admission import MAX_TRAINING_POINTS
+from chronos_core.application.training.queue import QueuedJob
 from chronos_core.domain.artifacts import ArtifactRefs
 from chronos_core.domain.evaluation import DataQuality, GateDecision, TrainingMetrics
 from chronos_core.domain.forecasting import LastForecast, PredictionConfig
 from chronos_core.domain.model import iso_z
+from chronos_core.domain.retraining import HoldoutComparison, PromotionVerdict, Trigger, WarmStart
 from chronos_core.domain.training_job import EpochRecord, JobError, Progress, TrainingJob, TrainingStatus
 
 
@@ -82,6 +84,26 @@ class TrainingJobResponse(BaseModel):
         "slot's forecast is queued or being retried.",
     )
     last_forecast: LastForecast | None = None
+    triggers: list[Trigger] = Field(
+        default_factory=list,
+        description="Why the job runs: every trigger (cron fire time, monitoring rule, user) that asked "
+        "for it; triggers that arrived while it ran or waited were attached to it.",
+    )
+    queue: QueuedJob | None = Field(
+        default=None,
+        description="While the job waits in the training queue (status queued, phase null): its position, "
+        "the limit that holds it and the estimated wait.",
+    )
+    comparison: HoldoutComparison | None = Field(
+        default=None, description="The champion scored next to this job on the same holdout (a retraining)."
+    )
+    promotion: PromotionVerdict | None = Field(
+        default=None, description="Whether this job became the model's champion, and why."
+    )
+    warm_start: WarmStart | None = None
+    model_version: int | None = Field(
+        default=None, description="The model version this job became (1, 2, ...)."
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -94,7 +116,12 @@ class TrainingJobResponse(BaseModel):
 
     @classmethod
     def of(
-        cls, job: TrainingJob, workflow: Workflow | None = None, *, with_history: bool = False
+        cls,
+        job: TrainingJob,
+        workflow: Workflow | None = None,
+        *,
+        with_history: bool = False,
+        queue: QueuedJob | None = None,
     ) -> TrainingJobResponse:
         p = job.progress
         if job.status == TrainingStatus.COMPLETED:
@@ -140,6 +167,12 @@ class TrainingJobResponse(BaseModel):
             prediction_config=job.prediction_config,
             next_prediction_at=job.next_prediction_at,
             last_forecast=job.last_forecast,
+            triggers=job.triggers,
+            queue=queue,
+            comparison=job.comparison,
+            promotion=job.promotion,
+            warm_start=job.warm_start,
+            model_version=job.model_version,
             created_at=job.created_at,
             updated_at=job.updated_at,
             started_at=job.started_at,

@@ -6,12 +6,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chronos_core.application.training.commands import JobCommand
+from chronos_core.domain.auth import Principal
 from chronos_core.domain.forecasting import ForecastMessage
+from chronos_core.domain.ids import ModelId
 
 
 @dataclass(frozen=True, kw_only=True)
 class Predict(JobCommand):
     """Forecast now with the job's model."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictModel:
+    """Forecast now with the model's champion."""
+
+    principal: Principal
+    model_id: ModelId
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +32,8 @@ class ToggleForecasts(JobCommand):
     enabled: bool
     interval_seconds: int | None = None
     now: datetime | None = None
+    #: Publish the model's champion's forecasts (a promoted challenger takes over) or this job's.
+    follow_champion: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

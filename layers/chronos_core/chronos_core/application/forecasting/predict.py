@@ -6,11 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from chronos_core.application.forecasting.commands import Predict
+from chronos_core.application.forecasting.commands import Predict, PredictModel
 from chronos_core.application.forecasting.context import forecast_now
 from chronos_core.application.forecasting.deps import PredictionDeps
+from chronos_core.application.models.commands import GetModel
+from chronos_core.application.models.definitions import get_model
 from chronos_core.application.training.queries import job_and_model
+from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.forecasting import ForecastPoint, ForecastQuality
+from chronos_core.domain.ids import JobId
 from chronos_core.domain.model import UtcDateTime, utcnow
 
 
@@ -44,6 +48,19 @@ class Prediction(BaseModel):
     metadata: dict[str, Any]
 
 
+def predict_with_champion(deps: PredictionDeps, command: PredictModel) -> Prediction:
+    """``POST /models/{id}/predict``: forecast with the model's champion (its serving job).
+    Raises NotFoundError, ConflictError (no champion yet), UpstreamError."""
+    model = get_model(deps, GetModel(principal=command.principal, model_id=command.model_id))
+    champion = model.champion_job_id
+    if champion is None:
+        raise ConflictError(
+            f"Model {model.id} has no trained champion yet",
+            details=[{"field": "serving", "message": "train the model first"}],
+        )
+    return predict(deps, Predict(principal=command.principal, model_id=model.id, job_id=JobId(champion)))
+
+
 def predict(deps: PredictionDeps, command: Predict) -> Prediction:
     """Forecast on demand with the job's served forecaster.
 
@@ -71,6 +88,7 @@ def predict(deps: PredictionDeps, command: Predict) -> Prediction:
             "entity_id": model.source.entity_id,
             "feature": model.source.feature,
             "training_job_id": job.id,
+            "model_version": job.model_version,
             "artifacts": job.artifacts.model_dump() if job.artifacts else {},
             "metrics": job.metrics.test.model_dump() if job.metrics else None,
             "serving": result.serving,

@@ -122,7 +122,7 @@ def enable_forecasts(
     unchanged = current is not None and current.enabled and current.interval_seconds == interval
     config = _configuration(
         deps, job, model, interval, enabled_at=current.enabled_at if unchanged and current else now
-    )
+    ).model_copy(update={"follow_champion": command.follow_champion})
     if current is not None:
         config = config.model_copy(update={"subscription_id": current.subscription_id})
     deps.provisioner.provision(config)

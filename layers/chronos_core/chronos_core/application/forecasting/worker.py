@@ -22,6 +22,7 @@ from chronos_core.domain.forecasting import (
     PredictionConfig,
     advance,
 )
+from chronos_core.domain.ids import JobId
 from chronos_core.domain.model import Model, iso_z, utcnow
 from chronos_core.domain.training_job import TrainingJob
 from chronos_core.observability import logger
@@ -36,7 +37,8 @@ class ExecutionOutcome(BaseModel):
 
 
 def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOutcome:
-    """Run the forecast of one ``(job, slot)`` and upsert it into Orion.
+    """Run the forecast of one ``(job, slot)`` and upsert it into Orion, with the model's
+    champion (:func:`serving_job`); the published series names the job and model version.
 
     Skipped (acknowledged, nothing written) when the job or model no longer exists, recurring
     forecasts are disabled, or this slot already succeeded. A run in progress elsewhere raises
@@ -55,8 +57,11 @@ def execute_forecast(deps: WorkerDeps, command: ExecuteForecast) -> ExecutionOut
     )
     deps.jobs.record_last_forecast(job.id, run)
     try:
-        result, _ = forecast_now(deps, model, job)
-        series = ForecastSeries.of(result, utcnow())
+        served = serving_job(deps, model, job)
+        result, _ = forecast_now(deps, model, served)
+        series = ForecastSeries.of(
+            result, utcnow(), training_job_id=served.id, model_version=served.model_version
+        )
         deps.publisher.publish(config, series)
     except Exception as exc:
         error = exc.message if isinstance(exc, ChronosError) else f"{type(exc).__name__}: internal error"
@@ -98,6 +103,21 @@ def _tell_listeners(
             listener.forecast_published(job, model, slot, result, series)
         except Exception:
             logger.exception("A forecast listener failed", extra={"job_id": job.id})
+
+
+def serving_job(deps: WorkerDeps, model: Model, job: TrainingJob) -> TrainingJob:
+    """The job whose forecaster publishes on ``job``'s entity: the model's champion when the
+    recurring forecasts follow it (the default) and it is a completed job with artifacts, else
+    ``job`` itself. The slot grid, the claims and the entity stay ``job``'s, so a promotion
+    changes the forecaster from the next slot on, with no slot missed or published twice."""
+    config = job.prediction_config
+    champion_id = model.champion_job_id
+    if config is None or not config.follow_champion or champion_id is None or champion_id == job.id:
+        return job
+    champion = deps.jobs.get(JobId(champion_id))
+    if champion is None or champion.artifacts is None or champion.model_id != model.id:
+        return job
+    return champion
 
 
 def _runnable(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from chronos_core.application.models.commands import DeleteModel, GetModel
 from chronos_core.application.models.definitions import get_model
+from chronos_core.application.ports.retraining import ModelEvents, RetrainingPolicies, RetrainingRuns
 from chronos_core.application.training.deps import JobRemovalDeps
 from chronos_core.application.training.removal import purge_model_jobs
 from chronos_core.domain.errors import ConflictError
@@ -11,10 +14,24 @@ from chronos_core.domain.model import ModelStatus
 from chronos_core.observability import logger
 
 
-def delete_model(deps: JobRemovalDeps, command: DeleteModel) -> None:
+class ModelRemovalDeps(JobRemovalDeps, Protocol):
+    """Deleting a model: its jobs, and its retraining policy, run log and events."""
+
+    @property
+    def policies(self) -> RetrainingPolicies: ...
+
+    @property
+    def runs(self) -> RetrainingRuns: ...
+
+    @property
+    def events(self) -> ModelEvents: ...
+
+
+def delete_model(deps: ModelRemovalDeps, command: DeleteModel) -> None:
     """Delete a model that is not training, after removing its jobs (artifacts, checkpoints,
-    FIWARE resources). The deletion takes the same claim as a training start, so of a deletion and
-    a start that race, exactly one succeeds and no job is left without its model.
+    FIWARE resources) and its retraining policy, run log and events. The deletion takes the
+    same claim as a training start, so of a deletion and a start that race, exactly one succeeds
+    and no job is left without its model.
 
     Raises NotFoundError (no such model for this caller) and ConflictError (a training runs or
     is starting).
@@ -35,5 +52,8 @@ def delete_model(deps: JobRemovalDeps, command: DeleteModel) -> None:
     except Exception:
         deps.models.release_claim(model.id)
         raise
+    deps.policies.delete(model.id)
+    deps.runs.delete_for_model(model.id)
+    deps.events.delete_for_model(model.id)
     deps.models.delete(model.id)
     logger.info("Model deleted", extra={"model_id": model.id})

@@ -15,7 +15,6 @@ from chronos_core.application.ports.monitoring import (
     ForecastLog,
     ForecastRunHistory,
     MonitoredJobs,
-    MonitoredModels,
     NotificationQueue,
     NotificationStore,
     Notifier,
@@ -23,6 +22,7 @@ from chronos_core.application.ports.monitoring import (
     RuleStates,
     SilenceStore,
 )
+from chronos_core.application.ports.retraining import RetrainTrigger
 
 
 class MonitoringSettingsDeps(Protocol):
@@ -84,11 +84,16 @@ class SilenceDeps(ModelsDeps, Protocol):
     def alert_rules(self) -> AlertRules: ...
 
 
-class EvaluationDeps(ModelsDeps, DispatchDeps, Protocol):
-    """The evaluator: rules, their data, their states, alerts and notifications."""
+class RetrainRequestDeps(Protocol):
+    """How a firing drift or live-accuracy rule asks for a retraining (implemented by the
+    retraining capability; see :mod:`~chronos_core.application.monitoring.retraining`)."""
 
     @property
-    def models(self) -> MonitoredModels: ...
+    def retrain_trigger(self) -> RetrainTrigger: ...
+
+
+class EvaluationDeps(ModelsDeps, DispatchDeps, RetrainRequestDeps, Protocol):
+    """The evaluator: rules, their data, their states, alerts and notifications."""
 
     @property
     def jobs(self) -> EvaluatedJobs: ...

@@ -38,7 +38,9 @@ from chronos_core.application.monitoring.metrics import (
     measure,
     reads_undecided,
 )
+from chronos_core.application.monitoring.retraining import firing_of, request_retrainings
 from chronos_core.application.ports.monitoring import EvaluationRecord
+from chronos_core.application.ports.retraining import RuleFiring
 from chronos_core.domain.errors import ChronosError
 from chronos_core.domain.forecasting import advance
 from chronos_core.domain.ids import JobId, ModelId
@@ -84,6 +86,8 @@ class EvaluationResult(BaseModel):
     errors: int = 0
     outcomes: int = 0
     resent: int = 0
+    #: Drift and live-accuracy rules that started firing and asked for a retraining.
+    retrain_requests: int = 0
 
 
 def evaluation_slot(rule: AlertRule, now: datetime) -> datetime:
@@ -117,6 +121,7 @@ class _Batch:
     states: list[RuleState] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     records: list[EvaluationRecord] = field(default_factory=list)
+    retrain_firings: list[RuleFiring] = field(default_factory=list)
 
 
 def evaluate_rules(
@@ -155,7 +160,7 @@ def _contexts(
     now: datetime,
     forecast: PublishedForecast | None,
 ) -> list[RuleContext]:
-    models = deps.models.get_many(sorted({ModelId(r.model_id) for r in rules}))
+    models = {m.id: m for m in deps.models.get_many(sorted({ModelId(r.model_id) for r in rules}))}
     job_ids = {
         JobId(job_id) for rule in rules if (job_id := _job_of(rule, models.get(ModelId(rule.model_id))))
     }
@@ -247,6 +252,8 @@ def _apply(
         if alert is not None and transition.starts_episode:
             state = state.model_copy(update={"alert_id": alert.id})
         batch.events.append(event_of(rule, transition, observation, alert.id if alert else None, now))
+        if (firing := firing_of(rule, transition, alert, observation, now)) is not None:
+            batch.retrain_firings.append(firing)
         result.transitions += 1
         result.firing += transition.starts_episode
         result.resolved += transition.ends_episode
@@ -368,6 +375,7 @@ def _store(deps: EvaluationDeps, batch: _Batch, result: EvaluationResult, correl
     deps.alert_evaluations.record(batch.records)
     result.notifications = len(batch.notifications)
     result.queued = store_and_queue(deps, batch.notifications, correlation_id)
+    result.retrain_requests = request_retrainings(deps, batch.retrain_firings)
     if result.transitions:
         logger.info(
             "Alert rules changed state",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,7 +63,25 @@ class ModelRepository(Protocol):
         self, model_id: ModelId, *, succeeded: bool, serving: ServingSummary | None = None
     ) -> None:
         """Leave ``training``: ``trained`` after a success or an earlier success, else ``draft``;
-        a success records what the model serves."""
+        a success with ``serving`` records what the model serves (None: unchanged)."""
 
     def reset_training_state(self, model_id: ModelId, *, has_success: bool) -> None:
         """After jobs are deleted: ``trained`` only while a completed job remains."""
+
+    def get_many(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
+        """The models among ``model_ids`` that exist."""
+
+    def set_champion(
+        self,
+        model_id: ModelId,
+        serving: ServingSummary | None,
+        *,
+        previous_champions: Sequence[str],
+        pinned: bool,
+        expected: str | None,
+    ) -> bool:
+        """Make ``serving`` the model's champion with ``previous_champions`` and ``pinned``, if
+        its champion is still ``expected`` (compare and set); True if changed."""
+
+    def next_version(self, model_id: ModelId) -> int:
+        """Count one more completed training of the model and return the count (its version)."""

@@ -11,12 +11,12 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from chronos_core.application.ports.models import ModelRepository, Page
+from chronos_core.application.ports.models import Page
 from chronos_core.application.ports.pipeline import TimedPoint
 from chronos_core.application.ports.training_jobs import JobLookup
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.live_metrics import PublishedForecast
-from chronos_core.domain.model import FiwareSource, Model, UtcDateTime
+from chronos_core.domain.model import FiwareSource, UtcDateTime
 from chronos_core.domain.monitoring import (
     Alert,
     AlertEvent,
@@ -269,11 +269,6 @@ class EvaluatedJobs(MonitoredJobs, Protocol):
     def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
         """The jobs that exist among ``job_ids``, as :meth:`get` answers them but without the
         epoch history, in a few reads whatever their number."""
-
-
-class MonitoredModels(ModelRepository, Protocol):
-    def get_many(self, model_ids: Sequence[ModelId]) -> dict[ModelId, Model]:
-        """The models that exist among ``model_ids``, in one read."""
 
 
 class Notifier(Protocol):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from chronos_core.domain.artifacts import ArtifactRefs
 from chronos_core.domain.evaluation import TrainingResult
 from chronos_core.domain.ids import JobId
 from chronos_core.domain.model import FiwareSource, Model
@@ -34,6 +35,14 @@ class SeriesSource(Protocol):
     def count(self, source: FiwareSource) -> int:
         """Points stored for the model's entity attribute. Raises UpstreamError or
         DependencyUnavailableError."""
+
+    def count_between(self, source: FiwareSource, date_from: datetime, date_to: datetime) -> int:
+        """Points received in ``[date_from, date_to)``. Raises UpstreamError or
+        DependencyUnavailableError."""
+
+    def bounds(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
+        """The reception times of points ``offset`` and ``offset+count-1`` (None when the range
+        holds no point), however this source pages."""
 
     def time_window(self, source: FiwareSource, offset: int, count: int) -> TimeWindow | None:
         """The reception times of points ``offset`` and ``offset+count-1`` when this source reads
@@ -114,12 +123,36 @@ class DatasetPreparer(Protocol):
         (naming what is missing) when the model cannot be trained on them."""
 
 
+@dataclass(frozen=True)
+class ChampionRef:
+    """The model's champion as a challenger's training sees it: its job and artifacts."""
+
+    job_id: JobId
+    artifacts: ArtifactRefs
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What a retraining adds to a training: the ``champion`` to score next to it on its test
+    split, and whether to start from the champion's weights (``warm_start``)."""
+
+    champion: ChampionRef | None = None
+    warm_start: bool = False
+
+
 class Trainer(Protocol):
     """Fits, exports, evaluates and stores one training run."""
 
     def train(
-        self, points: Sequence[RawPoint], model: Model, job_id: JobId, progress: ProgressReporter
+        self,
+        points: Sequence[RawPoint],
+        model: Model,
+        job_id: JobId,
+        progress: ProgressReporter,
+        options: TrainOptions | None = None,
     ) -> TrainingResult:
-        """Train the model on ``points`` and store the artifacts. Raises TrainingCancelledError
-        when ``progress`` asks it to stop, InsufficientDataError and other ChronosErrors; nothing
-        is stored unless it succeeds."""
+        """Train the model on ``points`` and store the artifacts; with ``options.champion``,
+        score the champion's served forecaster on the same test windows (``comparison``), and
+        with ``options.warm_start`` start from its weights when the architecture matches.
+        Raises TrainingCancelledError when ``progress`` asks it to stop, InsufficientDataError
+        and other ChronosErrors; nothing is stored unless it succeeds."""

@@ -15,6 +15,8 @@ from chronos_core.application.ports.models import Page
 from chronos_core.domain.evaluation import TrainingResult
 from chronos_core.domain.forecasting import DueJob, LastForecast, PredictionConfig
 from chronos_core.domain.ids import JobId, ModelId
+from chronos_core.domain.retraining import PromotionVerdict, Trigger
+from chronos_core.domain.retraining import TrainingHistory as TriggerHistory
 from chronos_core.domain.training_job import (
     CollectionPlan,
     DatasetSummary,
@@ -71,6 +73,33 @@ class TrainingJobs(JobLookup, Protocol):
     def delete(self, job_id: JobId) -> bool:
         """Delete the job and its chunk and progress records; True if it existed."""
 
+    # the training queue and the retraining triggers
+
+    def waiting_jobs(self, limit: int) -> list[TrainingJob]:
+        """Jobs waiting in the training queue (``queued``, not yet admitted), oldest enqueued
+        first."""
+
+    def active_jobs(self, limit: int) -> list[TrainingJob]:
+        """Running jobs that hold a training slot (every running job but the waiting ones)."""
+
+    def admit(self, job_id: JobId, at: datetime) -> TrainingJob | None:
+        """Take a waiting job out of the queue: it becomes ``pending`` (admitted at ``at``);
+        None unless it was waiting."""
+
+    def recent_durations(self, limit: int) -> list[float]:
+        """Seconds from start to end of the latest ``limit`` completed jobs, newest first."""
+
+    def add_trigger(self, job_id: JobId, trigger: Trigger) -> bool:
+        """Add ``trigger`` to a running job's triggers unless one with its key is there; True
+        when the job runs (whether or not it was new)."""
+
+    def histories(self, model_ids: Sequence[ModelId], since: datetime) -> dict[ModelId, TriggerHistory]:
+        """For each model: its running (or queued) job, when its jobs created since ``since``
+        were created, and the points its latest completed job was admitted with."""
+
+    def latest_completed(self, model_id: ModelId) -> TrainingJob | None:
+        """The model's most recently created completed job."""
+
 
 class PipelineJournal(JobLookup, Protocol):
     """What the pipeline steps record on a running job, phase by phase."""
@@ -99,6 +128,11 @@ class PipelineJournal(JobLookup, Protocol):
 
     def start_finalizing(self, job_id: JobId) -> TrainingJob | None:
         """Enter the finalize phase."""
+
+    def record_promotion(
+        self, job_id: JobId, verdict: PromotionVerdict, model_version: int | None
+    ) -> TrainingJob | None:
+        """Record whether the job became the champion, and the model version it is."""
 
     def finish(
         self, job_id: JobId, status: TrainingStatus, *, error: JobError | None = None

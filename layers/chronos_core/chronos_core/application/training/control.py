@@ -6,6 +6,7 @@ from chronos_core.application.training.commands import JobCommand
 from chronos_core.application.training.deps import TrainingControlDeps
 from chronos_core.application.training.execution import start_execution
 from chronos_core.application.training.queries import get_job
+from chronos_core.application.training.queue import dispatch_queue
 from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.training_job import (
     ExecutionRef,
@@ -19,7 +20,8 @@ from chronos_core.observability import logger
 
 def cancel_job(deps: TrainingControlDeps, command: JobCommand) -> TrainingJob:
     """Stop the job's execution (which terminates a running Batch job), mark it ``cancelled`` and
-    restore the model's status. Raises ConflictError when the job has already finished."""
+    restore the model's status; a job waiting in the training queue leaves it, and a running
+    one frees its slot for the next waiting job. Raises ConflictError once finished."""
     job = get_job(deps, command)
     if job.status.finished:
         raise ConflictError(f"Training job {job.id} is already {job.status.value}")
@@ -34,6 +36,8 @@ def cancel_job(deps: TrainingControlDeps, command: JobCommand) -> TrainingJob:
         raise ConflictError(f"Training job {job.id} is already {status.value if status else 'gone'}")
     deps.models.release_after_training(job.model_id, succeeded=False)
     logger.info("Training cancelled", extra={"job_id": job.id, "model_id": job.model_id})
+    if not job.waiting_in_queue:
+        dispatch_queue(deps)  # its slot is free
     return cancelled
 
 

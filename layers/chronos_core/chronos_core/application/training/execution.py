@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from chronos_core.application.training.deps import TrainingControlDeps
+from chronos_core.application.training.deps import ExecutionDeps
 from chronos_core.domain.errors import ChronosError, DependencyUnavailableError
 from chronos_core.domain.model import utcnow
 from chronos_core.domain.training_job import JobError, TrainingJob, TrainingStatus
 from chronos_core.observability import logger
 
 
-def start_execution(deps: TrainingControlDeps, job: TrainingJob) -> TrainingJob:
+def start_execution(deps: ExecutionDeps, job: TrainingJob) -> TrainingJob:
     """Start the job's execution. If it cannot start, the model is released and then the job
     recorded ``failed`` (the order the pipeline's failure step keeps too), and the error raised
     (DependencyUnavailableError for anything that is not a ChronosError)."""

@@ -7,7 +7,7 @@ from chronos_core.application.training.deps import JobRemovalDeps
 from chronos_core.application.training.pipeline.keys import job_prefix
 from chronos_core.application.training.queries import get_job
 from chronos_core.domain.errors import ConflictError
-from chronos_core.domain.ids import ModelId
+from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.training_job import TrainingJob
 from chronos_core.observability import logger
 
@@ -20,6 +20,30 @@ def delete_job(deps: JobRemovalDeps, command: JobCommand) -> None:
         raise ConflictError(f"Training job {job.id} is still running; cancel it first")
     purge_job(deps, job)
     deps.models.reset_training_state(job.model_id, has_success=deps.jobs.has_completed(job.model_id))
+    replace_removed_champion(deps, job)
+
+
+def replace_removed_champion(deps: JobRemovalDeps, removed: TrainingJob) -> None:
+    """When the deleted job was the champion, the previous champion that still exists serves
+    again, else the latest completed job (else none: the model has no completed job left)."""
+    model = deps.models.get(removed.model_id)
+    if model is None or model.champion_job_id != removed.id:
+        return
+    previous = [p for p in model.previous_champions if p != removed.id]
+    while previous:
+        candidate = deps.jobs.get(JobId(previous.pop()))
+        if candidate is not None and candidate.serving_summary() is not None:
+            break
+    else:
+        candidate = deps.jobs.latest_completed(model.id)
+    summary = candidate.serving_summary() if candidate else None
+    deps.models.set_champion(
+        model.id, summary, previous_champions=previous, pinned=False, expected=removed.id
+    )
+    logger.info(
+        "Champion removed; replaced",
+        extra={"job_id": removed.id, "champion": candidate.id if candidate else None},
+    )
 
 
 def purge_model_jobs(deps: JobRemovalDeps, model_id: ModelId) -> None:

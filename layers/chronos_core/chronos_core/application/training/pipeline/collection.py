@@ -3,15 +3,12 @@ STH-Comet into its S3 checkpoint."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from chronos_core.application.chunk_reading import drop_partial, read_chunk
 from chronos_core.application.training.pipeline.deps import PipelineDeps
 from chronos_core.application.training.pipeline.events import ChunkEvent, ChunkResult, JobEvent, PlanResult
 from chronos_core.application.training.pipeline.keys import chunk_key, partial_chunk_key
 from chronos_core.application.training.pipeline.lookup import require_job, require_model
-from chronos_core.domain.model import epoch_ms
 from chronos_core.domain.training_job import (
-    ChunkSpec,
     CollectionPlan,
     choose_chunk_points,
     pages_in_flight_per_chunk,
@@ -81,12 +78,16 @@ def collect_chunk(deps: PipelineDeps, event: ChunkEvent) -> ChunkResult:
         return ChunkResult(job_id=job.id, offset=event.offset, points=points, skipped=True)
 
     partial_key = partial_chunk_key(job.id, event.offset)
-    held, todo = _resume(deps, partial_key, event.chunk)
-    part = deps.series.collect(model.source, todo, pages_in_flight=event.pages_in_flight)
-    rows = held + [[epoch_ms(t), v] for t, v in part.points]
-    document = {"offset": event.offset, "requested": event.count, "points": rows}
-    if part.rest is not None:
-        deps.objects.put_json(partial_key, {**document, "rest": part.rest.model_dump(mode="json")})
+    read = read_chunk(
+        deps.objects,
+        deps.series,
+        model.source,
+        event.chunk,
+        partial_key=partial_key,
+        pages_in_flight=event.pages_in_flight,
+    )
+    rows = read.rows
+    if not read.complete:
         deps.jobs.record_chunk(job.id, event.offset, len(rows), complete=False)
         logger.info(
             "Chunk collected in part; continuing",
@@ -95,16 +96,8 @@ def collect_chunk(deps: PipelineDeps, event: ChunkEvent) -> ChunkResult:
         return ChunkResult(
             job_id=job.id, offset=event.offset, points=len(rows), skipped=False, complete=False
         )
-    deps.objects.put_json(key, document)
+    deps.objects.put_json(key, {"offset": event.offset, "requested": event.count, "points": rows})
     deps.jobs.record_chunk(job.id, event.offset, len(rows))
-    deps.objects.delete_prefix(partial_key)
+    drop_partial(deps.objects, partial_key)
     logger.info("Chunk collected", extra={"job_id": job.id, "offset": event.offset, "points": len(rows)})
     return ChunkResult(job_id=job.id, offset=event.offset, points=len(rows), skipped=False)
-
-
-def _resume(deps: PipelineDeps, partial_key: str, chunk: ChunkSpec) -> tuple[list[list[Any]], ChunkSpec]:
-    """The points held by the chunk's partial checkpoint and what is left to collect."""
-    if not deps.objects.exists(partial_key):
-        return [], chunk
-    saved = deps.objects.get_json(partial_key)
-    return list(saved["points"]), ChunkSpec.model_validate(saved["rest"])

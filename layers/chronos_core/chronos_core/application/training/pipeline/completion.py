@@ -6,6 +6,7 @@ sees the model out of ``training``. A second start meanwhile is refused (the job
 
 from __future__ import annotations
 
+from chronos_core.application.retraining.promotion import settle_challenger
 from chronos_core.application.training.pipeline.deps import CompletionDeps
 from chronos_core.application.training.pipeline.events import (
     FailureEvent,
@@ -20,7 +21,8 @@ from chronos_core.observability import logger
 
 
 def finalize(deps: CompletionDeps, event: JobEvent) -> FinalizeResult:
-    """Mark the job ``completed`` (it must have its artifacts) and the model ``trained``."""
+    """Decide champion or challenger (``retraining.promotion.settle_challenger``), then mark the
+    job ``completed`` (it must have its artifacts) and the model ``trained``."""
     job = require_job(deps.jobs, event.job_id)
     if job.status == TrainingStatus.COMPLETED:
         return FinalizeResult(job_id=job.id, status=job.status.value)
@@ -28,7 +30,9 @@ def finalize(deps: CompletionDeps, event: JobEvent) -> FinalizeResult:
         raise NotFoundError(f"Training job {job.id} has no artifacts; training did not finish")
     if job.status.running:
         deps.jobs.start_finalizing(job.id)
-        deps.models.release_after_training(job.model_id, succeeded=True, serving=job.serving_summary())
+        if job.promotion is None:  # a repeated Finalize keeps the first decision
+            settle_challenger(deps, job)
+        deps.models.release_after_training(job.model_id, succeeded=True)
         if deps.jobs.finish(job.id, TrainingStatus.COMPLETED) is not None:
             logger.info("Training completed", extra={"job_id": job.id, "model_id": job.model_id})
     status = deps.jobs.status_of(job.id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chronos_core.application.models.deps import ModelsDeps
 from chronos_core.application.ports.pipeline import DatasetPreparer, ObjectStore, SeriesSource, Trainer
+from chronos_core.application.ports.retraining import ModelEventListener, ModelEvents, RetrainingPolicies
 from chronos_core.application.ports.training_jobs import PipelineJournal, TrainingProgressLog
 
 
@@ -56,7 +58,17 @@ class TrainStepDeps(ModelsDeps, Protocol):
 
 
 class CompletionDeps(ModelsDeps, Protocol):
-    """Finalize and RecordFailure need the models and the job journal."""
+    """Finalize and RecordFailure need the models, the job journal, and for the champion
+    decision the retraining policy (its margin) and the model events."""
 
     @property
     def jobs(self) -> PipelineJournal: ...
+
+    @property
+    def policies(self) -> RetrainingPolicies: ...
+
+    @property
+    def events(self) -> ModelEvents: ...
+
+    @property
+    def model_event_listeners(self) -> Sequence[ModelEventListener]: ...
