@@ -397,6 +397,22 @@ def test_the_newest_forecasts_of_many_jobs_whatever_the_hint(mongo_db: Database[
     assert log.recent_many({JobId("job-1"): 0}) == {JobId("job-1"): []}
 
 
+def test_recent_run_statuses_of_many_jobs_whatever_the_hint(mongo_db: Database[Document]) -> None:
+    schedule, history = MongoForecastSchedule(mongo_db), MongoForecastRunHistory(mongo_db)
+    for job, statuses in (("job-1", ["succeeded", "failed", "failed", "failed"]), ("job-2", ["failed"])):
+        for k, status in enumerate(statuses):
+            slot = T0 + k * HOUR
+            assert schedule.begin_run(JobId(job), slot, 1, 60) == "run"
+            schedule.finish_run(JobId(job), slot, status=ForecastRunStatus(status), error=None)
+    schedule.begin_run(JobId("job-1"), T0 + 4 * HOUR, 1, 60)  # running: not finished
+    wanted = {JobId("job-1"): 3, JobId("job-2"): 2, JobId("job-3"): 1}
+    exact = {job: history.recent_statuses(job, n) for job, n in wanted.items()}
+    assert exact[JobId("job-1")] == ["failed", "failed", "failed"] and exact[JobId("job-2")] == ["failed"]
+    assert history.recent_statuses_many(wanted) == exact
+    assert history.recent_statuses_many(wanted, newer_than=T0 + 30 * MINUTE) == exact
+    assert history.recent_statuses_many(wanted, newer_than=T0 + 10 * HOUR) == exact
+
+
 def test_rule_states_are_inserted_together_the_first_time_and_replaced_after(
     mongo_db: Database[Document],
 ) -> None:
@@ -435,7 +451,8 @@ class FindCounter(monitoring.CommandListener):
 def test_a_tick_reads_the_database_a_fixed_number_of_times_whatever_the_rules(
     mongo_db: Database[Document],
 ) -> None:
-    """Models, jobs, logged forecasts, undecided alerts and states are read in batches: the
+    """Models, jobs, logged forecasts, forecast runs, undecided alerts and states are read in
+    batches: the
     number of finds of a tick does not grow with the number of models and rules."""
     counter = FindCounter()
     client: MongoClient[Document] = MongoClient(mongo_db.client.address[0], mongo_db.client.address[1],
@@ -462,6 +479,7 @@ def test_a_tick_reads_the_database_a_fixed_number_of_times_whatever_the_rules(
                     ("observed_threshold", {"threshold": 52.0}),
                     ("predicted_crossing", {"threshold": 65.0}),
                     ("live_accuracy", {"metric": "mae", "max_value": 100, "min_scored": 1}),
+                    ("forecast_failures", {"consecutive": 2}),
                 ):
                     services.alert_rules.add(
                         rule_of(rule_type, params, model_id=f"model-{k}").model_copy(
@@ -476,7 +494,7 @@ def test_a_tick_reads_the_database_a_fixed_number_of_times_whatever_the_rules(
         add_models(2, 8)
         counter.finds.clear()
         large = tick(services, T0 + 2 * HOUR)
-        assert (small.evaluated, large.evaluated, large.errors) == (6, 30, 0)
+        assert (small.evaluated, large.evaluated, large.errors) == (8, 40, 0)
         assert large.firing >= 10  # every threshold rule fires on the new models
         assert len(counter.finds) <= finds_small + 2, counter.finds
     finally:

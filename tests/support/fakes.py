@@ -1486,6 +1486,11 @@ class FakeForecastRunHistory:
     def recent_statuses(self, job_id: JobId, n: int) -> list[str]:
         return self.statuses.get(job_id, [])[:n]
 
+    def recent_statuses_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[str]]:
+        return {job_id: self.statuses.get(job_id, [])[:n] for job_id, n in wanted.items()}
+
 
 class FakeObservedSeries:
     """ObservedSeries: points per entity id (oldest first), or an error to raise."""

@@ -7,9 +7,10 @@ Contracts:
   tick claims the latest due slot of every enabled rule by inserting a ticket unique per
   ``(rule, slot)``, so concurrent evaluators evaluate each rule once per slot. The evaluation
   after a forecast claims ``(rule, forecast:<generated_at>)`` the same way.
-* **Batched reads.** The rules' states, models, jobs, logged forecasts, undecided predicted
-  alerts and active alerts are each read once per batch (a database round trip each, whatever
-  the number of rules); only STH is read per rule.
+* **Batched reads.** The rules' states, models, jobs, logged forecasts, forecast runs, undecided
+  predicted alerts and active alerts are each read once per batch (a database round trip or two
+  each, whatever the number of rules); only STH (and a training-failed rule's latest job) is read
+  per rule.
 * **One pass.** Metrics are measured concurrently (they read STH); then, rule by rule, the
   state machine steps, the episode's alert opens, changes or resolves, every transition is stored
   as an event with the values that caused it, and notifications are created and queued.
@@ -37,6 +38,7 @@ from chronos_core.application.monitoring.metrics import (
     forecasts_wanted,
     measure,
     reads_undecided,
+    runs_wanted,
 )
 from chronos_core.application.monitoring.retraining import firing_of, request_retrainings
 from chronos_core.application.ports.monitoring import EvaluationRecord
@@ -174,6 +176,7 @@ def _contexts(
         contexts.append(RuleContext(rule=rule, state=state, model=model, job=job, now=now, forecast=forecast))
     _read_forecasts(deps, contexts, now)
     _read_undecided(deps, contexts)
+    _read_runs(deps, contexts, now)
     return contexts
 
 
@@ -201,6 +204,30 @@ def _read_forecasts(deps: EvaluationDeps, contexts: list[RuleContext], now: date
     for ctx in contexts:
         if (n := forecasts_wanted(ctx)) and ctx.job is not None:
             ctx.forecasts = logged.get(ctx.job.id, [])[:n]
+
+
+def _read_runs(deps: EvaluationDeps, contexts: list[RuleContext], now: datetime) -> None:
+    """The statuses of the newest forecast runs of the forecast-failure rules' jobs, in one read."""
+    wanted: dict[JobId, int] = {}
+    horizon = 0.0
+    for ctx in contexts:
+        if (n := runs_wanted(ctx)) and ctx.job is not None:
+            wanted[ctx.job.id] = max(n, wanted.get(ctx.job.id, 0))
+            if (config := ctx.job.prediction_config) is not None:
+                horizon = max(horizon, (n + FORECAST_SLACK_INTERVALS) * config.interval_seconds)
+    if not wanted:
+        return
+    newer_than = now - timedelta(seconds=horizon) if horizon else None
+    try:
+        statuses = deps.forecast_runs.recent_statuses_many(wanted, newer_than)
+    except ChronosError as exc:
+        for ctx in contexts:
+            if runs_wanted(ctx):
+                ctx.read_error = ctx.read_error or exc
+        return
+    for ctx in contexts:
+        if (n := runs_wanted(ctx)) and ctx.job is not None:
+            ctx.run_statuses = statuses.get(ctx.job.id, [])[:n]
 
 
 def _read_undecided(deps: EvaluationDeps, contexts: list[RuleContext]) -> None:

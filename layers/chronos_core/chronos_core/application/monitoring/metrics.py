@@ -12,8 +12,9 @@ Contracts:
   serves (its latest successful training).
 * **What the evaluator read for the whole batch.** The models, the jobs, the logged forecasts
   and the undecided predicted alerts come in the :class:`RuleContext` (read once per batch of
-  rules); a failure of those batched reads is the ``error`` of the rules that needed them. Only
-  STH (and the forecast runs and training jobs of the operational rules) is read per rule.
+  rules), and so do the forecast runs of the forecast-failure rules; a failure of those batched
+  reads is the ``error`` of the rules that needed them. Only STH (and the model's latest training
+  job, for training-failed rules) is read per rule.
 * Every ``values`` mapping is plain JSON and names what the outcome rests on.
 """
 
@@ -72,7 +73,8 @@ class RuleContext:
     (evaluation after a forecast); None means "the latest logged". ``forecasts`` are the job's
     newest logged forecasts, newest first, at least as many as the rule reads
     (:func:`forecasts_wanted`); ``undecided`` the rule's predicted alerts whose outcome is not
-    known yet; ``read_error`` the failure of the batched read of either (the rule's ``error``)."""
+    known yet; ``run_statuses`` the statuses of the job's newest finished forecast runs (as many as
+    :func:`runs_wanted`); ``read_error`` the failure of a batched read (the rule's ``error``)."""
 
     rule: AlertRule
     state: RuleState
@@ -82,6 +84,7 @@ class RuleContext:
     forecast: PublishedForecast | None = None
     forecasts: list[PublishedForecast] = field(default_factory=list)
     undecided: list[Alert] = field(default_factory=list)
+    run_statuses: list[str] = field(default_factory=list)
     read_error: ChronosError | None = None
 
 
@@ -95,6 +98,14 @@ def forecasts_wanted(ctx: RuleContext) -> int:
     if isinstance(params, PredictedCrossingParams) and ctx.forecast is None:
         return 1
     return 0
+
+
+def runs_wanted(ctx: RuleContext) -> int:
+    """How many of its job's newest finished forecast runs the rule reads (0: none)."""
+    params = ctx.rule.params
+    if ctx.model is None or ctx.job is None or not ctx.job.forecasts_enabled:
+        return 0
+    return params.consecutive if isinstance(params, ForecastFailuresParams) else 0
 
 
 def reads_undecided(ctx: RuleContext) -> bool:
@@ -465,7 +476,7 @@ def _settle_outcomes(deps: EvaluationDeps, ctx: RuleContext) -> list[Alert]:
 # ------------------------------------------------------------------------------ operational
 
 
-def forecast_failures(deps: EvaluationDeps, ctx: RuleContext) -> Measured:
+def forecast_failures(_deps: EvaluationDeps, ctx: RuleContext) -> Measured:
     params = ctx.rule.params
     assert isinstance(params, ForecastFailuresParams)
     job = ctx.job
@@ -475,7 +486,7 @@ def forecast_failures(deps: EvaluationDeps, ctx: RuleContext) -> Measured:
         return Measured(
             _observation(False, 0, params.consecutive, "recurring forecasts are disabled", {"job_id": job.id})
         )
-    statuses = deps.forecast_runs.recent_statuses(job.id, params.consecutive)
+    statuses = ctx.run_statuses[: params.consecutive]
     failures = 0
     for status in statuses:
         if status != "failed":

@@ -258,6 +258,13 @@ class ForecastRunHistory(Protocol):
     def recent_statuses(self, job_id: JobId, n: int) -> list[str]:
         """Statuses of the job's last ``n`` finished forecast runs, newest slot first."""
 
+    def recent_statuses_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[str]]:
+        """:meth:`recent_statuses` of each job (``wanted`` maps a job to its ``n``) in few reads;
+        ``newer_than`` bounds what is read first (slots after it), as for
+        :meth:`ForecastLog.recent_many`: the answer never depends on it."""
+
 
 class MonitoredJobs(JobLookup, Protocol):
     def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[TrainingJob]: ...
