@@ -1,7 +1,7 @@
 # Chronos developer commands. Everything installs itself under .local/ on first use.
 #   make demo   start the local stack, deploy, run the main job (demo), stop the stack
 #   make test   start the local stack, deploy, run every test tier, stop the stack
-#   make dashboard  start the local stack, deploy, print the dashboard's URL; leaves it up (make down)
+#   make dashboard  start the local stack, deploy, seed the demo device, print the dashboard's URL; leaves it up (make down)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 PY := .local/venv/bin/python

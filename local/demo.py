@@ -157,20 +157,32 @@ def report_metrics(job: dict[str, Any]) -> None:
     print(f"season detected: {baselines.get('season_length')} steps; skill vs seasonal naive: {skill_text}")
 
 
-def print_dashboard(stack: dict[str, Any]) -> None:
-    """The dashboard's URL and a one-line way to sign in (the dev IdP that `up` started)."""
+def print_dashboard(stack: dict[str, Any], *, stays_up: bool) -> None:
+    """The dashboard's URL and a one-line way to sign in (the dev IdP that `up` started), then
+    whether the stack stays up: `make dashboard` leaves it up, `make demo` stops it after this."""
     url = stack.get("DashboardUrl") or f"{stack['ApiUrl'].rstrip('/')}/ui/"
+    idp = stack.get("DevIdpUrl", "http://127.0.0.1:19080")
     step(f"Dashboard: {url}")
     print(
-        f"   sign in at the dev IdP ({stack.get('DevIdpUrl', 'http://127.0.0.1:19080')}): any user name, "
-        f"roles admin (or reader/operator), tenants {SERVICE} (or *); `make down` stops the stack"
+        f"   sign in at the dev IdP ({idp}): any user name, roles admin (or reader/operator), "
+        f"tenants {SERVICE} (or *); the demo's device is under service {SERVICE}, path {SERVICEPATH}"
     )
+    print(
+        f"   from a terminal: chronos config set api_url {stack['ApiUrl']} && "
+        f"chronos login --authority {idp} --issuer chronos-local"
+    )
+    if stays_up:
+        print("   the stack stays up: `make down` stops it")
+    else:
+        print("   `make demo` stops the stack now; `make dashboard` starts it again and leaves it up")
 
 
 def main() -> int:
     stack = json.loads((ROOT / ".local" / "stack.json").read_text())
-    if "--dashboard-only" in sys.argv[1:]:  # make dashboard
-        print_dashboard(stack)
+    if "--dashboard-only" in sys.argv[1:]:  # make dashboard: something to discover, then the URL
+        step(f"Seed the demo's device ({SERVICE}{SERVICEPATH}) for the dashboard's Devices page")
+        seed_sandbox(stack)
+        print_dashboard(stack, stays_up=True)
         return 0
     api_url = stack["ApiUrl"]
     step(f"API Gateway stage in LocalStack: {api_url}")
@@ -213,12 +225,12 @@ def main() -> int:
         report_metrics(job)
         print(f"model status now: {api.get(f'/models/{model["id"]}').json()['status']}")
 
-        run_forecasts(api, env, stack, model, job)
+        published = run_forecasts(api, env, stack, model, job)
         run_alert(api, stack, model)
         run_retraining(api, stack)
         run_anomaly_scan(api, model)
-    print_dashboard(stack)
-    return 0
+    print_dashboard(stack, stays_up=False)
+    return 0 if published else 1
 
 
 #: The retraining story's second meter: wired wrongly when installed, it sent noise for three
@@ -402,8 +414,8 @@ def run_anomaly_scan(api: httpx.Client, model: dict[str, Any]) -> None:
 
 def run_forecasts(
     api: httpx.Client, env: dict[str, str], stack: dict[str, Any], model: dict[str, Any], job: dict[str, Any]
-) -> None:
-    """On-demand forecast, then recurring forecasts published into Orion."""
+) -> bool:
+    """On-demand forecast, then recurring forecasts published into Orion; whether one was."""
     base = f"/models/{model['id']}/training-jobs/{job['id']}"
     step("Forecast on demand: POST .../predict (ONNX Runtime, no TensorFlow), with 80 %/95 % bounds")
     predicted = chronos(env, "predict", model["id"], job["id"], "--plot")
@@ -439,7 +451,7 @@ def run_forecasts(
         time.sleep(1)
     if entity is None:
         print("no forecast was published within 2 minutes")
-        return
+        return False
     value = entity["forecastSeries"]["value"]
     print(f"GET {stack['OrionUrl']}/v2/entities/{config['entity_id']}")
     print(
@@ -450,6 +462,7 @@ def run_forecasts(
     print(f"   sourceEntity {entity['sourceEntity']['value']}, feature {entity['feature']['value']}")
     last = api.get(base).json().get("last_forecast") or {}
     print(f"job's last forecast run: status {last.get('status')}, points {last.get('points')}")
+    return True
 
 
 def run_alert(api: httpx.Client, stack: dict[str, Any], model: dict[str, Any]) -> None:

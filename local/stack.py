@@ -46,7 +46,9 @@ import localstack_ctl  # noqa: E402
 import procs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".local"
+# Resolved: a worktree whose .local links to another checkout's starts its long-lived processes
+# (FerretDB, the dev IdP) on the real paths, so they outlive the worktree.
+STATE = (ROOT / ".local").resolve()
 LOGS = STATE / "logs"
 RUN = STATE / "run"
 STACK_FILE = STATE / "stack.json"
@@ -557,6 +559,8 @@ COLLECTION_PARAMETERS = {
     "CHRONOS_STH_TIMEOUT_CAP_SECONDS": "SthTimeoutCapSeconds",
     "CHRONOS_FIWARE_TIMEOUT_SECONDS": "FiwareTimeoutSeconds",
     "CHRONOS_FIWARE_MAX_ATTEMPTS": "FiwareMaxAttempts",
+    "CHRONOS_ANOMALY_STH_PAGE_SIZE": "AnomalySthPageSize",
+    "CHRONOS_ANOMALY_STH_PAGE_CONCURRENCY": "AnomalySthPageConcurrency",
 }
 
 

@@ -16,8 +16,13 @@ directory for ``chronos`` (``~/.config/chronos`` on Linux)::
     issuer = "https://login.example.com/realms/chronos"   # OIDC provider for `chronos login`
     client_id = "chronos-cli"
 
+    [profiles.local]                # the local stack's development provider (local/dev_idp.py)
+    authority = "http://127.0.0.1:19080"   # where its discovery document is
+    issuer = "chronos-local"               # the `iss` it issues (the stack's AuthIssuer)
+
 A setting comes from, in order: the command line, the environment (``CHRONOS_API_URL``,
-``CHRONOS_TENANT``, ``CHRONOS_SERVICEPATH``, ``CHRONOS_OUTPUT``, ``CHRONOS_TOKEN_FILE``), the
+``CHRONOS_TENANT``, ``CHRONOS_SERVICEPATH``, ``CHRONOS_OUTPUT``, ``CHRONOS_TOKEN_FILE``,
+``CHRONOS_ISSUER``, ``CHRONOS_AUTHORITY``), the
 profile, the built-in default. The profile is ``--profile``, else ``$CHRONOS_PROFILE``, else
 ``default_profile``, else ``default``. Tokens stored by ``chronos login`` live beside the file,
 in ``tokens/<profile>.json`` (mode 0600).
@@ -52,6 +57,7 @@ class Profile:
     output: str = "table"
     token_file: str | None = None
     issuer: str | None = None
+    authority: str | None = None
     client_id: str = "chronos-cli"
     scopes: str = "openid offline_access"
     audience: str | None = None
@@ -61,6 +67,19 @@ class Profile:
     timeout_seconds: float = 60.0
     retries: int = 4
 
+    @property
+    def provider_url(self) -> str | None:
+        """Where the OIDC discovery document is (``<url>/.well-known/openid-configuration``):
+        ``authority`` when set, else ``issuer`` (OpenID Connect Discovery 1.0 §4: a provider's
+        issuer is its URL)."""
+        return (self.authority or self.issuer or "").rstrip("/") or None
+
+    @property
+    def expected_issuer(self) -> str | None:
+        """The issuer the provider must name in its discovery document and its ID tokens:
+        ``issuer`` when set, else ``authority``."""
+        return (self.issuer or self.authority or "").rstrip("/") or None
+
 
 SETTINGS: dict[str, str] = {
     "api_url": "Base URL of the API stage (…/<stage>), without a trailing slash",
@@ -68,7 +87,10 @@ SETTINGS: dict[str, str] = {
     "servicepath": "FIWARE service path used with the tenant",
     "output": "Default output format: table, json or csv",
     "token_file": "File holding a bearer token (its first line)",
-    "issuer": "OIDC issuer for `chronos login` (discovery at <issuer>/.well-known/openid-configuration)",
+    "issuer": "OIDC issuer for `chronos login`: the `iss` the provider names (discovery at"
+    " <issuer>/.well-known/openid-configuration unless `authority` is set)",
+    "authority": "URL of the OIDC provider when it is not the issuer (the local dev IdP, whose"
+    " issuer is the stack's AuthIssuer); discovery at <authority>/.well-known/openid-configuration",
     "client_id": "OIDC public client id for `chronos login`",
     "scopes": "OIDC scopes asked for by `chronos login`",
     "audience": "Optional `audience` parameter some providers need on the authorization request",
@@ -86,6 +108,7 @@ ENVIRONMENT: dict[str, str] = {
     "output": "CHRONOS_OUTPUT",
     "token_file": "CHRONOS_TOKEN_FILE",
     "issuer": "CHRONOS_ISSUER",
+    "authority": "CHRONOS_AUTHORITY",
 }
 
 

@@ -1,8 +1,12 @@
 """``chronos login``: the OAuth 2.0 authorization code flow with PKCE through a loopback redirect.
 
-* Discovery: ``<issuer>/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0); its
-  ``issuer`` must equal the configured one, and it must name an ``authorization_endpoint`` and a
-  ``token_endpoint``.
+* Discovery: ``<provider URL>/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0),
+  the provider URL being the profile's ``authority``, else its ``issuer``. The document's
+  ``issuer`` must equal the configured issuer (``issuer``, else ``authority``), as must an ID
+  token's ``iss``; it must name an ``authorization_endpoint`` and a ``token_endpoint``. With a
+  real provider the two are one URL (Cognito:
+  ``https://cognito-idp.<region>.amazonaws.com/<pool-id>``); the local development provider is
+  found at its URL but issues the stack's ``AuthIssuer`` (``chronos-local``), hence ``authority``.
 * Native-app rules (RFC 8252): the CLI listens on the loopback IP literal ``127.0.0.1`` on an
   ephemeral port (or ``--port``) and sends ``redirect_uri=http://127.0.0.1:<port>/callback``; it
   is a public client (no secret), so the code is bound to a PKCE ``S256`` challenge (RFC 7636),
@@ -40,9 +44,14 @@ _PAGE = (
 )
 
 
-def discover(issuer: str, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
-    """The provider's metadata; :class:`AuthenticationRequired` when it cannot be used."""
-    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+def discover(
+    provider_url: str, transport: httpx.BaseTransport | None = None, *, issuer: str | None = None
+) -> dict[str, Any]:
+    """The metadata of the provider at ``provider_url``, whose ``issuer`` must be ``issuer``
+    (default: ``provider_url``, as OpenID Connect Discovery requires of a provider);
+    :class:`AuthenticationRequired` when it cannot be used."""
+    issuer = issuer or provider_url
+    url = provider_url.rstrip("/") + "/.well-known/openid-configuration"
     try:
         with httpx.Client(timeout=30, transport=transport) as http:
             response = http.get(url)
@@ -194,12 +203,16 @@ def login(
     user whose browser does not open can paste it into one on this machine (the redirect goes to
     this machine's loopback).
     """
-    if not profile.issuer:
+    provider_url, issuer = profile.provider_url, profile.expected_issuer
+    if not provider_url or not issuer:
         raise UsageError(
             f"Profile {profile.name!r} has no OIDC issuer",
-            hints=["Pass --issuer, or run `chronos config set issuer <url>`"],
+            hints=[
+                "Pass --issuer, or run `chronos config set issuer <url>`",
+                "Local stack: --authority http://127.0.0.1:19080 --issuer chronos-local",
+            ],
         )
-    metadata = discover(profile.issuer, transport)
+    metadata = discover(provider_url, transport, issuer=issuer)
     verifier, state, nonce = new_verifier(), secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     with LoopbackReceiver(port) as receiver:
         redirect_uri = receiver.redirect_uri
@@ -236,12 +249,14 @@ def login(
         },
         transport,
     )
-    id_token = tokens.get("id_token")
-    if id_token and decode_claims(str(id_token)).get("nonce") not in (None, nonce):
+    id_claims = decode_claims(str(tokens.get("id_token") or ""))
+    if id_claims.get("nonce") not in (None, nonce):
         raise AuthenticationRequired("The ID token's nonce does not match this login")
-    tokens.update(
-        issuer=profile.issuer, client_id=profile.client_id, token_endpoint=metadata["token_endpoint"]
-    )
+    if str(id_claims.get("iss", issuer)).rstrip("/") != issuer:
+        raise AuthenticationRequired(
+            f"The ID token's issuer {id_claims.get('iss')!r} is not the configured {issuer!r}"
+        )
+    tokens.update(issuer=issuer, client_id=profile.client_id, token_endpoint=metadata["token_endpoint"])
     return tokens
 
 
@@ -252,9 +267,9 @@ def refresh(
     provider does not rotate it)."""
     endpoint = tokens.get("token_endpoint")
     if not endpoint:
-        if not profile.issuer:
+        if not profile.provider_url:
             raise AuthenticationRequired("The stored login has expired", hints=["Run `chronos login` again"])
-        endpoint = discover(profile.issuer, transport)["token_endpoint"]
+        endpoint = discover(profile.provider_url, transport, issuer=profile.expected_issuer)["token_endpoint"]
     try:
         fresh = token_request(
             str(endpoint),

@@ -121,6 +121,8 @@ class RequestRecord:
     queue_ms: float | None = None
     cost_ms: float | None = None
     client_gone: bool | None = None
+    #: Orion batch updates only: the entities the batch named, ``id/type``.
+    entities: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,6 +140,7 @@ class RequestRecord:
             "queue_ms": None if self.queue_ms is None else round(self.queue_ms, 3),
             "cost_ms": None if self.cost_ms is None else round(self.cost_ms, 3),
             "client_gone": self.client_gone,
+            **({"entities": self.entities} if self.entities is not None else {}),
         }
 
 

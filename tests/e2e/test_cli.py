@@ -40,7 +40,8 @@ def chronos(stack: dict[str, Any], local_token: Any, tmp_path_factory: pytest.Te
         pytest.fail("The chronos command is not installed: run local/bootstrap.sh (pip install -e ./cli)")
     config = tmp_path_factory.mktemp("chronos-cli") / "config.toml"
     base = {k: v for k, v in os.environ.items() if not k.startswith("CHRONOS_")}
-    base.update(CHRONOS_CONFIG=str(config), NO_COLOR="1")
+    # PYTHONPATH: this checkout's CLI, whichever checkout the venv's editable install points at.
+    base.update(CHRONOS_CONFIG=str(config), NO_COLOR="1", PYTHONPATH=str(ROOT / "cli"))
     admin = local_token(["admin"], ["*"])
 
     def run(*args: str, token: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -189,7 +189,9 @@ def test_retraining_end_to_end(
 
     # ---- the policy: 5 fire times previewed; it fires only when invoked at a chosen time
     policy = {
-        "schedule": {"cron": "0 3 * * *", "timezone": "Europe/Madrid"},
+        # 03:07, a minute no other policy of the shared database is likely to fire at (the
+        # scheduler's tick is global: its counts include every policy due at that time)
+        "schedule": {"cron": "7 3 * * *", "timezone": "Europe/Madrid"},
         "window": {"last_n": WINDOW},
         "min_new_points": 300,
         "cooldown": "PT1H",
@@ -205,7 +207,7 @@ def test_retraining_end_to_end(
 
     # first fire time: nothing new in STH -> recorded skipped, no training
     skipped = retraining_tick(stack, fires[0] + timedelta(seconds=20))
-    assert skipped["outcomes"] == {"skipped": 1}, skipped
+    assert skipped["outcomes"].get("skipped", 0) >= 1, skipped
     [run] = api.get(f"/models/{model_id}/retraining-runs").json()["items"]
     assert run["outcome"] == "skipped" and "not enough new data" in run["outcome_reason"]
 
@@ -214,9 +216,10 @@ def test_retraining_end_to_end(
     seed(sandbox, entity_id, history)
     with ForecastTicker(stack):
         fired = retraining_tick(stack, fires[1] + timedelta(seconds=20))
-        assert fired["claimed"] == 1 and fired["outcomes"] == {"started": 1}, fired
+        assert fired["claimed"] >= 1 and fired["outcomes"].get("started", 0) >= 1, fired
         assert retraining_tick(stack, fires[1] + timedelta(seconds=40))["due"] == 0  # once per fire time
         runs = api.get(f"/models/{model_id}/retraining-runs").json()["items"]
+        assert [r["outcome"] for r in runs] == ["started", "skipped"], runs  # this model's own runs
         challenger_id = runs[0]["job_id"]
         # a manual trigger while it runs joins it as a second reason
         manual = api.post(f"/models/{model_id}/retrain", json={"reason": "operator check"})

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chronos_core.adapters.artifact_store import InMemoryArtifactStore
-from chronos_core.application.ports.forecasting import RunAdmission
+from chronos_core.application.ports.forecasting import RunAdmission, RunOutcome
 from chronos_core.application.ports.health import DependencyCheck
 from chronos_core.application.ports.models import ModelFilter, Page
 from chronos_core.application.ports.monitoring import AlertFilter, EvaluationRecord, RuleFilter
@@ -33,7 +33,7 @@ from chronos_core.application.system.health import HealthCache
 from chronos_core.bootstrap import Services, bootstrap
 from chronos_core.config import Settings
 from chronos_core.domain.artifacts import ArtifactRefs
-from chronos_core.domain.errors import ConflictError, TrainingCancelledError
+from chronos_core.domain.errors import ConflictError, TrainingCancelledError, UpstreamError
 from chronos_core.domain.evaluation import TrainingResult
 from chronos_core.domain.fiware import FiwareTenant, SeriesRef
 from chronos_core.domain.forecasting import (
@@ -43,6 +43,7 @@ from chronos_core.domain.forecasting import (
     ForecastResult,
     ForecastRunStatus,
     ForecastSeries,
+    ForecastShard,
     LastForecast,
     PredictionConfig,
     run_key,
@@ -228,6 +229,8 @@ class InMemoryTrainingJobs:
         self.live: dict[str, dict[str, Any]] = {}
         #: (status of last_forecast, next_prediction_at) at each record_last_forecast call.
         self.next_seen_by_record: list[tuple[str, datetime | None]] = []
+        self.get_many_calls = 0
+        self.due_reads = 0
         self._lock = threading.RLock()
 
     # reads
@@ -249,10 +252,6 @@ class InMemoryTrainingJobs:
     def status_of(self, job_id: JobId) -> TrainingStatus | None:
         job = self.jobs.get(job_id)
         return job.status if job else None
-
-    def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
-        found = {i: self.get(i) for i in job_ids}
-        return {i: job.model_copy(update={"history": []}) for i, job in found.items() if job is not None}
 
     def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[TrainingJob]:
         found = sorted(
@@ -527,7 +526,23 @@ class InMemoryTrainingJobs:
         return True
 
     # recurring forecasts
-    def due_for_forecast(self, now: datetime, limit: int) -> Sequence[DueJob]:
+    def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
+        self.get_many_calls += 1
+        found = {job_id: self.get(job_id) for job_id in dict.fromkeys(job_ids)}
+        return {job_id: job for job_id, job in found.items() if job is not None}
+
+    def advance_forecast_slots(self, moves: Sequence[tuple[JobId, datetime, datetime]]) -> None:
+        for job_id, slot, next_slot in moves:
+            self.advance_forecast_slot(job_id, slot, next_slot)
+
+    def record_last_forecasts(self, runs: Sequence[tuple[JobId, LastForecast]]) -> None:
+        for job_id, run in runs:
+            self.record_last_forecast(job_id, run)
+
+    def due_for_forecast(
+        self, now: datetime, limit: int, shard: ForecastShard | None = None
+    ) -> Sequence[DueJob]:
+        self.due_reads += 1
         due = [
             DueJob(
                 job_id=j.id, slot=j.next_prediction_at, interval_seconds=j.prediction_config.interval_seconds
@@ -537,6 +552,7 @@ class InMemoryTrainingJobs:
             and j.prediction_config.enabled
             and j.next_prediction_at is not None
             and j.next_prediction_at <= now
+            and (shard is None or shard.holds(j.id))
         ]
         return sorted(due, key=lambda d: d.slot)[:limit]
 
@@ -602,6 +618,7 @@ class InMemoryForecastSchedule:
     def __init__(self) -> None:
         self.tickets: set[str] = set()
         self.runs: dict[str, dict[str, Any]] = {}
+        self.begin_runs_calls = 0
         self._lock = threading.Lock()
 
     def claim_slots(self, items: Sequence[tuple[JobId, datetime]]) -> list[bool]:
@@ -641,6 +658,16 @@ class InMemoryForecastSchedule:
     ) -> None:
         self.runs[run_key(job_id, slot)] = {"job_id": job_id, "status": status.value, "error": error}
 
+    def begin_runs(
+        self, items: Sequence[tuple[JobId, datetime, int]], lease_seconds: float
+    ) -> list[RunAdmission]:
+        self.begin_runs_calls += 1
+        return [self.begin_run(job_id, slot, attempt, lease_seconds) for job_id, slot, attempt in items]
+
+    def finish_runs(self, outcomes: Sequence[RunOutcome]) -> None:
+        for o in outcomes:
+            self.finish_run(o.job_id, o.slot, status=o.status, error=o.error)
+
     def delete_runs(self, job_id: JobId) -> int:
         keys = [k for k, v in self.runs.items() if v["job_id"] == job_id]
         for key in keys:
@@ -665,17 +692,46 @@ class FakeQueue:
         return failed
 
 
+class FakeTickQueue:
+    """TickQueue: keeps the shard ticks sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[ForecastShard, datetime, str]] = []
+
+    def send_shards(
+        self, shards: Sequence[ForecastShard], now: datetime, correlation_id: str
+    ) -> list[ForecastShard]:
+        self.sent.extend((shard, now, correlation_id) for shard in shards)
+        return []
+
+
 class FakePublisher:
     """ForecastPublisher: keeps ``(config, series)`` of each publication; may fail."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception | None = None, reject: frozenset[str] = frozenset()) -> None:
         self.published: list[tuple[PredictionConfig, ForecastSeries]] = []
         self.error = error
+        self.reject = reject
+        self.requests = 0
 
     def publish(self, config: PredictionConfig, series: ForecastSeries) -> None:
         if self.error is not None:
             raise self.error
         self.published.append((config, series))
+
+    def publish_many(
+        self, items: Sequence[tuple[PredictionConfig, ForecastSeries]]
+    ) -> list[Exception | None]:
+        """One request per call (``requests``); ``reject`` picks the entity ids Orion refuses."""
+        self.requests += 1
+        results: list[Exception | None] = []
+        for config, series in items:
+            if self.error is not None or config.entity_id in self.reject:
+                results.append(self.error or UpstreamError(f"Orion refused {config.entity_id}"))
+                continue
+            self.published.append((config, series))
+            results.append(None)
+        return results
 
 
 class FakeProvisioner:
@@ -1764,6 +1820,7 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "objects": InMemoryObjectStore(),
         "workflow": FakeWorkflow(),
         "queue": FakeQueue(),
+        "tick_queue": FakeTickQueue(),
         "series": FakeSeriesSource(),
         "history": FakeForecastHistory(),
         "publisher": FakePublisher(),
@@ -1794,7 +1851,27 @@ def fake_services(settings: Settings | None = None, **overrides: Any) -> Service
         "scorers": FakeScorerLoader(),
     }
     defaults.update(overrides)
+    if "prediction_stamps" not in overrides:
+        defaults["prediction_stamps"] = FakePredictionStamps(defaults["models"], defaults["jobs"])
     return bootstrap(settings or Settings(), **defaults)
+
+
+class FakePredictionStamps:
+    """PredictionStamps over the in-memory repositories: the stored objects themselves (a
+    changed model or job compares unequal); counts its reads."""
+
+    def __init__(self, models: Any, jobs: Any) -> None:
+        self._models = models
+        self._jobs = jobs
+        self.reads = 0
+
+    def model_stamp(self, model_id: ModelId) -> object | None:
+        self.reads += 1
+        return self._models.models.get(model_id)
+
+    def job_stamp(self, job_id: JobId) -> object | None:
+        self.reads += 1
+        return self._jobs.jobs.get(job_id)
 
 
 def new_id() -> str:

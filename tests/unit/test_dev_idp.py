@@ -185,3 +185,27 @@ def test_sign_in_needs_a_role(idp: str) -> None:
     uri = "http://127.0.0.1:4000/cb"
     _, challenge = pkce()
     assert authorize(idp, "chronos-dashboard", uri, challenge, role=[]).status_code == 400
+
+
+def test_the_cli_logs_in_at_the_dev_idp_with_its_authority_and_the_stacks_issuer(idp: str) -> None:
+    """``chronos login``'s flow against the real provider: discovery at the IdP's URL (the
+    profile's ``authority``), issuer ``chronos-local`` (the profile's ``issuer``), the login page
+    filled in as a person would, tokens the stack's verifier accepts."""
+    from chronos_cli import oidc
+    from chronos_cli.config import Profile
+    from chronos_cli.errors import AuthenticationRequired
+
+    from tests.support.dev_idp_form import sign_in
+
+    def person(url: str) -> None:
+        httpx.get(sign_in(url, user="grace", roles=("operator",), tenants="energy"), timeout=10)
+
+    with pytest.raises(AuthenticationRequired, match="issuer 'chronos-local' is not the configured"):
+        oidc.login(Profile(issuer=idp), open_browser=person, timeout=10)  # its URL is not its issuer
+    tokens = oidc.login(Profile(authority=idp, issuer="chronos-local"), open_browser=person, timeout=10)
+    principal = verifier().verify(tokens["access_token"])
+    assert principal.subject == "grace" and principal.roles == frozenset({Role.OPERATOR})
+    assert tokens["issuer"] == "chronos-local" and tokens["token_endpoint"] == f"{idp}/token"
+    refreshed = oidc.refresh(Profile(authority=idp, issuer="chronos-local"), tokens)
+    assert refreshed["refresh_token"] != tokens["refresh_token"]  # rotated by the provider
+    assert verifier().verify(refreshed["access_token"]).subject == "grace"

@@ -185,6 +185,24 @@ def test_collection_settings_in_the_environment_reach_the_deployment(
     assert all(f"  {parameter}:\n" in template for parameter in stack.COLLECTION_PARAMETERS.values())
 
 
+def test_anomaly_scans_get_their_own_sth_page_size_and_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan's Plan and ScoreChunk functions override the STH page size and ceiling with the
+    Anomaly* parameters (training keeps SthPageSize / SthPageConcurrency); locally they come from
+    CHRONOS_ANOMALY_STH_PAGE_SIZE / _CONCURRENCY, the template's defaults when unset."""
+    for variable in stack.COLLECTION_PARAMETERS:
+        monkeypatch.delenv(variable, raising=False)
+    defaults = stack.deploy_parameters(stack.Endpoints.from_env({}))
+    assert (defaults["AnomalySthPageSize"], defaults["AnomalySthPageConcurrency"]) == ("1000", "8")
+    assert (defaults["SthPageSize"], defaults["SthPageConcurrency"]) == ("100", "5")
+    monkeypatch.setenv("CHRONOS_ANOMALY_STH_PAGE_SIZE", "500")
+    assert stack.deploy_parameters(stack.Endpoints.from_env({}))["AnomalySthPageSize"] == "500"
+    template = (stack.ROOT / "template.yaml").read_text()
+    for function in ("PlanAnomalyScanFunction", "ScoreAnomalyChunkFunction"):
+        body = template.split(f"  {function}:\n", 1)[1].split("\n  # ", 1)[0].split("\n\n", 1)[0]
+        assert "CHRONOS_STH_PAGE_SIZE: !Ref AnomalySthPageSize" in body, function
+        assert "CHRONOS_STH_PAGE_CONCURRENCY: !Ref AnomalySthPageConcurrency" in body, function
+
+
 def test_stack_outputs_list_the_effective_urls_and_which_are_external(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

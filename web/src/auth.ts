@@ -69,13 +69,23 @@ function asList(value: unknown): string[] {
 export class Auth {
   private discovery: Promise<Discovery> | null = null;
   private refreshing: Promise<boolean> | null = null;
+  private signingIn: Promise<void> | null = null;
 
   constructor(
     readonly config: OidcConfig,
     /** The dashboard's root URL (…/ui/); the redirect URI is `<root>callback`. */
     readonly appRoot: string,
     private readonly storage: Storage = sessionStorage,
-  ) {}
+    /** Leave for the provider's page (a full navigation). */
+    private readonly navigate: (url: string) => void = (url) => window.location.assign(url),
+  ) {
+    // A page restored from the back/forward cache left for the provider once: let it go again.
+    if (typeof window !== "undefined") {
+      window.addEventListener("pageshow", (event) => {
+        if (event.persisted) this.signingIn = null;
+      });
+    }
+  }
 
   get redirectUri(): string {
     return new URL("callback", this.appRoot).toString();
@@ -84,10 +94,15 @@ export class Auth {
   private discover(): Promise<Discovery> {
     this.discovery ??= fetch(`${this.config.authority.replace(/\/$/, "")}/.well-known/openid-configuration`, {
       credentials: "omit",
-    }).then(async (r) => {
-      if (!r.ok) throw new Error(`The sign-in provider answered ${r.status}`);
-      return (await r.json()) as Discovery;
-    });
+    })
+      .then(async (r) => {
+        if (!r.ok) throw new Error(`The sign-in provider answered ${r.status}`);
+        return (await r.json()) as Discovery;
+      })
+      .catch((error: unknown) => {
+        this.discovery = null; // not cached: the next sign-in asks again
+        throw error;
+      });
     return this.discovery;
   }
 
@@ -112,8 +127,22 @@ export class Auth {
     return { subject: String(claims.name ?? claims["cognito:username"] ?? claims.sub ?? "?"), roles, tenants };
   }
 
-  /** Go to the provider's sign-in page; come back to `returnTo` (a path under the app root). */
-  async signIn(returnTo: string): Promise<void> {
+  /**
+   * Go to the provider's sign-in page; come back to `returnTo` (a path under the app root).
+   *
+   * Once per page: concurrent calls (several requests answered 401 together) share the first
+   * one's redirect. A second authorization request would abort the first navigation and replace
+   * the stored state and verifier, so the provider's answer to either could fail the state check.
+   */
+  signIn(returnTo: string): Promise<void> {
+    this.signingIn ??= this.redirectToSignIn(returnTo).catch((error: unknown) => {
+      this.signingIn = null; // e.g. discovery failed: a later attempt may go
+      throw error;
+    });
+    return this.signingIn;
+  }
+
+  private async redirectToSignIn(returnTo: string): Promise<void> {
     const discovery = await this.discover();
     const verifier = randomString(48);
     const state = randomString(16);
@@ -128,7 +157,7 @@ export class Auth {
       code_challenge: await pkceChallenge(verifier),
       code_challenge_method: "S256",
     }).toString();
-    window.location.assign(url.toString());
+    this.navigate(url.toString());
   }
 
   /** Finish a sign-in at the callback URL; returns the path to go back to. */
@@ -170,6 +199,11 @@ export class Auth {
         this.refreshing = null;
       });
     return this.refreshing;
+  }
+
+  /** Forget the tokens (the API refused them), but not a sign-in already under way. */
+  expire(): void {
+    this.storage.removeItem(TOKENS);
   }
 
   signOut(): void {

@@ -5,7 +5,7 @@
  */
 import type { App } from "./app";
 import { alertsPage } from "./pages/alerts";
-import { placeholderPage } from "./pages/placeholder";
+import { anomaliesPage } from "./pages/anomalies";
 import { retrainingPage } from "./pages/retraining";
 
 export interface Extension {
@@ -18,5 +18,5 @@ export interface Extension {
 export const EXTENSIONS: Extension[] = [
   { path: "alerts", label: "Alerts", page: (app) => alertsPage(app) },
   { path: "retraining", label: "Retraining", page: (app, _params, query) => retrainingPage(app, query) },
-  { path: "anomalies", label: "Anomaly scans", page: () => placeholderPage("Anomaly scans", "Scans of a series for readings outside the forecast's intervals.") },
+  { path: "anomalies", label: "Anomaly scans", page: (app, _params, query) => anomaliesPage(app, query) },
 ];

@@ -50,7 +50,7 @@ async function boot(): Promise<void> {
       getToken: () => auth.token(),
       refresh: () => auth.refresh(),
       onUnauthorized: () => {
-        auth.signOut();
+        auth.expire(); // each refused request lands here; they share one sign-in (Auth.signIn)
         void auth.signIn(router.current() + window.location.search); // back to this page afterwards
       },
       onConnectivity: setOnline,

@@ -41,6 +41,20 @@ export function age(iso: string | null | undefined, now = Date.now()): string {
   return `${Math.round(seconds / 86400)} days ago`;
 }
 
+/** What the skill score's title says it is (the API's `skill_vs_seasonal_naive`). */
+export const SKILL_DEFINITION = "1 − MSE(network) / MSE(seasonal naive) on the test split";
+
+/**
+ * A skill score (1 − MSE ratio) as a percentage. Below −1000 % (a seasonal-naive baseline that is
+ * almost exact, as on a constant series) the number says nothing more, and one of 21 digits would
+ * stretch the table: it reads "< −1000 %".
+ */
+export function skillPercent(skill: number | null | undefined): string {
+  if (skill === null || skill === undefined || Number.isNaN(skill)) return "—";
+  if (skill < -10) return "< −1000 %";
+  return `${(skill * 100).toFixed(1)} %`;
+}
+
 export function fmt(value: number | null | undefined, digits = 3): string {
   return value === null || value === undefined || Number.isNaN(value) ? "—" : Number(value).toPrecision(digits);
 }

@@ -24,6 +24,7 @@ from chronos_cli.commands import (
     predict,
     queue,
     retraining,
+    scans,
     system,
     train,
 )
@@ -42,7 +43,7 @@ MODULES: tuple[ModuleType, ...] = (
     champion,
     queue,
     alerts,
-    # anomalies: add its module here when the API has it.
+    scans,
 )
 
 

@@ -26,6 +26,13 @@ def register(root: typer.Typer) -> None:
 @command
 def login(
     issuer: Annotated[str | None, typer.Option(help="OIDC issuer (default: the profile's `issuer`).")] = None,
+    authority: Annotated[
+        str | None,
+        typer.Option(
+            help="Provider URL when it is not the issuer, as for the local dev IdP (default: the"
+            " profile's `authority`, else the issuer)."
+        ),
+    ] = None,
     client_id: Annotated[
         str | None, typer.Option(help="Public client id (default: the profile's, chronos-cli).")
     ] = None,
@@ -39,11 +46,15 @@ def login(
 
     Opens the provider's login page; after you sign in, the provider redirects to
     http://127.0.0.1:<port>/callback, and the tokens are stored for the profile (mode 0600).
+    With --no-browser the URL is printed (stderr) for a browser on this machine to open.
+    Local stack: --authority http://127.0.0.1:19080 --issuer chronos-local.
     """
     st = state()
     profile = st.profile
     if issuer:
         profile = replace(profile, issuer=issuer)
+    if authority:
+        profile = replace(profile, authority=authority)
     if client_id:
         profile = replace(profile, client_id=client_id)
 

@@ -53,13 +53,15 @@ from chronos_core.adapters.mongo.alert_rules import MongoAlertRules, MongoEvalua
 from chronos_core.adapters.mongo.alerts import MongoAlertStore, MongoSilenceStore
 from chronos_core.adapters.mongo.forecast_log import MongoForecastLog, MongoForecastRunHistory
 from chronos_core.adapters.mongo.notifications import MongoChannelStore, MongoNotificationStore
+from chronos_core.adapters.mongo.prediction_stamps import MongoPredictionStamps
 from chronos_core.adapters.notify.notifier import ChannelNotifier, Sender
 from chronos_core.adapters.notify.sns import SnsSender
 from chronos_core.adapters.notify.webhook import WebhookSender
 from chronos_core.adapters.s3 import S3ObjectStore
-from chronos_core.adapters.sqs import SqsForecastQueue, SqsNotificationQueue
+from chronos_core.adapters.sqs import SqsForecastQueue, SqsNotificationQueue, SqsTickQueue
 from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.application.forecasting.cleanup import forecast_cleaners
+from chronos_core.application.forecasting.refs import PredictionRefCache
 from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.monitoring.hooks import MonitoringForecastListener
 from chronos_core.application.monitoring.model_events import MonitoringModelEventAlerts
@@ -107,6 +109,8 @@ class Services:
             max_receive_count=s.forecast_max_receive_count,
             lease_seconds=s.forecast_lease_seconds,
             max_claims_per_tick=s.forecast_max_claims_per_tick,
+            scheduler_shards=s.forecast_scheduler_shards,
+            batch_concurrency=s.forecast_batch_concurrency,
         )
 
     @cached_property
@@ -179,6 +183,15 @@ class Services:
     @cached_property
     def models(self) -> MongoModelRepository:
         return MongoModelRepository(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def prediction_stamps(self) -> MongoPredictionStamps:
+        return MongoPredictionStamps(self.database, attempts=self.settings.mongodb_attempts)
+
+    @cached_property
+    def prediction_refs(self) -> PredictionRefCache:
+        """Models and jobs of on-demand forecasts, per warm container (checked against stamps)."""
+        return PredictionRefCache()
 
     @cached_property
     def jobs(self) -> MongoTrainingJobRepository:
@@ -324,6 +337,15 @@ class Services:
         return SqsForecastQueue(
             self.aws_client("sqs"), url, s.forecast_send_concurrency, s.forecast_retry_delay_seconds
         )
+
+    @cached_property
+    def tick_queue(self) -> SqsTickQueue:
+        url = _required(
+            self.settings.forecast_tick_queue_url,
+            "The scheduler's shard queue",
+            "CHRONOS_FORECAST_TICK_QUEUE_URL",
+        )
+        return SqsTickQueue(self.aws_client("sqs"), url)
 
     @cached_property
     def notification_queue(self) -> SqsNotificationQueue:

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
 
     # Recurring forecasts (scheduler and forecast Lambdas).
     forecast_max_claims_per_tick: int = Field(default=5000, ge=1, le=100_000)
+    #: Scheduler shards (a divisor of 1024); above 1 each tick fans out one message per shard
+    #: to ``forecast_tick_queue_url``.
+    forecast_scheduler_shards: int = Field(default=1, ge=1, le=1024)
+    forecast_tick_queue_url: str | None = None
+    forecast_batch_concurrency: int = Field(default=10, ge=1, le=64)
     forecast_send_concurrency: int = Field(default=8, ge=1, le=64, description="SQS batches in flight.")
     forecast_max_receive_count: int = Field(
         default=3, ge=1, le=1000, description="The queue's maxReceiveCount (marks the final attempt)."

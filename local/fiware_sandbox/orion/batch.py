@@ -3,9 +3,12 @@
 ``append`` creates or merges, ``appendStrict`` also refuses an existing attribute (422),
 ``update`` merges and ``replace`` replaces the attributes of existing entities only (404 for a
 missing one), ``delete`` removes the listed attributes, or the whole entity when none is listed
-(404 for a missing entity). Items are applied in order and each one is kept: a failing item
-answers its error after the ones before it were written (as Orion does, the batch is not atomic).
-Deletes notify nothing.
+(404 for a missing entity). As Orion does (``fiware-contract.md`` §2.6), every item is tried in order and
+each one applied is kept (the batch is not atomic); then the answer is 204 when all succeeded,
+404 ``NotFound`` when every item failed on a missing entity, 422 ``Unprocessable`` when every
+item failed otherwise, and 422 ``PartialUpdate`` for mixed results, the description listing the
+failures (``do not exist: E1/T [entity itself], ...``). Deletes notify nothing. The request log
+record lists the entities the batch named (``entities``: ``id/type``), for counting updates.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from local.fiware_sandbox.common import RECORD_KEY, RequestRecord
 from local.fiware_sandbox.orion.attrs import apply_attrs
 from local.fiware_sandbox.orion.deps import Context
 from local.fiware_sandbox.orion.ngsi import (
@@ -86,6 +90,32 @@ async def batch_update(request: Request, ctx: Context) -> Response:
     if not items:
         raise bad("empty entities vector")
     key_values = "keyValues" in options_of(request)
+    record: RequestRecord | None = request.scope.get(RECORD_KEY)
+    if record is not None:
+        record.entities = [
+            f"{item.get('id')}/{item.get('type', 'Thing')}" for item in items if isinstance(item, dict)
+        ]
+    failures: list[tuple[dict[str, Any], OrionError]] = []
     for item in items:
-        apply_item(ctx.entities, ctx.notifier, (service, servicepath), action, item, key_values)
-    return Response(status_code=204)
+        try:
+            apply_item(ctx.entities, ctx.notifier, (service, servicepath), action, item, key_values)
+        except OrionError as exc:
+            if exc.status == 400:  # a malformed item rejects the request, as Orion's parser does
+                raise
+            failures.append((item, exc))
+    if not failures:
+        return Response(status_code=204)
+    missing = [
+        f"{i.get('id')}/{i.get('type', 'Thing')} [entity itself]" for i, e in failures if e.status == 404
+    ]
+    other = [
+        f"{i.get('id')}/{i.get('type', 'Thing')}: {e.description}" for i, e in failures if e.status != 404
+    ]
+    description = "; ".join(
+        part for part in (f"do not exist: {', '.join(missing)}" if missing else "", ", ".join(other)) if part
+    )
+    if len(failures) < len(items):
+        raise OrionError(422, "PartialUpdate", description)
+    if len(missing) == len(items):
+        raise OrionError(404, "NotFound", description)
+    raise OrionError(422, "Unprocessable", description)

@@ -82,8 +82,10 @@ def test_a_receiver_failing_twice_gets_the_notification_on_the_third_attempt() -
     first = deliver(services, nid, T0)
     assert first.action == "retry" and first.status == "retrying (attempt 1)"
     assert first.retry_in_seconds is not None and 1.0 <= first.retry_in_seconds <= 2.0
-    early = deliver(services, nid, T0 + timedelta(milliseconds=100))
-    assert early.action == "wait"  # a message back before its time waits out the rest
+    # A message back more than the SQS delay granularity (1 s) before its time waits out the rest
+    # (the backoff's jitter puts the retry 1-2 s out, so this is measured from the retry time).
+    early = deliver(services, nid, T0 + timedelta(seconds=first.retry_in_seconds - 1.5))
+    assert early.action == "wait" and early.retry_in_seconds == pytest.approx(1.5)
     second = deliver(services, nid, T0 + timedelta(seconds=2))
     assert second.action == "retry" and second.status == "retrying (attempt 2)"
     assert second.retry_in_seconds is not None and 2.0 <= second.retry_in_seconds <= 4.0

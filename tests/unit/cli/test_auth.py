@@ -316,3 +316,49 @@ def test_login_without_an_issuer_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["login"], obj=State())
     assert result.exit_code == 2
     assert "no OIDC issuer" in result.stderr
+
+
+def test_login_finds_a_provider_at_its_authority_whose_issuer_is_not_its_url(
+    provider: FakeProvider,
+) -> None:
+    """The local dev IdP's case: discovery at its URL, ``issuer`` the stack's ``AuthIssuer``."""
+    provider.metadata["issuer"] = "chronos-local"
+    with pytest.raises(AuthenticationRequired, match="not the configured"):
+        oidc.login(Profile(issuer=provider.issuer), open_browser=browser, timeout=10)
+    tokens = oidc.login(
+        Profile(authority=provider.issuer, issuer="chronos-local"), open_browser=browser, timeout=10
+    )
+    assert tokens["issuer"] == "chronos-local" and tokens["access_token"]
+    # ...and the issuer alone still names both, the way a real provider (Cognito) works.
+    assert Profile(issuer="https://idp.test/").provider_url == "https://idp.test"
+    assert Profile(authority="https://idp.test").expected_issuer == "https://idp.test"
+
+
+def test_login_refuses_an_id_token_from_another_issuer(
+    provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = provider.server.RequestHandlerClass._json  # type: ignore[attr-defined]
+
+    def forged_issuer(handler: Any, status: int, body: dict[str, Any]) -> None:
+        if "id_token" in body:
+            body["id_token"] = jwt({"sub": "tester", "iss": "https://elsewhere.test"})
+        answer(handler, status, body)
+
+    monkeypatch.setattr(provider.server.RequestHandlerClass, "_json", forged_issuer)
+    with pytest.raises(AuthenticationRequired, match="ID token's issuer"):
+        oidc.login(Profile(issuer=provider.issuer), open_browser=browser, timeout=10)
+
+
+def test_login_command_takes_the_authority_from_the_profile(
+    provider: FakeProvider, monkeypatch: pytest.MonkeyPatch, isolated_config: Path
+) -> None:
+    provider.metadata["issuer"] = "chronos-local"
+    monkeypatch.setattr("webbrowser.open", browser)
+    for key, value in (("authority", provider.issuer), ("issuer", "chronos-local")):
+        assert CliRunner().invoke(app, ["config", "set", key, value], obj=State()).exit_code == 0
+    result = CliRunner().invoke(app, ["login", "-o", "json"], obj=State())
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["roles"] == ["operator"]
+    stored = json.loads(token_path(Profile(name="default")).read_text())
+    assert stored["issuer"] == "chronos-local"
+    assert stored["token_endpoint"] == provider.metadata["token_endpoint"]

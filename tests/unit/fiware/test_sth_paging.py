@@ -5,6 +5,7 @@ STH's raw-mode rules (fiware-contract.md §1.3-1.4), including the undefined ord
 from __future__ import annotations
 
 import random
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -267,6 +268,63 @@ def test_the_series_source_offers_the_window_by_time_and_collects_slices_in_part
         todo = part.rest
     assert calls > 1
     assert parts == list(range(500, 1500))
+
+
+class InFlight:
+    """A transport around ``sth`` that counts the requests in flight at once."""
+
+    def __init__(self, sth: RawSth) -> None:
+        self.sth = sth
+        self.now = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        try:
+            return self.sth(request)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_a_time_slice_with_several_pages_in_flight_reads_lanes_at_once_and_every_point_once() -> None:
+    # 6,000 points with ties, some of them right at the lanes' cuts (every 3 ms repeated).
+    times = sorted([i * 10 for i in range(4000)] + [i * 20 for i in range(2000)])
+    sth = RawSth(times, seconds_per_page=0.005)
+    counter = InFlight(sth)
+    client = SthCometClient("http://sth", transport=httpx.MockTransport(counter), max_concurrency=8)
+    series = SthSeriesSource(client, paging="time")
+    chunk = ChunkSpec(offset=0, count=len(times), date_from=BASE, date_to=ms(40_000))
+    part = series.collect(source(), chunk, pages_in_flight=4)
+    assert part.rest is None
+    assert sorted(int(v) for _, v in part.points if v is not None) == list(range(len(times)))
+    assert [t for t, _ in part.points] == sorted(t for t, _ in part.points)  # in time order
+    assert counter.peak == 4
+    single = InFlight(RawSth(times))
+    one_lane = SthSeriesSource(SthCometClient("http://sth", transport=httpx.MockTransport(single)))
+    assert [t for t, _ in one_lane.collect(source(), chunk).points] == [t for t, _ in part.points]
+    assert single.peak == 1
+
+
+def test_lanes_that_stop_for_time_keep_a_contiguous_prefix_and_the_rest_is_read_next() -> None:
+    sth = RawSth(list(range(0, 80_000, 20)), seconds_per_page=0.05)  # 4000 points
+    series = SthSeriesSource(client_for(sth), paging="time")
+    todo: ChunkSpec | None = ChunkSpec(offset=0, count=4000, date_from=BASE, date_to=ms(80_000))
+    seen: list[int] = []
+    calls = 0
+    while todo is not None:
+        calls += 1
+        with deadline_in(1.2):
+            part = series.collect(source(), todo, pages_in_flight=4)
+        got = [int(v) for _, v in part.points if v is not None]
+        assert got == list(range(len(seen), len(seen) + len(got)))  # a prefix of what is left
+        seen.extend(got)
+        todo = part.rest
+    assert calls > 1
+    assert seen == list(range(4000))
 
 
 def test_offset_paging_offers_no_window_and_reads_with_the_chunks_share_of_pages() -> None:

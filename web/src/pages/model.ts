@@ -2,7 +2,7 @@
  * the promotion gate's decision; start, cancel, retry and delete with confirmations. */
 import { NetworkError } from "../api";
 import { FINISHED, type App, type Job, type Model, type Page } from "../app";
-import { age, confirmAction, el, errorPanel, fmt, replace, section } from "../ui";
+import { SKILL_DEFINITION, age, confirmAction, el, errorPanel, fmt, replace, section, skillPercent } from "../ui";
 
 export function progressText(job: Job, now = Date.now()): { percent: number; lines: string[]; eta: string | null } {
   const p = job.progress;
@@ -49,7 +49,7 @@ function metricsTable(job: Job): HTMLElement | null {
     el(
       "p",
       {},
-      `Season ${m.baselines.season_length} steps; skill vs seasonal naive ${m.baselines.skill_vs_seasonal_naive == null ? "—" : `${(m.baselines.skill_vs_seasonal_naive * 100).toFixed(1)} %`}. `,
+      `Season ${m.baselines.season_length} steps; skill vs seasonal naive ${skillPercent(m.baselines.skill_vs_seasonal_naive)} (${SKILL_DEFINITION}). `,
       job.selection ? `Promotion gate: serves ${job.selection.serving}${job.selection.rule ? ` (${job.selection.rule})` : ""}.` : "",
       m.test_coverage ? ` Interval coverage on test: 80 % → ${fmt(m.test_coverage["80"], 2)}, 95 % → ${fmt(m.test_coverage["95"], 2)}.` : "",
     ),

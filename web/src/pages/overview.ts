@@ -1,6 +1,6 @@
 /** Overview: every model with its status, what it serves and its skill, and running trainings. */
 import { FINISHED, type App, type Job, type Model, type Page } from "../app";
-import { age, el, replace, section } from "../ui";
+import { SKILL_DEFINITION, age, el, replace, section, skillPercent } from "../ui";
 
 export function overviewPage(app: App): HTMLElement {
   return el(
@@ -33,7 +33,7 @@ export function overviewPage(app: App): HTMLElement {
           el("td", {}, el("span", { class: `badge status-${m.status}` }, m.status)),
           el("td", {}, `${m.entity_id} · ${m.feature}`),
           el("td", {}, m.serving?.serving ?? "—"),
-          el("td", { title: "1 − MASE(served) / MASE(seasonal naive) on the test split" }, skill == null ? "—" : `${(skill * 100).toFixed(1)} %`),
+          el("td", { title: SKILL_DEFINITION }, skillPercent(skill)),
           el("td", {}, job?.last_forecast?.finished_at ? age(job.last_forecast.finished_at) : "—"),
           el("td", {}, running ? el("span", { class: "badge running" }, `${job.status} ${Math.round(job.progress.percent)} %`) : "—"),
         );

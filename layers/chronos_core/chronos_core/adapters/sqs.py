@@ -6,9 +6,11 @@ import functools
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, Final
 
-from chronos_core.domain.forecasting import ForecastMessage
+from chronos_core.domain.forecasting import ForecastMessage, ForecastShard
+from chronos_core.domain.model import iso_z
 from chronos_core.observability import logger
 
 SQS_BATCH: Final = 10
@@ -76,6 +78,45 @@ class SqsForecastQueue:
                 return list(batch)
             failed.extend(batch[int(item["Id"])] for item in response.get("Failed") or [])
         return failed
+
+
+class SqsTickQueue:
+    """:class:`~chronos_core.application.ports.forecasting.TickQueue` on the scheduler's shard
+    queue: one message ``{"shard": i, "shards": n, "now": ISO-8601}`` per shard, in
+    ``SendMessageBatch`` calls of 10."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def send_shards(
+        self, shards: Sequence[ForecastShard], now: datetime, correlation_id: str
+    ) -> list[ForecastShard]:
+        unsent: list[ForecastShard] = []
+        for start in range(0, len(shards), SQS_BATCH):
+            batch = list(shards[start : start + SQS_BATCH])
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": json.dumps(
+                        {
+                            "shard": shard.index,
+                            "shards": shard.count,
+                            "now": iso_z(now),
+                            "correlation_id": correlation_id,
+                        }
+                    ),
+                }
+                for i, shard in enumerate(batch)
+            ]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except Exception:
+                logger.exception("SendMessageBatch of shard ticks failed", extra={"shards": len(batch)})
+                unsent.extend(batch)
+                continue
+            unsent.extend(batch[int(item["Id"])] for item in response.get("Failed") or [])
+        return unsent
 
 
 class SqsNotificationQueue:

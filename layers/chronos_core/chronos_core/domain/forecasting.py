@@ -9,6 +9,7 @@ slots are skipped, never replayed.
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Literal, Self
@@ -214,6 +215,41 @@ class LastForecast(BaseModel):
     final: bool = False
     generated_at: datetime | None = None
     quality: ForecastQuality | None = None
+
+
+#: The fixed space job ids hash into; a scheduler shard is a residue class of it.
+FORECAST_BUCKETS: Final = 1024
+
+
+def forecast_bucket(job_id: str) -> int:
+    """The bucket of a job, ``crc32(job_id) mod FORECAST_BUCKETS``: stable across processes and
+    releases (stored on the job when its forecasts are enabled, so a shard's due query is indexed)."""
+    return zlib.crc32(job_id.encode()) % FORECAST_BUCKETS
+
+
+class ForecastShard(BaseModel):
+    """Shard ``index`` of ``count`` of the scheduler tick: the jobs whose bucket ``b`` has
+    ``b mod count == index``. ``count`` divides :data:`FORECAST_BUCKETS` so that the shards
+    partition the buckets evenly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(ge=0)
+    count: int = Field(ge=1, le=FORECAST_BUCKETS)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Self:
+        if self.index >= self.count:
+            raise ValueError("index must be below count")
+        if FORECAST_BUCKETS % self.count:
+            raise ValueError(f"count must divide {FORECAST_BUCKETS}")
+        return self
+
+    def buckets(self) -> list[int]:
+        return list(range(self.index, FORECAST_BUCKETS, self.count))
+
+    def holds(self, job_id: str) -> bool:
+        return forecast_bucket(job_id) % self.count == self.index
 
 
 class DueJob(BaseModel):

@@ -5,11 +5,11 @@ forecasts back from STH-Comet."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from chronos_core.adapters.fiware.errors import FiwareConflictError
+from chronos_core.adapters.fiware.errors import FiwareConflictError, FiwareUpstreamError
 from chronos_core.adapters.fiware.iot_agent import (
     IotAgentClient,
     IotAttribute,
@@ -58,6 +58,45 @@ class OrionForecastPublisher:
             feature=config.feature,
             series=series,
         )
+
+    def publish_many(
+        self, items: Sequence[tuple[PredictionConfig, ForecastSeries]]
+    ) -> list[Exception | None]:
+        """One ``POST /v2/op/update`` (``append``) per tenant for the whole batch. An item that
+        fails validation is left out of the request; when Orion rejects the request itself (4xx),
+        each of its items is published alone, so that one bad entity costs only itself. A
+        server error or an unreachable Orion fails every item of the request."""
+        results: list[Exception | None] = [None] * len(items)
+        groups: dict[FiwareTenant, list[tuple[int, dict[str, Any]]]] = {}
+        for i, (config, series) in enumerate(items):
+            try:
+                entity = self._orion.forecast_entity(
+                    config.entity_id,
+                    config.entity_type,
+                    source_entity_id=config.source_entity_id,
+                    feature=config.feature,
+                    series=series,
+                )
+                groups.setdefault(tenant_of(config), []).append((i, entity))
+            except Exception as exc:  # noqa: BLE001 - reported per item
+                results[i] = exc
+        for tenant, members in groups.items():
+            try:
+                self._orion.batch_update(tenant, [entity for _, entity in members])
+            except FiwareUpstreamError as exc:
+                if not 400 <= exc.status_code < 500 or len(members) == 1:
+                    for i, _ in members:
+                        results[i] = exc
+                    continue
+                for i, entity in members:  # isolate the item Orion refused
+                    try:
+                        self._orion.upsert_entity(tenant, entity)
+                    except Exception as alone:  # noqa: BLE001 - reported per item
+                        results[i] = alone
+            except Exception as exc:  # noqa: BLE001 - reported per item
+                for i, _ in members:
+                    results[i] = exc
+        return results
 
 
 class FiwareForecastProvisioner:

@@ -44,6 +44,7 @@ _RESERVED_FORECAST_ATTRS: Final = frozenset(
     {FORECAST_ATTRIBUTE, FORECAST_QUALITY_ATTRIBUTE, SOURCE_ENTITY_ATTRIBUTE, FEATURE_ATTRIBUTE}
 )
 
+BatchAction = Literal["append", "appendStrict", "update", "delete", "replace"]
 AttrsFormat = Literal[
     "normalized", "keyValues", "values", "simplifiedNormalized", "simplifiedKeyValues", "legacy"
 ]
@@ -328,6 +329,16 @@ class OrionClient(FiwareClient):
         )
         return response.status_code == 204
 
+    @staticmethod
+    def forecast_entity(
+        entity_id: str, entity_type: str, *, source_entity_id: str, feature: str, series: ForecastSeries
+    ) -> dict[str, Any]:
+        """The forecast entity :meth:`upsert_forecast` writes, validated."""
+        entity: dict[str, Any] = {"id": entity_id, "type": entity_type}
+        entity.update(forecast_attributes(source_entity_id, feature, series))
+        validate_entity(entity)
+        return entity
+
     def upsert_forecast(
         self,
         tenant: FiwareTenant,
@@ -343,6 +354,27 @@ class OrionClient(FiwareClient):
         entity: dict[str, Any] = {"id": entity_id, "type": entity_type}
         entity.update(forecast_attributes(source_entity_id, feature, series, extra_attributes))
         self.upsert_entity(tenant, entity)
+
+    def batch_update(
+        self, tenant: FiwareTenant, entities: Sequence[Mapping[str, Any]], *, action: BatchAction = "append"
+    ) -> None:
+        """``POST /v2/op/update`` ``{"actionType": action, "entities": [...]}`` → 204 (contract
+        §2.6): ``append`` creates each entity or updates-or-appends its attributes, as an upsert
+        does. Every entity is validated first; an empty list sends nothing. Orion's 422
+        (``PartialUpdate``, ``Unprocessable``) and 404 raise :class:`FiwareUpstreamError`
+        subclasses (the batch is not atomic: the items before a failure may be written)."""
+        if not entities:
+            return
+        for entity in entities:
+            validate_entity(entity)
+        self._http.request(
+            "POST",
+            "/v2/op/update",
+            operation="batch update",
+            headers=tenant.headers(),
+            json={"actionType": action, "entities": [dict(e) for e in entities]},
+            ok=(204,),
+        )
 
     # ------------------------------------------------------------------ subscriptions
 

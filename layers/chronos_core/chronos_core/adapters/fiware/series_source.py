@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Final, Literal
 
-from chronos_core.adapters.fiware.sth import SthCometClient, SthPoint
+from chronos_core.adapters.fiware.sth import RangeRead, SthCometClient, SthPoint
 from chronos_core.application.ports.pipeline import CollectedPart
 from chronos_core.deadlines import in_this_context
 from chronos_core.domain.fiware import FiwareTenant, SeriesRef
 from chronos_core.domain.model import FiwareSource
 from chronos_core.domain.training_job import ChunkSpec, TimeWindow
+
+#: A time slice is read in parallel lanes only when each lane gets at least this many points
+#: (fewer would pay more in per-read overhead than the parallelism gains).
+MIN_LANE_POINTS: Final = 1000
 
 
 def _series(source: FiwareSource) -> SeriesRef:
@@ -61,15 +65,7 @@ class SthSeriesSource:
     def collect(self, source: FiwareSource, chunk: ChunkSpec, *, pages_in_flight: int = 1) -> CollectedPart:
         tenant, series = FiwareTenant.of(source), _series(source)
         if chunk.date_from is not None:
-            read = self._client.read_between(
-                tenant, series, chunk.date_from, chunk.date_to, expected_points=chunk.count
-            )
-            rest = (
-                None
-                if read.complete or read.resume_from is None
-                else chunk.model_copy(update={"date_from": read.resume_from})
-            )
-            return CollectedPart(points=_pairs(read.points), rest=rest)
+            return self._collect_by_time(tenant, series, chunk, pages_in_flight)
         read = self._client.read_range(tenant, series, chunk.offset, chunk.count, concurrency=pages_in_flight)
         if read.complete or read.resume_offset is None:
             return CollectedPart(points=_pairs(read.points))
@@ -79,6 +75,51 @@ class SthSeriesSource:
 
     def last_n(self, source: FiwareSource, n: int) -> list[tuple[datetime, float | None]]:
         return _pairs(self._client.last_n(FiwareTenant.of(source), _series(source), n))
+
+    def _collect_by_time(
+        self, tenant: FiwareTenant, series: SeriesRef, chunk: ChunkSpec, pages_in_flight: int
+    ) -> CollectedPart:
+        """The slice ``[date_from, date_to)`` split into up to ``pages_in_flight`` adjacent
+        sub-slices (lanes) read by time at once, each one page at a time, so that the chunk keeps
+        that many pages in flight; the client's flow control still admits each page (a slow or
+        failing STH gets fewer). Every point is read once (the lanes are half-open and adjacent).
+        When a lane stops for time, the points up to its resume time are kept and the rest of the
+        slice is what is left to read (the later lanes' points are read again by the next call)."""
+        assert chunk.date_from is not None
+        lanes = _lane_bounds(chunk, pages_in_flight)
+        expected = max(1, chunk.count // len(lanes))
+
+        def read(bounds: tuple[datetime, datetime | None]) -> RangeRead:
+            return self._client.read_between(tenant, series, bounds[0], bounds[1], expected_points=expected)
+
+        if len(lanes) == 1:
+            reads = [read(lanes[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="sth-lane") as pool:
+                reads = list(pool.map(in_this_context(read), lanes))
+        points: list[SthPoint] = []
+        for part in reads:
+            points.extend(part.points)
+            if not part.complete and part.resume_from is not None:
+                return CollectedPart(
+                    points=_pairs(points), rest=chunk.model_copy(update={"date_from": part.resume_from})
+                )
+        return CollectedPart(points=_pairs(points))
+
+
+def _lane_bounds(chunk: ChunkSpec, pages_in_flight: int) -> list[tuple[datetime, datetime | None]]:
+    """``[date_from, date_to)`` cut into equal adjacent spans on whole milliseconds (STH's time
+    resolution), as many as ``pages_in_flight`` allows with :data:`MIN_LANE_POINTS` each; one
+    span when the slice has no end."""
+    assert chunk.date_from is not None
+    start, end = chunk.date_from, chunk.date_to
+    count = max(1, min(pages_in_flight, chunk.count // MIN_LANE_POINTS))
+    if end is None or count == 1 or end - start < timedelta(milliseconds=count):
+        return [(start, end)]
+    step_ms = (end - start) // timedelta(milliseconds=1) // count
+    cuts = [start + timedelta(milliseconds=step_ms * i) for i in range(1, count)]
+    edges = [start, *cuts, end]
+    return [(low, high) for low, high in zip(edges[:-1], edges[1:], strict=True)]
 
 
 class SthObservedSeries:

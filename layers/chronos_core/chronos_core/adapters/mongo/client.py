@@ -122,6 +122,11 @@ INDEXES: list[tuple[str, list[tuple[str, int]], dict[str, Any]]] = [
     (TRAINING_JOBS, [("model_id", ASCENDING), ("created_at", DESCENDING)], {"name": "model_id_created_at"}),
     (TRAINING_JOBS, [("prediction_config.enabled", ASCENDING)], {"name": "prediction_enabled"}),
     (TRAINING_JOBS, [("next_prediction_at", ASCENDING)], {"name": "next_prediction_at"}),
+    (
+        TRAINING_JOBS,
+        [("forecast_bucket", ASCENDING), ("next_prediction_at", ASCENDING)],
+        {"name": "forecast_bucket_next_prediction_at"},
+    ),
     (TRAINING_JOBS, [("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "status_updated_at"}),
     (AUTH_FAILURES, [("client", ASCENDING), ("at", ASCENDING)], {"name": "client_at"}),
     (TRAINING_CHUNKS, [("job_id", ASCENDING)], {"name": "job_id"}),

@@ -28,12 +28,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
+from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chronos_core.adapters.mongo.client import FORECAST_CLAIMS, FORECAST_RUNS, Document, with_retries
-from chronos_core.application.ports.forecasting import RunAdmission
+from chronos_core.application.ports.forecasting import RunAdmission, RunOutcome
 from chronos_core.domain.forecasting import ForecastRunStatus, run_key
 from chronos_core.domain.ids import JobId
 from chronos_core.domain.model import utcnow
@@ -150,6 +151,86 @@ class MongoForecastSchedule:
         self._runs.update_one(
             {"_id": run_key(job_id, slot)},
             {"$set": {"status": status.value, "error": error, "finished_at": utcnow(), "lease_until": None}},
+        )
+
+    def begin_runs(
+        self, items: Sequence[tuple[JobId, datetime, int]], lease_seconds: float
+    ) -> list[RunAdmission]:
+        """One unordered ``insert_many`` of the batch's run documents (each carrying this call's
+        ``batch`` token, so that a retried insert recognises its own); only the pairs that
+        already had a run (a retry, a redelivery) take the one-by-one path of :meth:`begin_run`."""
+        admissions: list[RunAdmission] = ["busy"] * len(items)
+        first: dict[str, int] = {}
+        for i, (job_id, slot, _) in enumerate(items):
+            first.setdefault(run_key(job_id, slot), i)  # a later copy of a pair stays busy
+        if not first:
+            return admissions
+        now = utcnow()
+        lease = now + timedelta(seconds=lease_seconds)
+        batch = uuid.uuid4().hex
+        docs: list[Document] = []
+        for key, i in first.items():
+            job_id, slot, _ = items[i]
+            docs.append(
+                {
+                    "_id": key,
+                    "job_id": job_id,
+                    "slot": slot,
+                    "status": "running",
+                    "attempts": 1,
+                    "lease_until": lease,
+                    "started_at": now,
+                    "batch": batch,
+                }
+            )
+        taken = self._insert_runs(docs, batch)
+        for key, i in first.items():
+            if key not in taken:
+                job_id, slot, attempt = items[i]
+                admissions[i] = self.begin_run(job_id, slot, attempt, lease_seconds)
+            else:
+                admissions[i] = "run"
+        return admissions
+
+    @with_retries
+    def _insert_runs(self, docs: list[Document], batch: str) -> set[str]:
+        """Insert the run documents; return the keys this batch holds (inserted now, or by an
+        earlier try of the same call)."""
+        try:
+            self._runs.insert_many(docs, ordered=False)
+            return {d["_id"] for d in docs}
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            clashed = [docs[int(error["index"])]["_id"] for error in errors]
+        ours = {
+            d["_id"]
+            for d in self._runs.find({"_id": {"$in": clashed}, "batch": batch, "attempts": 1}, {"_id": 1})
+        }
+        return {d["_id"] for d in docs if d["_id"] not in clashed or d["_id"] in ours}
+
+    @with_retries
+    def finish_runs(self, outcomes: Sequence[RunOutcome]) -> None:
+        if not outcomes:
+            return
+        now = utcnow()
+        self._runs.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": run_key(o.job_id, o.slot)},
+                    {
+                        "$set": {
+                            "status": o.status.value,
+                            "error": o.error,
+                            "finished_at": now,
+                            "lease_until": None,
+                        }
+                    },
+                )
+                for o in outcomes
+            ],
+            ordered=False,
         )
 
     @with_retries

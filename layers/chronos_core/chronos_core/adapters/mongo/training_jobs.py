@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -40,7 +40,13 @@ from chronos_core.adapters.mongo.client import (
 from chronos_core.application.ports.models import Page
 from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.evaluation import TrainingResult
-from chronos_core.domain.forecasting import DueJob, LastForecast, PredictionConfig
+from chronos_core.domain.forecasting import (
+    DueJob,
+    ForecastShard,
+    LastForecast,
+    PredictionConfig,
+    forecast_bucket,
+)
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import utcnow
 from chronos_core.domain.retraining import PromotionVerdict, TrainingHistory, Trigger
@@ -95,6 +101,21 @@ def document_to_job(doc: Document, chunks: ChunkTally, live: Document | None = N
     return TrainingJob.model_validate({**doc, "progress": progress, "history": history})
 
 
+def _last_forecast_update(job_id: JobId, run: LastForecast) -> tuple[Document, Document]:
+    """The filter and update that store ``run`` unless a newer slot is recorded already."""
+    return (
+        {
+            "id": job_id,
+            "$or": [
+                {"last_forecast.slot": {"$exists": False}},
+                {"last_forecast": None},
+                {"last_forecast.slot": {"$lte": run.slot}},
+            ],
+        },
+        {"$set": {"last_forecast": run.model_dump()}},
+    )
+
+
 class MongoTrainingJobRepository:
     """Every job port on MongoDB (see the module docstring)."""
 
@@ -104,6 +125,8 @@ class MongoTrainingJobRepository:
         self._live: Collection[Document] = db[TRAINING_PROGRESS]
         self._triggers: Collection[Document] = db[TRAINING_TRIGGERS]
         self._attempts = attempts
+        #: ``_id`` of jobs read by :meth:`get_many`, so the forecast path's writes are keyed by it.
+        self._oids: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ reads
 
@@ -128,24 +151,6 @@ class MongoTrainingJobRepository:
     @with_retries
     def get(self, job_id: JobId) -> TrainingJob | None:
         return self._job(self._jobs.find_one({"id": job_id}, {"_id": 0}))
-
-    @with_retries
-    def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
-        """The jobs that exist among ``job_ids`` without their epoch history (as
-        :meth:`list_for_model` answers them): three reads per thousand ids, whatever their number."""
-        found: dict[JobId, TrainingJob] = {}
-        ids = list(dict.fromkeys(job_ids))
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            docs = list(self._jobs.find({"id": {"$in": chunk}}, {"_id": 0, "history": 0}))
-            present = [d["id"] for d in docs]
-            if not present:
-                continue
-            chunks = self._chunk_points(present)
-            live = {d["_id"]: d for d in self._live.find({"_id": {"$in": present}}, {"history": 0})}
-            for doc in docs:
-                found[JobId(doc["id"])] = document_to_job(doc, chunks[doc["id"]], live.get(doc["id"]))
-        return found
 
     @with_retries
     def status_of(self, job_id: JobId) -> TrainingStatus | None:
@@ -515,10 +520,17 @@ class MongoTrainingJobRepository:
     # ------------------------------------------------------------------ recurring forecasts
 
     @with_retries
-    def due_for_forecast(self, now: datetime, limit: int) -> Sequence[DueJob]:
+    def due_for_forecast(
+        self, now: datetime, limit: int, shard: ForecastShard | None = None
+    ) -> Sequence[DueJob]:
+        query: Document = {"prediction_config.enabled": True, "next_prediction_at": {"$lte": now}}
+        if shard is not None and shard.count > 1:
+            in_shard: Document = {"forecast_bucket": {"$in": shard.buckets()}}
+            # Jobs enabled before buckets were stored belong to shard 0.
+            query["$or"] = [in_shard, {"forecast_bucket": None}] if shard.index == 0 else [in_shard]
         cursor = (
             self._jobs.find(
-                {"prediction_config.enabled": True, "next_prediction_at": {"$lte": now}},
+                query,
                 {"_id": 0, "id": 1, "next_prediction_at": 1, "prediction_config.interval_seconds": 1},
             )
             .sort("next_prediction_at", ASCENDING)
@@ -537,7 +549,11 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def enable_forecasts(self, job_id: JobId, config: PredictionConfig, first_slot: datetime | None) -> None:
-        changes: dict[str, Any] = {"prediction_config": config.model_dump(), "updated_at": utcnow()}
+        changes: dict[str, Any] = {
+            "prediction_config": config.model_dump(),
+            "updated_at": utcnow(),
+            "forecast_bucket": forecast_bucket(job_id),
+        }
         if first_slot is not None:
             changes["next_prediction_at"] = first_slot
         self._jobs.update_one({"id": job_id}, {"$set": changes})
@@ -575,14 +591,56 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def record_last_forecast(self, job_id: JobId, run: LastForecast) -> None:
-        self._jobs.update_one(
-            {
-                "id": job_id,
-                "$or": [
-                    {"last_forecast.slot": {"$exists": False}},
-                    {"last_forecast": None},
-                    {"last_forecast.slot": {"$lte": run.slot}},
+        self._jobs.update_one(*_last_forecast_update(job_id, run))
+
+    @with_retries
+    def advance_forecast_slots(self, moves: Sequence[tuple[JobId, datetime, datetime]]) -> None:
+        if moves:
+            self._jobs.bulk_write(
+                [
+                    UpdateOne(
+                        self._by_id(
+                            job_id,
+                            {
+                                "id": job_id,
+                                "prediction_config.enabled": True,
+                                "next_prediction_at": {"$lte": slot},
+                            },
+                        ),
+                        {"$set": {"next_prediction_at": next_slot}},
+                    )
+                    for job_id, slot, next_slot in moves
                 ],
-            },
-            {"$set": {"last_forecast": run.model_dump()}},
-        )
+                ordered=False,
+            )
+
+    @with_retries
+    def record_last_forecasts(self, runs: Sequence[tuple[JobId, LastForecast]]) -> None:
+        if runs:
+            self._jobs.bulk_write(
+                [
+                    UpdateOne(self._by_id(job_id, query), change)
+                    for job_id, run in runs
+                    for query, change in [_last_forecast_update(job_id, run)]
+                ],
+                ordered=False,
+            )
+
+    @with_retries
+    def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
+        """One query whatever the number of jobs: the job documents as stored, without their
+        chunk tallies, live progress or attached triggers (the forecast path reads none)."""
+        ids = list(dict.fromkeys(job_ids))
+        if not ids:
+            return {}
+        found: dict[JobId, TrainingJob] = {}
+        for doc in self._jobs.find({"id": {"$in": ids}}, {"history": 0}):
+            self._oids[doc["id"]] = doc.pop("_id")
+            found[JobId(doc["id"])] = document_to_job(doc, ChunkTally())
+        return found
+
+    def _by_id(self, job_id: JobId, query: Document) -> Document:
+        """``query`` on job ``job_id``, narrowed by its ``_id`` when known (a job's ``_id`` never
+        changes): FerretDB v1 pushes ``_id`` equality down to its backend, not ``id``."""
+        oid = self._oids.get(job_id)
+        return {**query, "_id": oid} if oid is not None else query

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from chronos_core.application.training.commands import JobCommand
 from chronos_core.domain.auth import Principal
-from chronos_core.domain.forecasting import ForecastMessage
+from chronos_core.domain.forecasting import ForecastMessage, ForecastShard
 from chronos_core.domain.ids import ModelId
 
 
@@ -46,10 +46,12 @@ class ReadHistory(JobCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class ScheduleTick:
-    """One scheduler tick at ``now``; ``correlation_id`` goes with every message it sends."""
+    """One scheduler tick at ``now``, over the jobs of ``shard`` (all jobs when None);
+    ``correlation_id`` goes with every message it sends."""
 
     now: datetime
     correlation_id: str
+    shard: ForecastShard | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,3 +60,10 @@ class ExecuteForecast:
 
     message: ForecastMessage
     attempt: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecuteForecastBatch:
+    """Run the forecasts of a batch of claimed slots (one SQS batch), each on its own."""
+
+    items: tuple[ExecuteForecast, ...]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from chronos_core.application.forecasting.refs import PredictionRefCache
 from chronos_core.application.forecasting.settings import ForecastSettings
 from chronos_core.application.models.deps import ModelsDeps
 from chronos_core.application.ports.forecasting import (
@@ -15,6 +16,8 @@ from chronos_core.application.ports.forecasting import (
     ForecastPublisher,
     ForecastQueue,
     ForecastSchedule,
+    PredictionStamps,
+    TickQueue,
 )
 from chronos_core.application.ports.leases import Leases
 from chronos_core.application.ports.pipeline import SeriesSource
@@ -40,6 +43,12 @@ class ForecastContextDeps(Protocol):
 class PredictionDeps(ForecastingJobsDeps, ForecastContextDeps, Protocol):
     """On-demand forecasts."""
 
+    @property
+    def prediction_refs(self) -> PredictionRefCache: ...
+
+    @property
+    def prediction_stamps(self) -> PredictionStamps: ...
+
 
 class ProvisioningDeps(ForecastingJobsDeps, Protocol):
     """Enabling and disabling recurring forecasts."""
@@ -62,6 +71,16 @@ class SchedulerDeps(Protocol):
 
     @property
     def queue(self) -> ForecastQueue: ...
+
+    @property
+    def forecast_settings(self) -> ForecastSettings: ...
+
+
+class FanOutDeps(Protocol):
+    """The rule's tick when the scheduler is sharded."""
+
+    @property
+    def tick_queue(self) -> TickQueue: ...
 
     @property
     def forecast_settings(self) -> ForecastSettings: ...

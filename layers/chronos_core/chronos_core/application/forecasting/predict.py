@@ -9,13 +9,11 @@ from pydantic import BaseModel, Field
 from chronos_core.application.forecasting.commands import Predict, PredictModel
 from chronos_core.application.forecasting.context import forecast_now
 from chronos_core.application.forecasting.deps import PredictionDeps
-from chronos_core.application.models.commands import GetModel
-from chronos_core.application.models.definitions import get_model
-from chronos_core.application.training.queries import job_and_model
 from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.forecasting import ForecastPoint, ForecastQuality
 from chronos_core.domain.ids import JobId
-from chronos_core.domain.model import UtcDateTime, utcnow
+from chronos_core.domain.model import Model, UtcDateTime, utcnow
+from chronos_core.domain.training_job import TrainingJob
 
 
 class ContextPoint(BaseModel):
@@ -51,14 +49,17 @@ class Prediction(BaseModel):
 def predict_with_champion(deps: PredictionDeps, command: PredictModel) -> Prediction:
     """``POST /models/{id}/predict``: forecast with the model's champion (its serving job).
     Raises NotFoundError, ConflictError (no champion yet), UpstreamError."""
-    model = get_model(deps, GetModel(principal=command.principal, model_id=command.model_id))
+    model = deps.prediction_refs.model(
+        deps.prediction_stamps, deps.models, command.principal, command.model_id
+    )
     champion = model.champion_job_id
     if champion is None:
         raise ConflictError(
             f"Model {model.id} has no trained champion yet",
             details=[{"field": "serving", "message": "train the model first"}],
         )
-    return predict(deps, Predict(principal=command.principal, model_id=model.id, job_id=JobId(champion)))
+    job = deps.prediction_refs.job(deps.prediction_stamps, deps.jobs, model, JobId(champion))
+    return _predict(deps, model, job)
 
 
 def predict(deps: PredictionDeps, command: Predict) -> Prediction:
@@ -66,8 +67,15 @@ def predict(deps: PredictionDeps, command: Predict) -> Prediction:
 
     Raises NotFoundError (model/job, also another tenant's), ConflictError (no trained model),
     UpstreamError (STH failed, or returned no valid point), DependencyUnavailableError.
+    The job and model come from the warm container's :class:`PredictionRefCache` while their
+    stored stamps are unchanged.
     """
-    job, model = job_and_model(deps, command)
+    refs, stamps = deps.prediction_refs, deps.prediction_stamps
+    model = refs.model(stamps, deps.models, command.principal, command.model_id)
+    return _predict(deps, model, refs.job(stamps, deps.jobs, model, command.job_id))
+
+
+def _predict(deps: PredictionDeps, model: Model, job: TrainingJob) -> Prediction:
     result, points = forecast_now(deps, model, job)
     return Prediction(
         model_id=model.id,

@@ -4,6 +4,7 @@ claimed slots, and FIWARE to publish, provision and read back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -15,13 +16,24 @@ from chronos_core.domain.forecasting import (
     ForecastResult,
     ForecastRunStatus,
     ForecastSeries,
+    ForecastShard,
     PredictionConfig,
 )
-from chronos_core.domain.ids import JobId
+from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.model import Model
 from chronos_core.domain.training_job import TrainingJob
 
 RunAdmission = Literal["run", "done", "busy"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOutcome:
+    """How the run of ``(job_id, slot)`` ended."""
+
+    job_id: JobId
+    slot: datetime
+    status: ForecastRunStatus
+    error: str | None = None
 
 
 class Forecaster(Protocol):
@@ -66,6 +78,16 @@ class ForecastSchedule(Protocol):
     ) -> None:
         """Record the outcome of the run of ``(job, slot)``."""
 
+    def begin_runs(
+        self, items: Sequence[tuple[JobId, datetime, int]], lease_seconds: float
+    ) -> list[RunAdmission]:
+        """:meth:`begin_run` for each ``(job_id, slot, attempt)`` of a batch, in as few storage
+        calls as the server allows; one admission per item. A pair listed twice is admitted at
+        most once (the other copy is ``busy``)."""
+
+    def finish_runs(self, outcomes: Sequence[RunOutcome]) -> None:
+        """:meth:`finish_run` for each outcome of a batch, in one storage call."""
+
     def delete_runs(self, job_id: JobId) -> int:
         """Forget every run of a deleted job."""
 
@@ -77,9 +99,26 @@ class ForecastQueue(Protocol):
         """Send every message; return those that could not be sent."""
 
 
+class TickQueue(Protocol):
+    """Where the rule's tick sends one shard tick per shard (SQS), each run by its own invocation."""
+
+    def send_shards(
+        self, shards: Sequence[ForecastShard], now: datetime, correlation_id: str
+    ) -> list[ForecastShard]:
+        """Send one shard tick per shard; return those that could not be sent."""
+
+
 class ForecastPublisher(Protocol):
     def publish(self, config: PredictionConfig, series: ForecastSeries) -> None:
         """Upsert ``series`` on the job's forecast entity (Orion)."""
+
+    def publish_many(
+        self, items: Sequence[tuple[PredictionConfig, ForecastSeries]]
+    ) -> list[Exception | None]:
+        """Upsert each series on its job's forecast entity, several entities per request
+        (Orion's ``POST /v2/op/update``, one per tenant); one result per item: ``None`` when
+        published, else the error that kept it from being published (a rejected item never
+        keeps the others from being published)."""
 
 
 class ForecastProvisioner(Protocol):
@@ -119,3 +158,13 @@ class ForecastListener(Protocol):
     ) -> None:
         """React to a published forecast. A failure here never fails the forecast: the worker
         logs it and carries on."""
+
+
+class PredictionStamps(Protocol):
+    """Small projected reads that tell whether a cached model or job is still current."""
+
+    def model_stamp(self, model_id: ModelId) -> object | None:
+        """What of the model a prediction depends on changing changes this (None: no such model)."""
+
+    def job_stamp(self, job_id: JobId) -> object | None:
+        """What of the job a prediction depends on changing changes this (None: no such job)."""

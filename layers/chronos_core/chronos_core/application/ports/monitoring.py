@@ -274,8 +274,9 @@ class EvaluatedJobs(MonitoredJobs, Protocol):
     """The jobs as the evaluator reads them: a batch at a time."""
 
     def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
-        """The jobs that exist among ``job_ids``, as :meth:`get` answers them but without the
-        epoch history, in a few reads whatever their number."""
+        """The jobs that exist among ``job_ids``, in one storage call whatever their number, as
+        ``RecurringForecastJobs.get_many`` answers them: their progress counters, epoch history
+        and triggers are not read (no rule uses them)."""
 
 
 class Notifier(Protocol):

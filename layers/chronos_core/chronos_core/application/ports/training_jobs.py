@@ -13,7 +13,7 @@ from typing import Protocol
 
 from chronos_core.application.ports.models import Page
 from chronos_core.domain.evaluation import TrainingResult
-from chronos_core.domain.forecasting import DueJob, LastForecast, PredictionConfig
+from chronos_core.domain.forecasting import DueJob, ForecastShard, LastForecast, PredictionConfig
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.retraining import PromotionVerdict, Trigger
 from chronos_core.domain.retraining import TrainingHistory as TriggerHistory
@@ -160,8 +160,15 @@ class RecurringForecastJobs(Protocol):
     def get(self, job_id: JobId) -> TrainingJob | None:
         """The job with its live progress, or None."""
 
-    def due_for_forecast(self, now: datetime, limit: int) -> Sequence[DueJob]:
-        """Enabled jobs whose ``next_prediction_at <= now``, oldest slot first, at most ``limit``."""
+    def due_for_forecast(
+        self, now: datetime, limit: int, shard: ForecastShard | None = None
+    ) -> Sequence[DueJob]:
+        """Enabled jobs whose ``next_prediction_at <= now``, oldest slot first, at most ``limit``;
+        only those of ``shard`` when given (:meth:`ForecastShard.holds`)."""
+
+    def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
+        """The jobs that exist among ``job_ids``, by id, in one storage call, for the forecast
+        path: their progress counters, epoch history and attached triggers are not read."""
 
     def enable_forecasts(self, job_id: JobId, config: PredictionConfig, first_slot: datetime | None) -> None:
         """Store ``config``; set the next slot when ``first_slot`` is given."""
@@ -178,6 +185,12 @@ class RecurringForecastJobs(Protocol):
 
     def record_last_forecast(self, job_id: JobId, run: LastForecast) -> None:
         """Store ``run`` unless a newer slot is recorded already."""
+
+    def advance_forecast_slots(self, moves: Sequence[tuple[JobId, datetime, datetime]]) -> None:
+        """:meth:`advance_forecast_slot` for each ``(job_id, slot, next_slot)``, in one storage call."""
+
+    def record_last_forecasts(self, runs: Sequence[tuple[JobId, LastForecast]]) -> None:
+        """:meth:`record_last_forecast` for each ``(job_id, run)``, in one storage call."""
 
 
 class ForecastingJobs(TrainingJobs, RecurringForecastJobs, Protocol):

@@ -1,0 +1,269 @@
+"""Fleet-scale forecasting benchmarks against the deployed local stack (issue #19).
+
+Prints:
+
+1. One batch of ten forecasts in-process (the real adapters: MongoDB, STH, Orion of the stack),
+   broken down by step (jobs+models read, leases, running records, STH context + forecast,
+   Orion batch update, run outcomes + slot moves + last forecasts, listeners).
+2. Forecasts per second through SQS -> the deployed forecast Lambda (N cloned jobs, N messages
+   sent at once, timed until every job records a successful run).
+3. A sharded scheduler tick over ``--due`` due jobs (seeded in a scratch database): each shard's
+   due query + claims, run one after the other in-process as each shard's invocation would; the
+   queue counts messages (SQS's send rate is measured by bench_forecasts.py).
+4. Predict p50/p95 in-process (handler, warm container) and through API Gateway.
+
+Usage: ``.local/venv/bin/python bench/bench_fleet.py [--forecasts 400] [--due 100000] [--shards 32]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "layers" / "chronos_core"), str(ROOT), str(ROOT / "bench")]
+
+import httpx  # noqa: E402
+from bench_forecasts import STACK, bench_forecasts, bench_predict, token, trained_job  # noqa: E402
+from pymongo import MongoClient  # noqa: E402
+
+
+class Timed:
+    """Wraps an adapter; adds the wall time of each method call to ``times[label]``."""
+
+    def __init__(self, inner: Any, label: str, times: dict[str, float]) -> None:
+        self._inner, self._label, self._times = inner, label, times
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                self._times[f"{self._label}.{name}"] += time.perf_counter() - started
+
+        return timed
+
+
+def stack_settings() -> Any:
+    from chronos_core.config import Settings
+
+    return Settings(
+        mongodb_uri=STACK["MongoDbUri"],
+        mongodb_database=STACK["MongoDbDatabase"],
+        sth_url=STACK["SthUrl"],
+        orion_url=STACK["OrionUrl"],
+        iot_agent_url=STACK["IotAgentUrl"],
+    )
+
+
+def clone_jobs(db: Any, job: dict[str, Any], count: int, tag: str, interval: int = 3600) -> list[str]:
+    from chronos_core.domain.forecasting import PredictionConfig, forecast_entity_id
+    from chronos_core.domain.ids import JobId
+
+    model = db["models"].find_one({"id": job["model_id"]})
+    clones = []
+    for _ in range(count):
+        clone = {k: v for k, v in job.items() if k not in ("_id", "last_forecast", "next_prediction_at")}
+        clone.update(id=str(uuid.uuid4()), bench=tag, next_prediction_at=None)
+        clone["prediction_config"] = PredictionConfig(
+            enabled=True,
+            interval_seconds=interval,
+            entity_id=forecast_entity_id(JobId(clone["id"])),
+            entity_type="Prediction",
+            fiware_service=model["fiware_service"],
+            fiware_servicepath=model["fiware_servicepath"],
+            source_entity_id=model["entity_id"],
+            feature=model["feature"],
+        ).model_dump()
+        clones.append(clone)
+    db["training_jobs"].insert_many(clones)
+    return [c["id"] for c in clones]
+
+
+def bench_batch(db: Any, job: dict[str, Any], batches: int = 5) -> None:
+    from chronos_core import bootstrap
+    from chronos_core.application.forecasting.commands import ExecuteForecast, ExecuteForecastBatch
+    from chronos_core.application.forecasting.worker import execute_forecasts
+    from chronos_core.domain.forecasting import ForecastMessage
+    from chronos_core.domain.ids import JobId
+    from chronos_core.domain.model import utcnow
+
+    tag = uuid.uuid4().hex[:6]
+    ids = clone_jobs(db, job, 10 * (batches + 1), tag)
+    base = bootstrap.bootstrap(stack_settings())
+    times: dict[str, float] = defaultdict(float)
+    services = bootstrap.bootstrap(
+        stack_settings(),
+        jobs=Timed(base.jobs, "jobs", times),
+        models=Timed(base.models, "models", times),
+        schedule=Timed(base.schedule, "schedule", times),
+        series=Timed(base.series, "sth", times),
+        forecasters=Timed(base.forecasters, "forecasters", times),
+        publisher=Timed(base.publisher, "orion", times),
+        forecast_listeners=[Timed(listener, "listeners", times) for listener in base.forecast_listeners],
+    )
+    totals: list[float] = []
+    try:
+        for b in range(batches + 1):
+            slot = utcnow()
+            batch = ExecuteForecastBatch(
+                items=tuple(
+                    ExecuteForecast(message=ForecastMessage(job_id=JobId(j), slot=slot))
+                    for j in ids[b * 10 : b * 10 + 10]
+                )
+            )
+            if b == 0:
+                execute_forecasts(services, batch)  # warm: ONNX model loaded, connections open
+                times.clear()
+                continue
+            started = time.perf_counter()
+            results = execute_forecasts(services, batch)
+            totals.append(time.perf_counter() - started)
+            assert all(not isinstance(r, Exception) and r.status == "succeeded" for r in results), results
+        mean_total = statistics.fmean(totals) * 1000
+        print(
+            f"{'batch of ten in-process, total':44} mean={mean_total:7.1f} ms over {batches} batches "
+            f"({10 * 1000 / mean_total:5.1f} forecasts/s per worker)"
+        )
+        for name, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:42} {seconds / batches * 1000:7.1f} ms per batch (wall, summed over threads)")
+    finally:
+        cleanup(db, job, ids)
+
+
+def cleanup(db: Any, job: dict[str, Any], ids: Sequence[str]) -> None:
+    from chronos_core.domain.forecasting import forecast_entity_id
+    from chronos_core.domain.ids import JobId
+
+    model = db["models"].find_one({"id": job["model_id"]})
+    headers = {"Fiware-Service": model["fiware_service"], "Fiware-ServicePath": model["fiware_servicepath"]}
+    with httpx.Client(base_url=STACK["OrionUrl"], timeout=10, headers=headers) as orion:
+        for job_id in ids:
+            orion.delete(f"/v2/entities/{forecast_entity_id(JobId(job_id))}")
+    db["training_jobs"].delete_many({"id": {"$in": list(ids)}})
+    db["forecast_runs"].delete_many({"job_id": {"$in": list(ids)}})
+
+
+class CountingQueue:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, messages: Sequence[Any], correlation_id: str) -> list[Any]:
+        self.sent += len(messages)
+        return []
+
+
+def bench_sharded_tick(due: int, shards: int) -> None:
+    from chronos_core import bootstrap
+    from chronos_core.adapters import mongo
+    from chronos_core.application.forecasting.commands import ScheduleTick
+    from chronos_core.application.forecasting.scheduler import schedule_due
+    from chronos_core.config import Settings
+    from chronos_core.domain.forecasting import ForecastShard, forecast_bucket
+    from chronos_core.domain.model import utcnow
+
+    client = mongo.create_client(STACK["MongoDbUri"], 5000)
+    name = f"chronos_bench_{uuid.uuid4().hex[:8]}"
+    db = client[name]
+    mongo.ensure_indexes(db)
+    try:
+        now = utcnow()
+        started = time.perf_counter()
+        for start in range(0, due, 10_000):
+            docs = []
+            for _ in range(min(10_000, due - start)):
+                job_id = str(uuid.uuid4())
+                docs.append(
+                    {
+                        "id": job_id,
+                        "model_id": "bench",
+                        "status": "completed",
+                        "prediction_config": {"enabled": True, "interval_seconds": 3600},
+                        "next_prediction_at": now - timedelta(seconds=30),
+                        "forecast_bucket": forecast_bucket(job_id),
+                    }
+                )
+            db["training_jobs"].insert_many(docs)
+        print(f"{'seeded due jobs':44} {due} in {time.perf_counter() - started:6.1f} s")
+        settings = Settings(
+            mongodb_database=name, forecast_max_claims_per_tick=5000, forecast_scheduler_shards=shards
+        )
+        queue = CountingQueue()
+        services = bootstrap.bootstrap(settings, database=db, queue=queue)
+        per_shard: list[float] = []
+        claimed = 0
+        tick_now = utcnow()
+        for i in range(shards):
+            t0 = time.perf_counter()
+            result = schedule_due(
+                services,
+                ScheduleTick(
+                    now=tick_now, correlation_id="bench", shard=ForecastShard(index=i, count=shards)
+                ),
+            )
+            per_shard.append(time.perf_counter() - t0)
+            claimed += result.claimed
+        ms = sorted(s * 1000 for s in per_shard)
+        print(
+            f"{'sharded tick, ' + str(due) + ' due, ' + str(shards) + ' shards':44} total={sum(per_shard):6.1f} s  "
+            f"per shard p50={ms[len(ms) // 2]:7.0f} ms max={ms[-1]:7.0f} ms  claimed={claimed} sent={queue.sent}"
+        )
+        # The same shard again: everything claimed already, nothing twice.
+        t0 = time.perf_counter()
+        again = schedule_due(
+            services,
+            ScheduleTick(now=tick_now, correlation_id="bench", shard=ForecastShard(index=0, count=shards)),
+        )
+        print(
+            f"{'  shard 0 run again (redelivered)':44} {(time.perf_counter() - t0) * 1000:7.0f} ms  claimed={again.claimed}"
+        )
+    finally:
+        client.drop_database(name)
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--forecasts", type=int, default=400)
+    parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--shards", type=int, default=32)
+    parser.add_argument("--predict", type=int, default=100)
+    parser.add_argument("--only", choices=["batch", "sqs", "tick", "predict"], action="append")
+    args = parser.parse_args()
+    only = set(args.only or ["batch", "sqs", "tick", "predict"])
+    client: MongoClient[dict[str, Any]] = MongoClient(STACK["MongoDbUri"], tz_aware=True)
+    db = client[STACK["MongoDbDatabase"]]
+    with httpx.Client(
+        base_url=STACK["ApiUrl"].rstrip("/"), timeout=60, headers={"Authorization": f"Bearer {token()}"}
+    ) as api:
+        job = trained_job(db, api) if only - {"tick"} else {}
+        if job:
+            print(f"job {job['id']} (model {job['model_id']})")
+        if "batch" in only:
+            bench_batch(db, job)
+        if "sqs" in only:
+            bench_forecasts(db, job, args.forecasts)
+        if "predict" in only:
+            bench_predict(job, api, args.predict)
+    if "tick" in only:
+        bench_sharded_tick(args.due, args.shards)
+    client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Stamps of models and jobs for the on-demand forecast cache: one projected ``find_one`` each."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from chronos_core.adapters.mongo.client import MODELS, TRAINING_JOBS, Document, with_retries
+from chronos_core.domain.ids import JobId, ModelId
+
+#: Every model field a prediction reads that can change after creation.
+MODEL_STAMP: Final = {"_id": 0, "updated_at": 1, "status": 1, "serving": 1, "source": 1}
+#: Every job field a prediction reads that can change after the job completes.
+JOB_STAMP: Final = {
+    "_id": 0,
+    "model_id": 1,
+    "status": 1,
+    "artifacts": 1,
+    "serving": 1,
+    "model_version": 1,
+    "metrics": 1,
+    "updated_at": 1,
+}
+
+
+class MongoPredictionStamps:
+    """:class:`~chronos_core.application.ports.forecasting.PredictionStamps` on MongoDB."""
+
+    def __init__(self, db: Database[Document], attempts: int = 3) -> None:
+        self._models: Collection[Document] = db[MODELS]
+        self._jobs: Collection[Document] = db[TRAINING_JOBS]
+        self._attempts = attempts
+
+    @with_retries
+    def model_stamp(self, model_id: ModelId) -> object | None:
+        return self._models.find_one({"id": model_id}, MODEL_STAMP)
+
+    @with_retries
+    def job_stamp(self, job_id: JobId) -> object | None:
+        return self._jobs.find_one({"id": job_id}, JOB_STAMP)
