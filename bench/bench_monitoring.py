@@ -51,7 +51,7 @@ from chronos_core.domain.monitoring import RuleDraft, build_rule  # noqa: E402
 from local.fiware_sandbox.testing import start_sandbox  # noqa: E402
 from tests.support.app import mongo_services  # noqa: E402
 from tests.support.builders import data_quality, model, prediction_config, trained_job  # noqa: E402
-from tests.support.fakes import FakeObservedSeries  # noqa: E402
+from tests.support.fakes import FakeObservedSeries, RecordingRetrainTrigger  # noqa: E402
 from tests.support.monitoring import webhook_channel  # noqa: E402
 
 INTERVAL = 600.0
@@ -88,14 +88,18 @@ def rule_drafts(model_id: str, level: float, channel_id: str) -> list[dict[str, 
     ]  # fmt: skip
 
 
-def bench_tick(rule_count: int, ticks: int, sth: str) -> None:
+def bench_tick(rule_count: int, ticks: int, sth: str, retraining: str = "real") -> None:
     """``sth``: ``sandbox`` (HTTP to a sandbox STH-Comet) or ``memory`` (the same points served
-    by an in-memory double: what the tick costs Chronos itself)."""
+    by an in-memory double: what the tick costs Chronos itself). ``retraining``: ``real`` (a
+    firing drift or live-accuracy rule asks the retraining capability, as deployed; the bench's
+    models have no policy, so each such firing is recorded ``skipped``) or ``recorded`` (a double
+    that only records the firings: the evaluator's own cost)."""
     uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27118/")
     client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
     db = client[f"bench_monitoring_{uuid.uuid4().hex[:8]}"]
     sandbox = start_sandbox(uri, components=("sth",)) if sth == "sandbox" else None
-    memory: dict[str, list[tuple[datetime, float | None]]] = {}
+    in_memory = FakeObservedSeries()
+    memory = in_memory.points  # filled below (``FakeObservedSeries({})`` would keep a dict of its own)
     models = max(1, rule_count // 10)
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(seconds=(READINGS - 1) * INTERVAL)
@@ -103,10 +107,9 @@ def bench_tick(rule_count: int, ticks: int, sth: str) -> None:
     try:
         services = mongo_services(
             db,
-            observed_series=(
-                SthObservedSeries(SthCometClient(sandbox.sth_url)) if sandbox else FakeObservedSeries(memory)
-            ),
+            observed_series=(SthObservedSeries(SthCometClient(sandbox.sth_url)) if sandbox else in_memory),
             monitoring_settings=MonitoringSettings(),
+            **({"retrain_trigger": RecordingRetrainTrigger()} if retraining == "recorded" else {}),
         )
         channel = webhook_channel("bench")
         services.channels.add(channel)
@@ -166,7 +169,7 @@ def bench_tick(rule_count: int, ticks: int, sth: str) -> None:
                 f"errors={result.errors}"
             )
         print(
-            f"evaluation tick over {models * 10} rules (STH: {sth}): "
+            f"evaluation tick over {models * 10} rules (STH: {sth}, retraining: {retraining}): "
             + " / ".join(f"{s:.2f}" for s in seconds)
             + " s"
         )
@@ -311,10 +314,12 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--skip-tick", action="store_true")
     parser.add_argument("--sth", choices=["memory", "sandbox", "both"], default="both")
+    parser.add_argument("--retraining", choices=["real", "recorded"], default="real",
+                        help="real: firings ask the retraining capability; recorded: a double")  # fmt: skip
     args = parser.parse_args()
     if not args.skip_tick:
         for sth in ("memory", "sandbox") if args.sth == "both" else (args.sth,):
-            bench_tick(args.rules, args.ticks, sth)
+            bench_tick(args.rules, args.ticks, sth, args.retraining)
     if args.stack:
         bench_stack(args.firings, args.burst)
 

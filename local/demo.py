@@ -497,6 +497,8 @@ def run_alert(api: httpx.Client, stack: dict[str, Any], model: dict[str, Any]) -
             "model_id": model["id"],
             "severity": "high",
             "channels": [hook["id"]],
+            # The receiver stops with the demo: no repeats to it (the alert stays on the dashboard).
+            "repeat_interval_seconds": None,
         },
     )
     rule.raise_for_status()

@@ -184,10 +184,10 @@ def test_sign_in_create_train_and_see_the_forecast_bands(
     page.wait_for_selector("#forecast-chart canvas")
     assert "e2e-ui-again" in page.inner_text("nav .who")
 
-    # Placeholder pages for what lands later.
+    # The alerts page: the rules and the alerts of the caller's tenants (or that there are none).
     page.click("nav >> text=Alerts")
-    page.wait_for_selector("[data-page=placeholder]")
-    screenshot(page, "alerts-placeholder")
+    page.wait_for_selector("[data-page=alerts] h2 >> text=Alerts")
+    screenshot(page, "alerts")
     assert json.loads(httpx.get(dashboard + "config.json").text)["client_id"] == "chronos-dashboard"
     api.delete(f"/models/{model_id}")
 

@@ -11,9 +11,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 
-from chronos_core.adapters.mongo import Document, MongoForecastSchedule
+from chronos_core.adapters.mongo import (
+    Document,
+    MongoForecastSchedule,
+    MongoModelRepository,
+    MongoTrainingJobRepository,
+)
 from chronos_core.adapters.mongo.alert_rules import MongoAlertRules, MongoEvaluationLog, MongoRuleStates
 from chronos_core.adapters.mongo.alerts import MongoAlertStore, MongoSilenceStore
 from chronos_core.adapters.mongo.forecast_log import MongoForecastLog, MongoForecastRunHistory
@@ -21,6 +27,7 @@ from chronos_core.adapters.mongo.notifications import MongoChannelStore, MongoNo
 from chronos_core.application.ports.monitoring import AlertFilter, EvaluationRecord, RuleFilter
 from chronos_core.domain.forecasting import ForecastRunStatus
 from chronos_core.domain.ids import JobId, ModelId
+from chronos_core.domain.model import ServingSummary
 from chronos_core.domain.monitoring import (
     Alert,
     AlertEvent,
@@ -41,6 +48,7 @@ from chronos_core.domain.notifications import (
     Notification,
     NotificationStatus,
 )
+from tests.support import builders
 from tests.support.app import mongo_services
 from tests.support.builders import T0
 from tests.support.fakes import FakeObservedSeries, InMemoryModelRepository, InMemoryTrainingJobs
@@ -57,6 +65,8 @@ from tests.support.monitoring import (
 )
 
 pytestmark = pytest.mark.integration
+
+HOUR = timedelta(hours=1)
 
 
 def concurrently[T](calls: int, work: Callable[[int], T]) -> list[T]:
@@ -329,3 +339,161 @@ def test_a_tick_and_its_deliveries_on_the_real_stores(mongo_db: Database[Documen
     tick(services, T0 + MINUTE)
     assert services.alerts.get_alert(stored.id).status == AlertStatus.RESOLVED  # type: ignore[union-attr]
     assert [n.kind for n in services.notifications.for_alert(stored.id)] == ["firing", "resolved"]
+
+
+# ------------------------------------------------------------------------------ batched reads
+
+
+def test_models_and_jobs_are_read_a_batch_at_a_time(mongo_db: Database[Document]) -> None:
+    models, jobs = MongoModelRepository(mongo_db), MongoTrainingJobRepository(mongo_db)
+    for k in range(3):
+        models.add(builders.model(f"model-{k}"))
+        jobs.add(monitored_job(job_id=f"job-{k}", model_id=f"model-{k}"))
+    found = {m.id: m for m in models.get_many([ModelId("model-0"), ModelId("model-2"), ModelId("gone")])}
+    assert sorted(found) == ["model-0", "model-2"] and found[ModelId("model-2")] == models.get(
+        ModelId("model-2")
+    )
+    got = jobs.get_many([JobId("job-1"), JobId("job-2"), JobId("gone")])
+    assert sorted(got) == ["job-1", "job-2"]
+    one = jobs.get(JobId("job-1"))
+    assert one is not None
+    for name in ("prediction_config", "data_quality", "selection", "metrics", "sampling_interval_seconds"):
+        assert getattr(got[JobId("job-1")], name) == getattr(one, name), name  # what the rules read
+    assert jobs.get_many([]) == {}
+
+
+def test_undecided_predicted_alerts_of_many_rules_in_one_read(mongo_db: Database[Document]) -> None:
+    store = MongoAlertStore(mongo_db)
+    predicted = PredictedCrossing(
+        threshold=20, direction="above", probability=0.8, crossing_at=T0, deadline=T0 + MINUTE
+    )
+    open_r1, open_r2 = alert(predicted=predicted), alert(predicted=predicted, rule_id="r2", fingerprint="fp2")
+    decided = alert(predicted=predicted, outcome=AlertOutcome.AVERTED, fingerprint="fp3")
+    plain = alert(rule_id="r3", fingerprint="fp4")  # no prediction: nothing to settle
+    store.add_alerts([open_r1, open_r2, decided, plain])
+    store.add_alerts([open_r1])  # stored already (a retried tick): replaced, not refused
+    assert store.get_alert(decided.id) == decided
+    found = store.undecided_outcomes_of(["r1", "r2", "r3", "r4"])
+    assert {rule: [a.id for a in alerts] for rule, alerts in found.items()} == {
+        "r1": [open_r1.id],
+        "r2": [open_r2.id],
+    }
+    assert found["r1"] == store.undecided_outcomes("r1")
+
+
+def test_the_newest_forecasts_of_many_jobs_whatever_the_hint(mongo_db: Database[Document]) -> None:
+    log = MongoForecastLog(mongo_db, keep=20)
+    for k in range(6):
+        log.record(published(T0 + k * HOUR, [1.0, 2.0]))
+    log.record(published(T0, [1.0]).model_copy(update={"job_id": "job-2"}))
+    wanted = {JobId("job-1"): 3, JobId("job-2"): 2, JobId("job-3"): 1}
+    exact = {job: log.recent(job, n) for job, n in wanted.items()}
+    assert [f.generated_at for f in exact[JobId("job-1")]] == [T0 + 5 * HOUR, T0 + 4 * HOUR, T0 + 3 * HOUR]
+    assert log.recent_many(wanted) == exact
+    assert log.recent_many(wanted, newer_than=T0 + 2 * HOUR) == exact  # job-2 is short: read in full
+    assert log.recent_many(wanted, newer_than=T0 + 10 * HOUR) == exact  # nothing newer: all in full
+    assert log.recent_many({JobId("job-1"): 0}) == {JobId("job-1"): []}
+
+
+def test_recent_run_statuses_of_many_jobs_whatever_the_hint(mongo_db: Database[Document]) -> None:
+    schedule, history = MongoForecastSchedule(mongo_db), MongoForecastRunHistory(mongo_db)
+    for job, statuses in (("job-1", ["succeeded", "failed", "failed", "failed"]), ("job-2", ["failed"])):
+        for k, status in enumerate(statuses):
+            slot = T0 + k * HOUR
+            assert schedule.begin_run(JobId(job), slot, 1, 60) == "run"
+            schedule.finish_run(JobId(job), slot, status=ForecastRunStatus(status), error=None)
+    schedule.begin_run(JobId("job-1"), T0 + 4 * HOUR, 1, 60)  # running: not finished
+    wanted = {JobId("job-1"): 3, JobId("job-2"): 2, JobId("job-3"): 1}
+    exact = {job: history.recent_statuses(job, n) for job, n in wanted.items()}
+    assert exact[JobId("job-1")] == ["failed", "failed", "failed"] and exact[JobId("job-2")] == ["failed"]
+    assert history.recent_statuses_many(wanted) == exact
+    assert history.recent_statuses_many(wanted, newer_than=T0 + 30 * MINUTE) == exact
+    assert history.recent_statuses_many(wanted, newer_than=T0 + 10 * HOUR) == exact
+
+
+def test_rule_states_are_inserted_together_the_first_time_and_replaced_after(
+    mongo_db: Database[Document],
+) -> None:
+    states = MongoRuleStates(mongo_db)
+    first = [RuleState(rule_id=f"r{k}", since=T0, version=1) for k in range(5)]
+    states.save(first[0].model_copy(update={"state": AlertState.PENDING}))  # another writer was first
+    states.save_many(first)
+    assert states.get_many([s.rule_id for s in first]) == {s.rule_id: s for s in first}
+    later = [s.model_copy(update={"state": AlertState.FIRING, "version": 2}) for s in first[:2]]
+    states.save_many(later)
+    stored = states.get_many(["r0", "r1", "r2"])
+    assert [stored[i].state for i in ("r0", "r1", "r2")] == [
+        AlertState.FIRING,
+        AlertState.FIRING,
+        AlertState.OK,
+    ]
+
+
+class FindCounter(monitoring.CommandListener):
+    """Counts the ``find`` commands sent (per collection)."""
+
+    def __init__(self) -> None:
+        self.finds: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.finds.append(str(event.command["find"]))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        return
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        return
+
+
+def test_a_tick_reads_the_database_a_fixed_number_of_times_whatever_the_rules(
+    mongo_db: Database[Document],
+) -> None:
+    """Models, jobs, logged forecasts, forecast runs, undecided alerts and states are read in
+    batches: the
+    number of finds of a tick does not grow with the number of models and rules."""
+    counter = FindCounter()
+    client: MongoClient[Document] = MongoClient(mongo_db.client.address[0], mongo_db.client.address[1],
+                                                tz_aware=True, event_listeners=[counter])  # fmt: skip
+    db = client[mongo_db.name]
+    points: dict[str, list[tuple[Any, float | None]]] = {}
+    try:
+        services = mongo_services(db, observed_series=FakeObservedSeries(points))
+
+        def add_models(first: int, count: int) -> None:
+            for k in range(first, first + count):
+                entity = f"urn:x:Meter:{k}"
+                points[entity] = [(T0 - (3 - i) * HOUR, 50.0 + i) for i in range(4)]
+                served = builders.model(f"model-{k}", entity_id=entity).model_copy(
+                    update={"serving": ServingSummary(training_job_id=f"job-{k}", serving="network"),
+                            "has_successful_training": True}
+                )  # fmt: skip
+                services.models.add(served)
+                services.jobs.add(monitored_job(job_id=f"job-{k}", model_id=f"model-{k}"))
+                services.forecast_log.record(
+                    published(T0 - HOUR, [60.0, 70.0]).model_copy(update={"job_id": f"job-{k}"})
+                )
+                for rule_type, params in (
+                    ("observed_threshold", {"threshold": 52.0}),
+                    ("predicted_crossing", {"threshold": 65.0}),
+                    ("live_accuracy", {"metric": "mae", "max_value": 100, "min_scored": 1}),
+                    ("forecast_failures", {"consecutive": 2}),
+                ):
+                    services.alert_rules.add(
+                        rule_of(rule_type, params, model_id=f"model-{k}").model_copy(
+                            update={"model_id": f"model-{k}"}
+                        )
+                    )
+
+        add_models(0, 2)
+        counter.finds.clear()
+        small = tick(services, T0)
+        finds_small = len(counter.finds)
+        add_models(2, 8)
+        counter.finds.clear()
+        large = tick(services, T0 + 2 * HOUR)
+        assert (small.evaluated, large.evaluated, large.errors) == (8, 40, 0)
+        assert large.firing >= 10  # every threshold rule fires on the new models
+        assert len(counter.finds) <= finds_small + 2, counter.finds
+    finally:
+        client.close()

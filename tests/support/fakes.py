@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -1259,6 +1259,10 @@ class InMemoryRuleStates:
         self.saves += 1
         self.states[state.rule_id] = state
 
+    def save_many(self, states: Sequence[RuleState]) -> None:
+        for state in states:
+            self.save(state)
+
     def delete(self, rule_id: str) -> None:
         self.states.pop(rule_id, None)
 
@@ -1293,6 +1297,10 @@ class InMemoryAlertStore:
     def add_alert(self, alert: Alert) -> None:
         self.alerts[alert.id] = alert
 
+    def add_alerts(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self.add_alert(alert)
+
     def save_alert(self, alert: Alert) -> None:
         self.alerts[alert.id] = alert
 
@@ -1320,6 +1328,13 @@ class InMemoryAlertStore:
 
     def undecided_outcomes(self, rule_id: str) -> list[Alert]:
         return [a for a in self.alerts.values() if a.rule_id == rule_id and a.predicted and a.outcome is None]
+
+    def undecided_outcomes_of(self, rule_ids: Sequence[str]) -> dict[str, list[Alert]]:
+        found: dict[str, list[Alert]] = {}
+        for a in self.alerts.values():
+            if a.rule_id in rule_ids and a.predicted and a.outcome is None:
+                found.setdefault(a.rule_id, []).append(a)
+        return found
 
     def active_with_fingerprint(self, fingerprint: str) -> Alert | None:
         return next((a for a in self.alerts.values() if a.fingerprint == fingerprint and a.active), None)
@@ -1512,6 +1527,11 @@ class InMemoryForecastLog:
     def recent(self, job_id: JobId, n: int) -> list[PublishedForecast]:
         return list(reversed(self.forecasts.get(job_id, [])))[:n]
 
+    def recent_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[PublishedForecast]]:
+        return {job_id: self.recent(job_id, n) for job_id, n in wanted.items()}
+
 
 class FakeForecastRunHistory:
     """ForecastRunHistory: statuses per job, newest first."""
@@ -1521,6 +1541,11 @@ class FakeForecastRunHistory:
 
     def recent_statuses(self, job_id: JobId, n: int) -> list[str]:
         return self.statuses.get(job_id, [])[:n]
+
+    def recent_statuses_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[str]]:
+        return {job_id: self.statuses.get(job_id, [])[:n] for job_id, n in wanted.items()}
 
 
 class FakeObservedSeries:

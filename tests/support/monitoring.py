@@ -104,14 +104,15 @@ def monitoring_services(
     settings: MonitoringSettings | None = None,
     **overrides: Any,
 ) -> Services:
-    services = fake_services(
-        models=InMemoryModelRepository(served_model()),
-        jobs=InMemoryTrainingJobs(job or monitored_job()),
-        channels=InMemoryChannelStore(*channels),
-        observed_series=FakeObservedSeries({ENTITY: points or []}),
-        monitoring_settings=settings or MonitoringSettings(evaluation_concurrency=1, retry_base_seconds=2.0),
-        **overrides,
-    )
+    defaults: dict[str, Any] = {
+        "models": InMemoryModelRepository(served_model()),
+        "jobs": InMemoryTrainingJobs(job or monitored_job()),
+        "channels": InMemoryChannelStore(*channels),
+        "observed_series": FakeObservedSeries({ENTITY: points or []}),
+        "monitoring_settings": settings
+        or MonitoringSettings(evaluation_concurrency=1, retry_base_seconds=2.0),
+    }
+    services = fake_services(**{**defaults, **overrides})
     for rule in rules:
         services.alert_rules.add(rule)
     return services

@@ -4,8 +4,8 @@
  * built in parallel; replace their placeholder with the real page when their API lands.
  */
 import type { App } from "./app";
+import { alertsPage } from "./pages/alerts";
 import { anomaliesPage } from "./pages/anomalies";
-import { placeholderPage } from "./pages/placeholder";
 import { retrainingPage } from "./pages/retraining";
 
 export interface Extension {
@@ -16,7 +16,7 @@ export interface Extension {
 }
 
 export const EXTENSIONS: Extension[] = [
-  { path: "alerts", label: "Alerts", page: () => placeholderPage("Alerts and rules", "Threshold and forecast-breach alerts, and the rules that raise them.") },
+  { path: "alerts", label: "Alerts", page: (app) => alertsPage(app) },
   { path: "retraining", label: "Retraining", page: (app, _params, query) => retrainingPage(app, query) },
   { path: "anomalies", label: "Anomaly scans", page: (app, _params, query) => anomaliesPage(app, query) },
 ];

@@ -13,6 +13,7 @@ from types import ModuleType
 import typer
 
 from chronos_cli.commands import (
+    alerts,
     auth,
     champion,
     config,
@@ -41,8 +42,8 @@ MODULES: tuple[ModuleType, ...] = (
     retraining,
     champion,
     queue,
+    alerts,
     scans,
-    # alerts: add its module here when the API has it.
 )
 
 

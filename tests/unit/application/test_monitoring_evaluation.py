@@ -20,7 +20,7 @@ from chronos_core.domain.monitoring import AlertOutcome, AlertState, AlertStatus
 from chronos_core.domain.notifications import NotificationStatus
 from chronos_core.domain.training_job import JobError, TrainingStatus
 from tests.support.builders import T0, data_quality, job, principal
-from tests.support.fakes import InMemoryTrainingJobs
+from tests.support.fakes import InMemoryForecastLog, InMemoryModelRepository, InMemoryTrainingJobs
 from tests.support.monitoring import (
     ENTITY,
     MINUTE,
@@ -225,6 +225,82 @@ def test_an_error_ignored_by_the_rule_keeps_the_last_state() -> None:
     services.observed_series.error = UpstreamError("down")  # type: ignore[attr-defined]
     result = tick(services, T0 + MINUTE)
     assert result.errors == 1 and result.transitions == 0 and state_of(services, rule.id) == AlertState.FIRING
+
+
+class FailingBatchReads(InMemoryForecastLog):
+    """A forecast log whose batched read fails, and that refuses reads one job at a time."""
+
+    def recent_many(self, wanted: Any, newer_than: Any = None) -> Any:
+        raise UpstreamError("the database timed out")
+
+    def recent(self, job_id: Any, n: int) -> Any:
+        raise AssertionError("the evaluator reads the forecast log a batch at a time")
+
+
+def test_a_failed_batched_read_is_the_error_of_the_rules_that_needed_it_only() -> None:
+    accuracy = rule_of("live_accuracy", {"metric": "mae", "max_ratio": 2})
+    crossing = rule_of("predicted_crossing", {"threshold": 100.0})
+    threshold = rule_of("observed_threshold", {"threshold": 100.0})
+    services = monitoring_services(
+        accuracy, crossing, threshold, points=series([150]), forecast_log=FailingBatchReads()
+    )
+    result = tick(services, T0)
+    assert result.evaluated == 3 and result.errors == 2
+    assert [state_of(services, r.id) for r in (accuracy, crossing, threshold)] == [
+        AlertState.ERROR,
+        AlertState.ERROR,
+        AlertState.FIRING,
+    ]
+    latest = services.alert_evaluations.latest(accuracy.id)
+    assert latest is not None and "timed out" in latest.message
+
+
+class OneAtATimeRefused(InMemoryModelRepository):
+    def get(self, model_id: Any) -> Any:
+        raise AssertionError("the evaluator reads models a batch at a time")
+
+
+class JobsOneAtATimeRefused(InMemoryTrainingJobs):
+    def get(self, job_id: Any) -> Any:
+        raise AssertionError("the evaluator reads jobs a batch at a time")
+
+    def get_many(self, job_ids: Any) -> Any:
+        return {i: InMemoryTrainingJobs.get(self, i) for i in job_ids if i in self.jobs}
+
+
+def test_models_jobs_forecasts_and_undecided_alerts_are_read_once_per_tick() -> None:
+    rules = [
+        rule_of("predicted_crossing", {"threshold": 100.0}),
+        rule_of("live_accuracy", {"metric": "mae", "max_value": 5, "window": 4}),
+        rule_of("staleness"),
+    ]
+    log = InMemoryForecastLog()
+    log.record(published(T0 - HALF_HOUR, [120.0, 130.0]))
+    calls: list[dict[str, int]] = []
+    batch_read = log.recent_many
+
+    def counted(wanted: Any, newer_than: Any = None) -> Any:
+        calls.append(dict(wanted))
+        return batch_read(wanted, newer_than)
+
+    log.recent_many = counted  # type: ignore[method-assign]
+    services = monitoring_services(
+        *rules,
+        points=series([90, 95, 99]),
+        models=OneAtATimeRefused(served_model()),
+        jobs=JobsOneAtATimeRefused(monitored_job()),
+        forecast_log=log,
+    )
+    undecided: list[list[str]] = []
+    alerts = services.alerts
+    by_rule = alerts.undecided_outcomes_of
+    alerts.undecided_outcomes = lambda rule_id: pytest.fail("read one rule at a time")  # type: ignore[method-assign]
+    alerts.undecided_outcomes_of = lambda ids: undecided.append(list(ids)) or by_rule(ids)  # type: ignore[method-assign]
+    result = tick(services, T0)
+    assert result.evaluated == 3 and result.errors == 0
+    assert calls == [{"job-1": 4}]  # the most any rule of the job reads
+    assert undecided == [[rules[0].id]]
+    assert state_of(services, rules[0].id) == AlertState.FIRING  # the logged forecast crosses
 
 
 def test_a_deleted_model_is_no_data() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError
 
 from chronos_core.adapters.mongo.client import ALERT_EVENTS, ALERT_SILENCES, ALERTS, Document, with_retries
 from chronos_core.application.ports.models import Page
@@ -20,6 +21,9 @@ from chronos_core.domain.monitoring import Alert, AlertEvent, AlertState, AlertS
 
 def _without_id(doc: Document) -> Document:
     return {k: v for k, v in doc.items() if k != "_id"}
+
+
+DUPLICATE_KEY = 11000
 
 
 def _services(query: dict[str, Any], services: frozenset[str] | None) -> None:
@@ -39,6 +43,24 @@ class MongoAlertStore:
     @with_retries
     def add_alert(self, alert: Alert) -> None:
         self._alerts.replace_one({"_id": alert.id}, {"_id": alert.id, **alert.model_dump()}, upsert=True)
+
+    def add_alerts(self, alerts: Sequence[Alert]) -> None:
+        """One ``insert_many`` per thousand alerts; an alert stored already (a retried tick) is
+        replaced."""
+        for start in range(0, len(alerts), 1000):
+            for alert in self._insert_new(alerts[start : start + 1000]):
+                self.add_alert(alert)
+
+    @with_retries
+    def _insert_new(self, alerts: Sequence[Alert]) -> list[Alert]:
+        try:
+            self._alerts.insert_many([{"_id": a.id, **a.model_dump()} for a in alerts], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return [alerts[int(error["index"])] for error in errors]
+        return []
 
     @with_retries
     def save_alert(self, alert: Alert) -> None:
@@ -88,6 +110,20 @@ class MongoAlertStore:
     def undecided_outcomes(self, rule_id: str) -> list[Alert]:
         query = {"rule_id": rule_id, "outcome": None, "predicted": {"$ne": None}}
         return [Alert.model_validate(_without_id(d)) for d in self._alerts.find(query)]
+
+    @with_retries
+    def undecided_outcomes_of(self, rule_ids: Sequence[str]) -> dict[str, list[Alert]]:
+        found: dict[str, list[Alert]] = {}
+        ids = list(dict.fromkeys(rule_ids))
+        for start in range(0, len(ids), 1000):
+            query = {
+                "rule_id": {"$in": ids[start : start + 1000]},
+                "outcome": None,
+                "predicted": {"$ne": None},
+            }
+            for doc in self._alerts.find(query):
+                found.setdefault(str(doc["rule_id"]), []).append(Alert.model_validate(_without_id(doc)))
+        return found
 
     @with_retries
     def active_with_fingerprint(self, fingerprint: str) -> Alert | None:

@@ -4,6 +4,10 @@ forecast runs of a job read from ``forecast_runs``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -39,6 +43,36 @@ class MongoForecastLog:
         cursor = self._log.find({"job_id": job_id}).sort("generated_at", DESCENDING).limit(n)
         return [PublishedForecast.model_validate({k: v for k, v in d.items() if k != "_id"}) for d in cursor]
 
+    def recent_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[PublishedForecast]]:
+        """One read of the forecasts generated after ``newer_than`` for every job, then one more
+        of the whole (bounded) log of the jobs that had fewer than their ``n`` in it."""
+        found: dict[JobId, list[PublishedForecast]] = {job_id: [] for job_id in wanted}
+        wanted = {job_id: n for job_id, n in wanted.items() if n > 0}
+        short = list(wanted)
+        if newer_than is not None and short:
+            found.update(self._newest(wanted, short, {"$gt": newer_than}))
+            short = [job_id for job_id in short if len(found[job_id]) < wanted[job_id]]
+        if short:
+            found.update(self._newest(wanted, short, None))
+        return found
+
+    @with_retries
+    def _newest(
+        self, wanted: Mapping[JobId, int], job_ids: list[JobId], generated: dict[str, Any] | None
+    ) -> dict[JobId, list[PublishedForecast]]:
+        """The newest ``wanted[job]`` forecasts of each job (generated in the range, if given)."""
+        newest: dict[JobId, list[PublishedForecast]] = {job_id: [] for job_id in job_ids}
+        query: dict[str, Any] = {"job_id": {"$in": job_ids}}
+        if generated is not None:
+            query["generated_at"] = generated
+        for doc in self._log.find(query).sort("generated_at", DESCENDING):
+            kept = newest[JobId(doc["job_id"])]
+            if len(kept) < wanted[JobId(doc["job_id"])]:
+                kept.append(PublishedForecast.model_validate({k: v for k, v in doc.items() if k != "_id"}))
+        return newest
+
 
 class MongoForecastRunHistory:
     """:class:`~chronos_core.application.ports.monitoring.ForecastRunHistory` on
@@ -53,3 +87,32 @@ class MongoForecastRunHistory:
         query = {"job_id": job_id, "status": {"$in": ["succeeded", "failed"]}}
         cursor = self._runs.find(query, {"status": 1}).sort("slot", DESCENDING).limit(n)
         return [str(d["status"]) for d in cursor]
+
+    def recent_statuses_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[str]]:
+        """One read of the finished runs of every job in slots after ``newer_than``, then one of
+        all the finished runs of the jobs that had fewer than their ``n`` there."""
+        found: dict[JobId, list[str]] = {job_id: [] for job_id in wanted}
+        wanted = {job_id: n for job_id, n in wanted.items() if n > 0}
+        short = list(wanted)
+        if newer_than is not None and short:
+            found.update(self._newest(wanted, short, {"$gt": newer_than}))
+            short = [job_id for job_id in short if len(found[job_id]) < wanted[job_id]]
+        if short:
+            found.update(self._newest(wanted, short, None))
+        return found
+
+    @with_retries
+    def _newest(
+        self, wanted: Mapping[JobId, int], job_ids: list[JobId], slot: dict[str, Any] | None
+    ) -> dict[JobId, list[str]]:
+        newest: dict[JobId, list[str]] = {job_id: [] for job_id in job_ids}
+        query: dict[str, Any] = {"job_id": {"$in": job_ids}, "status": {"$in": ["succeeded", "failed"]}}
+        if slot is not None:
+            query["slot"] = slot
+        for doc in self._runs.find(query, {"job_id": 1, "status": 1, "slot": 1}).sort("slot", DESCENDING):
+            kept = newest[JobId(doc["job_id"])]
+            if len(kept) < wanted[JobId(doc["job_id"])]:
+                kept.append(str(doc["status"]))
+        return newest

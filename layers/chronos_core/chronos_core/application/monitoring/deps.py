@@ -10,6 +10,7 @@ from chronos_core.application.ports.monitoring import (
     AlertRules,
     AlertStore,
     ChannelStore,
+    EvaluatedJobs,
     EvaluationLog,
     ForecastLog,
     ForecastRunHistory,
@@ -95,7 +96,7 @@ class EvaluationDeps(ModelsDeps, DispatchDeps, RetrainRequestDeps, Protocol):
     """The evaluator: rules, their data, their states, alerts and notifications."""
 
     @property
-    def jobs(self) -> MonitoredJobs: ...
+    def jobs(self) -> EvaluatedJobs: ...
 
     @property
     def alert_rules(self) -> AlertRules: ...

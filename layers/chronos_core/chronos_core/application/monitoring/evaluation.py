@@ -7,19 +7,24 @@ Contracts:
   tick claims the latest due slot of every enabled rule by inserting a ticket unique per
   ``(rule, slot)``, so concurrent evaluators evaluate each rule once per slot. The evaluation
   after a forecast claims ``(rule, forecast:<generated_at>)`` the same way.
+* **Batched reads.** The rules' states, models, jobs, logged forecasts, forecast runs, undecided
+  predicted alerts and active alerts are each read once per batch (a database round trip or two
+  each, whatever the number of rules); only STH (and a training-failed rule's latest job) is read
+  per rule.
 * **One pass.** Metrics are measured concurrently (they read STH); then, rule by rule, the
   state machine steps, the episode's alert opens, changes or resolves, every transition is stored
   as an event with the values that caused it, and notifications are created and queued.
-  A rule's state is written only when it changed; every evaluation is logged.
+  A rule's state is written only when it changed (all changed states at once); every evaluation
+  is logged.
 * **Failures** of one rule's data are that rule's ``error`` observation; the others go on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from pydantic import BaseModel
@@ -27,10 +32,18 @@ from pydantic import BaseModel
 from chronos_core.application.monitoring.commands import EvaluationTick
 from chronos_core.application.monitoring.deps import EvaluationDeps
 from chronos_core.application.monitoring.dispatch import notifications_for, resend_unsent, store_and_queue
-from chronos_core.application.monitoring.metrics import Measured, RuleContext, measure
+from chronos_core.application.monitoring.metrics import (
+    Measured,
+    RuleContext,
+    forecasts_wanted,
+    measure,
+    reads_undecided,
+    runs_wanted,
+)
 from chronos_core.application.monitoring.retraining import firing_of, request_retrainings
 from chronos_core.application.ports.monitoring import EvaluationRecord
 from chronos_core.application.ports.retraining import RuleFiring
+from chronos_core.domain.errors import ChronosError
 from chronos_core.domain.forecasting import advance
 from chronos_core.domain.ids import JobId, ModelId
 from chronos_core.domain.live_metrics import PublishedForecast
@@ -56,6 +69,9 @@ from chronos_core.observability import logger
 
 #: Claim tickets inserted per storage call.
 CLAIM_BATCH: Final = 500
+#: The forecast log is first read back this many forecast intervals beyond what the rules need
+#: (a hint that bounds the read; a job with fewer forecasts in it is read in full).
+FORECAST_SLACK_INTERVALS: Final = 2
 
 
 class EvaluationResult(BaseModel):
@@ -146,31 +162,92 @@ def _contexts(
     now: datetime,
     forecast: PublishedForecast | None,
 ) -> list[RuleContext]:
-    models = _read_each(deps, sorted({r.model_id for r in rules}), lambda i: deps.models.get(ModelId(i)))
-    job_ids = {job_id for rule in rules if (job_id := _job_of(rule, models.get(rule.model_id)))}
-    jobs = _read_each(deps, sorted(job_ids), lambda job_id: deps.jobs.get(JobId(job_id)))
+    models = {m.id: m for m in deps.models.get_many(sorted({ModelId(r.model_id) for r in rules}))}
+    job_ids = {
+        JobId(job_id) for rule in rules if (job_id := _job_of(rule, models.get(ModelId(rule.model_id))))
+    }
+    jobs = deps.jobs.get_many(sorted(job_ids)) if job_ids else {}
     contexts = []
     for rule in rules:
-        model = models.get(rule.model_id)
+        model = models.get(ModelId(rule.model_id))
         job_id = _job_of(rule, model)
-        job = jobs.get(job_id) if job_id else None
+        job = jobs.get(JobId(job_id)) if job_id else None
         state = states.get(rule.id) or RuleState(rule_id=rule.id, since=now)
         contexts.append(RuleContext(rule=rule, state=state, model=model, job=job, now=now, forecast=forecast))
+    _read_forecasts(deps, contexts, now)
+    _read_undecided(deps, contexts)
+    _read_runs(deps, contexts, now)
     return contexts
+
+
+def _read_forecasts(deps: EvaluationDeps, contexts: list[RuleContext], now: datetime) -> None:
+    """The logged forecasts every rule needs, in one batched read for all their jobs."""
+    wanted: dict[JobId, int] = {}
+    horizon = 0.0  # how far back the rules' forecasts are expected to reach
+    for ctx in contexts:
+        n = forecasts_wanted(ctx)
+        if n and ctx.job is not None:
+            wanted[ctx.job.id] = max(n, wanted.get(ctx.job.id, 0))
+            if ctx.job.prediction_config is not None:
+                reach = (n + FORECAST_SLACK_INTERVALS) * ctx.job.prediction_config.interval_seconds
+                horizon = max(horizon, reach)
+    if not wanted:
+        return
+    newer_than = now - timedelta(seconds=horizon) if horizon else None
+    try:
+        logged = deps.forecast_log.recent_many(wanted, newer_than)
+    except ChronosError as exc:
+        for ctx in contexts:
+            if forecasts_wanted(ctx):
+                ctx.read_error = exc
+        return
+    for ctx in contexts:
+        if (n := forecasts_wanted(ctx)) and ctx.job is not None:
+            ctx.forecasts = logged.get(ctx.job.id, [])[:n]
+
+
+def _read_runs(deps: EvaluationDeps, contexts: list[RuleContext], now: datetime) -> None:
+    """The statuses of the newest forecast runs of the forecast-failure rules' jobs, in one read."""
+    wanted: dict[JobId, int] = {}
+    horizon = 0.0
+    for ctx in contexts:
+        if (n := runs_wanted(ctx)) and ctx.job is not None:
+            wanted[ctx.job.id] = max(n, wanted.get(ctx.job.id, 0))
+            if (config := ctx.job.prediction_config) is not None:
+                horizon = max(horizon, (n + FORECAST_SLACK_INTERVALS) * config.interval_seconds)
+    if not wanted:
+        return
+    newer_than = now - timedelta(seconds=horizon) if horizon else None
+    try:
+        statuses = deps.forecast_runs.recent_statuses_many(wanted, newer_than)
+    except ChronosError as exc:
+        for ctx in contexts:
+            if runs_wanted(ctx):
+                ctx.read_error = ctx.read_error or exc
+        return
+    for ctx in contexts:
+        if (n := runs_wanted(ctx)) and ctx.job is not None:
+            ctx.run_statuses = statuses.get(ctx.job.id, [])[:n]
+
+
+def _read_undecided(deps: EvaluationDeps, contexts: list[RuleContext]) -> None:
+    """The undecided predicted alerts of the predicted-crossing rules, in one read."""
+    settling = [ctx for ctx in contexts if reads_undecided(ctx)]
+    if not settling:
+        return
+    try:
+        undecided = deps.alerts.undecided_outcomes_of([ctx.rule.id for ctx in settling])
+    except ChronosError as exc:
+        for ctx in settling:
+            ctx.read_error = ctx.read_error or exc
+        return
+    for ctx in settling:
+        ctx.undecided = undecided.get(ctx.rule.id, [])
 
 
 def _job_of(rule: AlertRule, model: Model | None) -> str | None:
     """The job a rule watches: its own, else the one its model serves."""
     return rule.job_id or (model.serving.training_job_id if model and model.serving else None)
-
-
-def _read_each[T](deps: EvaluationDeps, ids: Sequence[str], read: Callable[[str], T]) -> dict[str, T]:
-    """``read`` of each id, concurrently (each is a database round trip)."""
-    workers = min(deps.monitoring_settings.evaluation_concurrency, len(ids))
-    if workers <= 1:
-        return {i: read(i) for i in ids}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alert-read") as pool:
-        return dict(zip(ids, pool.map(read, ids), strict=True))
 
 
 def _measure_all(deps: EvaluationDeps, contexts: list[RuleContext]) -> list[Measured]:
@@ -315,14 +392,13 @@ def _notify(
 
 def _store(deps: EvaluationDeps, batch: _Batch, result: EvaluationResult, correlation_id: str) -> None:
     if batch.new_alerts:
-        for alert in batch.new_alerts:
-            deps.alerts.add_alert(batch.changed_alerts.pop(alert.id, alert))
+        deps.alerts.add_alerts([batch.changed_alerts.pop(a.id, a) for a in batch.new_alerts])
     for alert in batch.changed_alerts.values():
         deps.alerts.save_alert(alert)
     if batch.events:
         deps.alerts.add_events(batch.events)
-    for state in batch.states:
-        deps.rule_states.save(state)
+    if batch.states:
+        deps.rule_states.save_many(batch.states)
     deps.alert_evaluations.record(batch.records)
     result.notifications = len(batch.notifications)
     result.queued = store_and_queue(deps, batch.notifications, correlation_id)

@@ -10,6 +10,11 @@ Contracts:
   :class:`ChronosError` into it, never into a breach).
 * **The job.** A rule on a job measures that job; a rule on a model measures the job the model
   serves (its latest successful training).
+* **What the evaluator read for the whole batch.** The models, the jobs, the logged forecasts
+  and the undecided predicted alerts come in the :class:`RuleContext` (read once per batch of
+  rules), and so do the forecast runs of the forecast-failure rules; a failure of those batched
+  reads is the ``error`` of the rules that needed them. Only STH (and the model's latest training
+  job, for training-failed rules) is read per rule.
 * Every ``values`` mapping is plain JSON and names what the outcome rests on.
 """
 
@@ -65,7 +70,11 @@ STALE_FORECAST_INTERVALS = 3
 @dataclass
 class RuleContext:
     """What one evaluation of ``rule`` works with. ``forecast`` is the one just published
-    (evaluation after a forecast); None means "read the latest"."""
+    (evaluation after a forecast); None means "the latest logged". ``forecasts`` are the job's
+    newest logged forecasts, newest first, at least as many as the rule reads
+    (:func:`forecasts_wanted`); ``undecided`` the rule's predicted alerts whose outcome is not
+    known yet; ``run_statuses`` the statuses of the job's newest finished forecast runs (as many as
+    :func:`runs_wanted`); ``read_error`` the failure of a batched read (the rule's ``error``)."""
 
     rule: AlertRule
     state: RuleState
@@ -73,6 +82,35 @@ class RuleContext:
     job: TrainingJob | None
     now: datetime
     forecast: PublishedForecast | None = None
+    forecasts: list[PublishedForecast] = field(default_factory=list)
+    undecided: list[Alert] = field(default_factory=list)
+    run_statuses: list[str] = field(default_factory=list)
+    read_error: ChronosError | None = None
+
+
+def forecasts_wanted(ctx: RuleContext) -> int:
+    """How many of its job's newest logged forecasts the rule reads (0: none)."""
+    if ctx.model is None or ctx.job is None:
+        return 0
+    params = ctx.rule.params
+    if isinstance(params, LiveAccuracyParams):
+        return params.window
+    if isinstance(params, PredictedCrossingParams) and ctx.forecast is None:
+        return 1
+    return 0
+
+
+def runs_wanted(ctx: RuleContext) -> int:
+    """How many of its job's newest finished forecast runs the rule reads (0: none)."""
+    params = ctx.rule.params
+    if ctx.model is None or ctx.job is None or not ctx.job.forecasts_enabled:
+        return 0
+    return params.consecutive if isinstance(params, ForecastFailuresParams) else 0
+
+
+def reads_undecided(ctx: RuleContext) -> bool:
+    """Whether the rule settles predicted alerts (it reads its undecided ones)."""
+    return ctx.model is not None and ctx.rule.type == RuleType.PREDICTED_CROSSING
 
 
 @dataclass
@@ -93,6 +131,8 @@ def measure(deps: EvaluationDeps, ctx: RuleContext) -> Measured:
     try:
         if ctx.model is None:
             return Measured(_no_data("the rule's model no longer exists"))
+        if ctx.read_error is not None:
+            raise ctx.read_error
         return MEASURES[ctx.rule.type](deps, ctx)
     except ChronosError as exc:
         return Measured(
@@ -132,7 +172,7 @@ def live_accuracy(deps: EvaluationDeps, ctx: RuleContext) -> Measured:
     job = ctx.job
     if job is None:
         return Measured(_no_data("the model has no trained job to score"))
-    forecasts = deps.forecast_log.recent(job.id, params.window)
+    forecasts = ctx.forecasts[: params.window]
     if not forecasts:
         return Measured(
             _no_data("no forecast published yet: enable the job's recurring forecasts", job_id=job.id)
@@ -357,7 +397,7 @@ def predicted_crossing(deps: EvaluationDeps, ctx: RuleContext) -> Measured:
         return Measured(_no_data("the model has no trained job"), settled=settled)
     forecast = ctx.forecast
     if forecast is None:
-        latest = deps.forecast_log.recent(job.id, 1)
+        latest = ctx.forecasts[:1]
         if not latest:
             return Measured(
                 _no_data("no forecast published yet: enable the job's recurring forecasts"), settled=settled
@@ -415,7 +455,7 @@ def _settle_outcomes(deps: EvaluationDeps, ctx: RuleContext) -> list[Alert]:
     actual value crossed before the deadline) or averted (the deadline passed)."""
     assert ctx.model is not None
     settled: list[Alert] = []
-    for alert in deps.alerts.undecided_outcomes(ctx.rule.id):
+    for alert in ctx.undecided:
         predicted = alert.predicted
         if predicted is None:
             continue
@@ -436,7 +476,7 @@ def _settle_outcomes(deps: EvaluationDeps, ctx: RuleContext) -> list[Alert]:
 # ------------------------------------------------------------------------------ operational
 
 
-def forecast_failures(deps: EvaluationDeps, ctx: RuleContext) -> Measured:
+def forecast_failures(_deps: EvaluationDeps, ctx: RuleContext) -> Measured:
     params = ctx.rule.params
     assert isinstance(params, ForecastFailuresParams)
     job = ctx.job
@@ -446,7 +486,7 @@ def forecast_failures(deps: EvaluationDeps, ctx: RuleContext) -> Measured:
         return Measured(
             _observation(False, 0, params.consecutive, "recurring forecasts are disabled", {"job_id": job.id})
         )
-    statuses = deps.forecast_runs.recent_statuses(job.id, params.consecutive)
+    statuses = ctx.run_statuses[: params.consecutive]
     failures = 0
     for status in statuses:
         if status != "failed":

@@ -4,7 +4,7 @@ evaluated on (published forecasts, observed points, forecast runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -101,6 +101,10 @@ class RuleStates(Protocol):
 
     def save(self, state: RuleState) -> None: ...
 
+    def save_many(self, states: Sequence[RuleState]) -> None:
+        """Store each state, as :meth:`save` would, in as few calls as the store allows (the
+        evaluator writes every changed state of a tick at once)."""
+
     def delete(self, rule_id: str) -> None: ...
 
 
@@ -121,6 +125,9 @@ class AlertStore(Protocol):
 
     def add_alert(self, alert: Alert) -> None: ...
 
+    def add_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Store new alerts, as :meth:`add_alert` would each, in as few calls as the store allows."""
+
     def save_alert(self, alert: Alert) -> None: ...
 
     def get_alert(self, alert_id: str) -> Alert | None: ...
@@ -134,6 +141,9 @@ class AlertStore(Protocol):
 
     def undecided_outcomes(self, rule_id: str) -> list[Alert]:
         """Predicted-crossing alerts of the rule whose outcome is not known yet."""
+
+    def undecided_outcomes_of(self, rule_ids: Sequence[str]) -> dict[str, list[Alert]]:
+        """:meth:`undecided_outcomes` of each rule in one read (rules without any are absent)."""
 
     def active_with_fingerprint(self, fingerprint: str) -> Alert | None: ...
 
@@ -221,6 +231,14 @@ class ForecastLog(Protocol):
     def recent(self, job_id: JobId, n: int) -> list[PublishedForecast]:
         """The job's last ``n`` forecasts, newest first."""
 
+    def recent_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[PublishedForecast]]:
+        """:meth:`recent` of each job (``wanted`` maps a job to its ``n``), in few reads: every
+        job is in the answer. ``newer_than`` is a hint that bounds what is read: the store may
+        first read only forecasts generated after it, and reads the full log of each job that
+        has fewer than its ``n`` there, so the answer never depends on the hint."""
+
 
 class ObservedSeries(Protocol):
     """A model's observed points in STH-Comet, oldest first."""
@@ -240,9 +258,25 @@ class ForecastRunHistory(Protocol):
     def recent_statuses(self, job_id: JobId, n: int) -> list[str]:
         """Statuses of the job's last ``n`` finished forecast runs, newest slot first."""
 
+    def recent_statuses_many(
+        self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
+    ) -> dict[JobId, list[str]]:
+        """:meth:`recent_statuses` of each job (``wanted`` maps a job to its ``n``) in few reads;
+        ``newer_than`` bounds what is read first (slots after it), as for
+        :meth:`ForecastLog.recent_many`: the answer never depends on it."""
+
 
 class MonitoredJobs(JobLookup, Protocol):
     def list_for_model(self, model_id: ModelId, skip: int, limit: int) -> Page[TrainingJob]: ...
+
+
+class EvaluatedJobs(MonitoredJobs, Protocol):
+    """The jobs as the evaluator reads them: a batch at a time."""
+
+    def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
+        """The jobs that exist among ``job_ids``, in one storage call whatever their number, as
+        ``RecurringForecastJobs.get_many`` answers them: their progress counters, epoch history
+        and triggers are not read (no rule uses them)."""
 
 
 class Notifier(Protocol):
