@@ -18,6 +18,7 @@ from chronos_core.domain.retraining import (
     decide_promotion,
     estimate_waits,
     guard,
+    unheard_rule,
 )
 
 NOW = datetime(2026, 5, 5, 12, 0, tzinfo=UTC)
@@ -46,8 +47,19 @@ def decide(
 def test_a_running_or_queued_training_absorbs_every_trigger() -> None:
     running = TrainingHistory(running_job_id="job-7")
     for kind in TriggerKind:
-        action, reason = decide(RetrainingPolicy(), kind, running, rule_id="drift")
+        action, reason = decide(RetrainingPolicy(trigger_rules=["drift"]), kind, running, rule_id="drift")
         assert action == "attach" and "job-7" in reason
+
+
+def test_a_rule_the_policy_does_not_listen_to_is_no_reason_even_for_a_running_training() -> None:
+    running = TrainingHistory(running_job_id="job-7")
+    action, reason = decide(
+        RetrainingPolicy(trigger_rules=["live-mae"]), TriggerKind.RULE, running, rule_id="drift"
+    )
+    assert action == "skip" and "not one of the policy's trigger rules" in reason
+    assert unheard_rule(None, TriggerKind.RULE, "drift") is not None  # no policy: skipped too
+    assert unheard_rule(RetrainingPolicy(trigger_rules=["*"]), TriggerKind.RULE, "drift") is None
+    assert unheard_rule(None, TriggerKind.MANUAL, None) is None  # only rule triggers
 
 
 def test_cooldown_skips_until_it_has_passed() -> None:

@@ -252,11 +252,16 @@ def guard(
     zone_day_start: datetime,
     rule_id: str | None = None,
 ) -> GuardDecision:
-    """Decide what a trigger does. A training that runs or waits absorbs every trigger (one
-    lease per model). Otherwise a manual trigger always trains; a cron or rule trigger must pass,
-    in order: the policy exists and is enabled (and lists the rule), the cooldown since the last
-    start, the daily cap (starts since ``zone_day_start``, local midnight), and the minimum of
-    new points since the last completed training (``points_now`` from STH)."""
+    """Decide what a trigger does. A rule trigger the policy does not listen to is skipped
+    first (:func:`unheard_rule`: it is no reason for any training). A training that runs or waits
+    absorbs every other trigger (one lease per model). Otherwise a manual trigger always trains; a
+    cron or rule trigger must pass, in order: the policy exists and is enabled (and lists the
+    rule), the cooldown since the last start, the daily cap (starts since ``zone_day_start``,
+    local midnight), and the minimum of new points since the last completed training
+    (``points_now`` from STH)."""
+    unheard = unheard_rule(policy, kind, rule_id)
+    if unheard is not None:
+        return unheard
     if history.running_job_id is not None:
         return GuardDecision(
             action="attach", reason=f"a training is running or queued ({history.running_job_id})"
@@ -289,6 +294,21 @@ def guard(
                 f"(at least {policy.min_new_points})",
             )
     return GuardDecision(action="train", reason=f"{kind.value} trigger passed the policy's guards")
+
+
+def unheard_rule(
+    policy: RetrainingPolicy | None, kind: TriggerKind, rule_id: str | None
+) -> GuardDecision | None:
+    """The skip of a rule trigger that no enabled policy listens to, or None (any other trigger,
+    or a rule the policy lists). Needs nothing but the policy, so a tick of many firing rules
+    answers most of them without reading the model's trainings."""
+    if kind != TriggerKind.RULE:
+        return None
+    if policy is None or not policy.enabled:
+        return GuardDecision(action="skip", reason="the model has no enabled retraining policy")
+    if rule_id is None or not policy.listens_to(rule_id):
+        return GuardDecision(action="skip", reason=f"rule {rule_id} is not one of the policy's trigger rules")
+    return None
 
 
 def _iso(value: datetime) -> str:

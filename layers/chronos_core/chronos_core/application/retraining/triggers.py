@@ -36,6 +36,7 @@ from chronos_core.domain.retraining import (
     TriggerKind,
     guard,
     run_key,
+    unheard_rule,
 )
 from chronos_core.observability import logger
 
@@ -66,7 +67,10 @@ def request_retraining(deps: RetrainDeps, command: RequestRetraining) -> Retrain
     if model is None:
         raise NotFoundError(f"Model {command.model_id} not found")
     stored = deps.policies.get(model.id)
-    history = deps.jobs.histories([model.id], _since(deps, command.at))[model.id]
+    if unheard_rule(stored.policy if stored else None, command.kind, command.rule_id) is not None:
+        history = TrainingHistory()  # skipped whatever the trainings are: not read
+    else:
+        history = deps.jobs.histories([model.id], _since(deps, command.at))[model.id]
     points = points_needed(deps, model, stored, history, command.kind)
     decision = decide(stored, command, history, points)
     run = new_run(command, decision)
