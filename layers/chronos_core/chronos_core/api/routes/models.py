@@ -9,14 +9,15 @@ from fastapi import APIRouter, Body, Query, Response
 from chronos_core.api.deps import ModelIdPath, ServicesDep
 from chronos_core.api.routing import AuthenticatedRoute
 from chronos_core.api.schemas.errors import ErrorResponse
-from chronos_core.api.schemas.models import ModelPage, ModelResponse, ModelTypeOption
+from chronos_core.api.schemas.models import DataFreshnessResponse, ModelPage, ModelResponse, ModelTypeOption
 from chronos_core.api.security import Admin, Reader
-from chronos_core.application.models import definitions, removal
+from chronos_core.application.models import definitions, freshness, removal
 from chronos_core.application.models.commands import (
     CreateModel,
     DeleteModel,
     GetModel,
     ListModels,
+    ReadDataFreshness,
     UpdateModel,
 )
 from chronos_core.application.ports.models import ModelFilter
@@ -88,3 +89,19 @@ def delete_model(principal: Admin, services: ServicesDep, model_id: ModelIdPath)
     """Delete a model that is not training, with its training jobs and everything they left."""
     removal.delete_model(services, DeleteModel(principal=principal, model_id=model_id))
     return Response(status_code=204)
+
+
+@router.get(
+    "/{model_id}/data-freshness",
+    response_model=DataFreshnessResponse,
+    responses={
+        404: _ERRORS[404],
+        502: {"model": ErrorResponse, "description": "STH-Comet failed."},
+        503: {"model": ErrorResponse, "description": "A dependency cannot be reached."},
+    },
+)
+def data_freshness(principal: Reader, services: ServicesDep, model_id: ModelIdPath) -> DataFreshnessResponse:
+    """The newest data point STH-Comet holds for the model, its age, and whether it is stale
+    (older than three sampling intervals)."""
+    result = freshness.data_freshness(services, ReadDataFreshness(principal=principal, model_id=model_id))
+    return DataFreshnessResponse.model_validate(result, from_attributes=True)

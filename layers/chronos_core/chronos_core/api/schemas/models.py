@@ -90,3 +90,23 @@ class ModelPage(BaseModel):
 class ModelTypeOption(BaseModel):
     value: ModelType
     label: str
+
+
+class DataFreshnessResponse(BaseModel):
+    """The newest point STH-Comet holds of the model's series, and whether it is stale (older
+    than ``stale_after_seconds``, three sampling intervals). ``latest_time`` and
+    ``age_seconds`` are null when STH holds no point (then ``stale`` is true);
+    ``interval_seconds``, ``stale_after_seconds`` and ``stale`` are null when no interval is
+    known (neither stated in the definition nor measured by a champion training)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latest_time: datetime | None
+    age_seconds: float | None
+    interval_seconds: float | None
+    stale_after_seconds: float | None
+    stale: bool | None
+
+    @field_serializer("latest_time")
+    def _utc(self, value: datetime | None) -> str | None:
+        return iso_z(value) if value is not None else None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from chronos_core.application.ports.models import ModelFilter
 from chronos_core.domain.auth import Principal
 from chronos_core.domain.ids import ModelId
-from chronos_core.domain.model import ModelChanges, ModelDraft
+from chronos_core.domain.model import ModelChanges, ModelDraft, utcnow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,3 +42,11 @@ class UpdateModel:
 class DeleteModel:
     principal: Principal
     model_id: ModelId
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadDataFreshness:
+    principal: Principal
+    model_id: ModelId
+    #: The instant the age is measured at (UTC).
+    now: datetime = field(default_factory=utcnow)
