@@ -2,6 +2,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { ChartSeries } from "./forecast-math";
+import { type EpochRecord, lossColumns } from "./loss-curve";
 
 declare global {
   interface Window {
@@ -61,6 +62,22 @@ export function forecastChart(target: HTMLElement, data: ChartSeries, width = 90
     data.pastLower80,
   ];
   const chart = new uPlot(options, columns, target);
+  (window.chronosCharts ??= []).push(chart);
+  return chart;
+}
+
+/** The training's loss and validation loss per epoch (log scale: MSE falls by decades). Update it
+ * in place with `chart.setData(lossColumns(history))` while the training runs. */
+export function lossChart(target: HTMLElement, history: EpochRecord[], width = 520, height = 200): uPlot {
+  const line = (label: string, stroke: string): uPlot.Series => ({ label, stroke, width: 1.5, spanGaps: false, points: { show: false } });
+  const options: uPlot.Options = {
+    width,
+    height,
+    scales: { x: { time: false }, y: { distr: 3 } },
+    series: [{ label: "epoch" }, line("loss", BLUE), line("val loss", ORANGE)],
+    axes: [{ stroke: GREY, label: "epoch" }, { stroke: GREY, size: 64 }],
+  };
+  const chart = new uPlot(options, lossColumns(history), target);
   (window.chronosCharts ??= []).push(chart);
   return chart;
 }

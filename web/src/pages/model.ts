@@ -1,7 +1,10 @@
 /** Model: configuration, training runs with a live progress bar, metrics next to the baselines,
  * the promotion gate's decision; start, cancel, retry and delete with confirmations. */
+import type uPlot from "uplot";
 import { NetworkError } from "../api";
 import { FINISHED, type App, type Job, type Model, type Page } from "../app";
+import { lossChart } from "../chart";
+import { lossColumns } from "../loss-curve";
 import { SKILL_DEFINITION, age, confirmAction, el, errorPanel, fmt, replace, section, skillPercent } from "../ui";
 
 export function progressText(job: Job, now = Date.now()): { percent: number; lines: string[]; eta: string | null } {
@@ -87,6 +90,7 @@ function jobCard(app: App, model: Model, job: Job, refresh: () => void): HTMLEle
     { class: "job", "data-job": job.id },
     el("h3", {}, `Training ${job.id.slice(0, 8)} `, el("span", { class: `badge status-${job.status}` }, job.status), ` started ${age(job.started_at ?? job.created_at)}`),
     progressBar(job),
+    el("div", { class: "loss-curve" }),
     phases ? el("p", { class: "muted" }, `Phase timings: ${phases}`) : null,
     job.error ? el("div", { class: "error" }, `${job.error.error} in ${job.error.phase ?? "?"}: ${job.error.cause}`) : null,
     metricsTable(job),
@@ -101,9 +105,29 @@ function jobCard(app: App, model: Model, job: Job, refresh: () => void): HTMLEle
   );
 }
 
+/** Draw the job's loss curves into its card, reusing (and updating) the chart drawn for it
+ * before, so that a polled card keeps one chart rather than stacking new ones. */
+function attachLossCurve(card: HTMLElement, job: Job, charts: Map<string, { holder: HTMLElement; chart: uPlot }>): void {
+  const slot = card.querySelector<HTMLElement>(".loss-curve");
+  if (!slot || !job.history?.length) return;
+  const drawn = charts.get(job.id);
+  if (drawn) {
+    drawn.chart.setData(lossColumns(job.history));
+    slot.replaceWith(drawn.holder);
+    return;
+  }
+  charts.set(job.id, { holder: slot, chart: lossChart(slot, job.history) });
+}
+
 export function modelPage(app: App, id: string): HTMLElement {
   const page = el("div", { class: "page", "data-page": "model" });
-  const render = () =>
+  const charts = new Map<string, { holder: HTMLElement; chart: uPlot }>();
+  const render = () => {
+    for (const { chart } of charts.values()) {
+      chart.destroy();
+      window.chronosCharts = (window.chronosCharts ?? []).filter((c) => c !== chart);
+    }
+    charts.clear();
     replace(
       page,
       section(null, async (body) => {
@@ -111,6 +135,9 @@ export function modelPage(app: App, id: string): HTMLElement {
           app.api.get<Model>(`/models/${id}`),
           app.api.get<Page<Job>>(`/models/${id}/training-jobs`, { query: { limit: 10 } }),
         ]);
+        // The list carries no epoch history: read the newest job itself for its loss curves.
+        const newest = jobs.items[0];
+        if (newest) jobs.items[0] = await app.api.get<Job>(`/models/${id}/training-jobs/${newest.id}`).catch(() => newest);
         const start = el("button", { id: "start-training" }, "Start training");
         const startError = el("div");
         start.addEventListener("click", async () => {
@@ -155,6 +182,7 @@ export function modelPage(app: App, id: string): HTMLElement {
           el("h2", {}, "Trainings"),
           jobs.items.length ? jobList : el("p", {}, "No training yet."),
         );
+        for (const job of jobs.items) attachLossCurve(jobList.querySelector(`[data-job="${job.id}"]`) as HTMLElement, job, charts);
         // Poll the running trainings while they run; stop when each ends.
         for (const job of jobs.items.filter((j) => !FINISHED.has(j.status))) {
           let card = jobList.querySelector(`[data-job="${job.id}"]`) as HTMLElement;
@@ -164,6 +192,7 @@ export function modelPage(app: App, id: string): HTMLElement {
               const next = jobCard(app, model, fresh, render);
               card.replaceWith(next);
               card = next;
+              attachLossCurve(card, fresh, charts);
               if (FINISHED.has(fresh.status)) {
                 render(); // the model's status and serving changed too
                 return false;
@@ -177,6 +206,7 @@ export function modelPage(app: App, id: string): HTMLElement {
         }
       }),
     );
+  };
   render();
   return page;
 }
