@@ -235,6 +235,131 @@ def bench_sharded_tick(due: int, shards: int) -> None:
         client.close()
 
 
+def invoke_scheduler() -> None:
+    """One scheduler invocation (the stack's Lambda, an EventBridge-like event), as its rule would."""
+    import json
+
+    from bench_forecasts import aws
+
+    from tests.support.lambda_runtime import load_event
+
+    event = load_event("schedule_forecasts.json")
+    event["id"] = str(uuid.uuid4())
+    response = aws("lambda").invoke(
+        FunctionName=STACK["ScheduleForecastsFunctionName"], Payload=json.dumps(event).encode()
+    )
+    payload = response["Payload"].read()
+    assert "FunctionError" not in response, payload
+
+
+def bench_soak(db: Any, job: dict[str, Any], jobs: int, minutes: int, settle_s: float = 600) -> None:
+    """``jobs`` clones forecasting every minute for ``minutes`` slots; the scheduler invoked at
+    each minute (the stack's own rule may fire too: claims are unique per slot). Then the jobs are
+    disabled, the runs left to settle, and counted: runs per (job, slot) in ``forecast_runs``,
+    entity updates Orion received (the sandbox's request log of ``/v2/op/update``), messages in the
+    dead-letter queue, and the lag from slot to the run's ``finished_at`` (written right after the
+    Orion batch update)."""
+    import json
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from bench_forecasts import aws, pct
+
+    from chronos_core.domain.forecasting import forecast_entity_id
+    from chronos_core.domain.ids import JobId
+
+    tag = uuid.uuid4().hex[:6]
+    first_slot = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    ids = clone_jobs(db, job, jobs, tag, interval=60)
+    db["training_jobs"].update_many(
+        {"bench": tag},
+        {"$set": {"next_prediction_at": first_slot, "prediction_config.follow_champion": False}},
+    )
+    entities = {forecast_entity_id(JobId(j)): j for j in ids}
+    log_since = httpx.get(f"{STACK['SthUrl']}/_sandbox/requests", params={"limit": 1}).json()["last_seq"]
+    expected = {first_slot + timedelta(minutes=k) for k in range(minutes)}
+    print(f"soak: {jobs} jobs every minute, slots {first_slot:%H:%M}..{max(expected):%H:%M} UTC", flush=True)
+    try:
+        for slot in sorted(expected):
+            time.sleep(max(0.0, (slot - datetime.now(UTC)).total_seconds()) + 1)
+            t0 = time.perf_counter()
+            invoke_scheduler()
+            done = db["forecast_runs"].count_documents({"job_id": {"$in": ids}, "status": "succeeded"})
+            print(
+                f"  {slot:%H:%M} scheduler invoked ({time.perf_counter() - t0:4.1f} s); "
+                f"succeeded so far {done}",
+                flush=True,
+            )
+        db["training_jobs"].update_many({"bench": tag}, {"$set": {"prediction_config.enabled": False}})
+        settled: list[int] = []
+        deadline = time.monotonic() + settle_s
+        while time.monotonic() < deadline:
+            running = db["forecast_runs"].count_documents({"job_id": {"$in": ids}, "status": "running"})
+            settled.append(db["forecast_runs"].count_documents({"job_id": {"$in": ids}}))
+            queued = aws("sqs").get_queue_attributes(
+                QueueUrl=STACK["ForecastQueueUrl"],
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            backlog = int(queued["ApproximateNumberOfMessages"]) + int(
+                queued["ApproximateNumberOfMessagesNotVisible"]
+            )
+            if running == 0 and backlog == 0 and len(settled) > 5 and settled[-1] == settled[-6]:
+                break
+            time.sleep(2)
+        settle = datetime.now(UTC)
+        httpx.post(f"{STACK['OrionUrl']}/_sandbox/drain", params={"timeout": 10})
+        runs = list(db["forecast_runs"].find({"job_id": {"$in": ids}}))
+        by_status = Counter(r["status"] for r in runs)
+        per_key = Counter((r["job_id"], r["slot"]) for r in runs)
+        slots = Counter(
+            r["slot"].replace(tzinfo=UTC) if r["slot"].tzinfo is None else r["slot"] for r in runs
+        )
+        in_grid = sum(n for s, n in slots.items() if s in expected)
+        missing = jobs * len(expected) - len({k for k in per_key if k[1] in expected})
+        log = httpx.get(
+            f"{STACK['SthUrl']}/_sandbox/requests",
+            params={"component": "orion", "since": log_since, "path_contains": "/v2/op/update"},
+        ).json()["requests"]
+        received: Counter[str] = Counter()
+        for record in log:
+            if record["status"] == 204:
+                for entity in record.get("entities") or []:
+                    name = entity.split("/")[0]
+                    if name in entities:
+                        received[name] += 1
+        succeeded_per_job = Counter(r["job_id"] for r in runs if r["status"] == "succeeded")
+        mismatched = [e for e, j in entities.items() if received[e] != succeeded_per_job[j]]
+        dlq = aws("sqs").receive_message(
+            QueueUrl=STACK["ForecastDeadLetterQueueUrl"], MaxNumberOfMessages=10, VisibilityTimeout=0
+        )
+        dead = [m for m in dlq.get("Messages", []) if json.loads(m["Body"]).get("job_id") in set(ids)]
+        lags = [
+            (r["finished_at"] - r["slot"]).total_seconds()
+            for r in runs
+            if r["status"] == "succeeded" and r.get("finished_at")
+        ]
+        print(
+            f"  settled at {settle:%H:%M:%S}; runs {dict(by_status)}; runs per (job, slot) max "
+            f"{max(per_key.values(), default=0)}; slots of the grid run {in_grid} of "
+            f"{jobs * len(expected)} (missing {missing}); runs of other slots "
+            f"{sum(per_key.values()) - in_grid}"
+        )
+        print(
+            f"  Orion batch requests {len(log)} (non-204: {sum(r['status'] != 204 for r in log)}); "
+            f"entity updates received {sum(received.values())}; jobs whose Orion count != their "
+            f"succeeded runs: {len(mismatched)}; fleet messages in the DLQ: {len(dead)}"
+        )
+        if lags:
+            print(
+                f"  lag slot -> Orion upsert (run finished_at): p50={pct(lags, 0.5):6.1f} s "
+                f"p95={pct(lags, 0.95):6.1f} s max={max(lags):6.1f} s"
+            )
+        per_slot = sorted(slots.items())
+        print("  runs per slot: " + ", ".join(f"{s:%H:%M}={n}" for s, n in per_slot))
+    finally:
+        cleanup(db, job, ids)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -243,7 +368,9 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=32)
     parser.add_argument("--predict", type=int, default=100)
-    parser.add_argument("--only", choices=["batch", "sqs", "tick", "predict"], action="append")
+    parser.add_argument("--soak-jobs", type=int, default=1000)
+    parser.add_argument("--soak-minutes", type=int, default=5)
+    parser.add_argument("--only", choices=["batch", "sqs", "tick", "predict", "soak"], action="append")
     args = parser.parse_args()
     only = set(args.only or ["batch", "sqs", "tick", "predict"])
     client: MongoClient[dict[str, Any]] = MongoClient(STACK["MongoDbUri"], tz_aware=True)
@@ -260,6 +387,8 @@ def main() -> None:
             bench_forecasts(db, job, args.forecasts)
         if "predict" in only:
             bench_predict(job, api, args.predict)
+        if "soak" in only:  # not in the default set: it takes --soak-minutes plus the settling
+            bench_soak(db, job, args.soak_jobs, args.soak_minutes)
     if "tick" in only:
         bench_sharded_tick(args.due, args.shards)
     client.close()
