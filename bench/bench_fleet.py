@@ -235,6 +235,79 @@ def bench_sharded_tick(due: int, shards: int) -> None:
         client.close()
 
 
+class StepClock:
+    """Times what one in-process predict spends where: MongoDB commands (a pymongo command
+    listener, by command and collection), HTTP requests (``httpx.Client.send``, by host) and the
+    rest (auth, ASGI, pydantic, inference, serialisation). Install before the handler's clients
+    are created."""
+
+    def __init__(self) -> None:
+        from pymongo import monitoring
+
+        self.times: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
+        clock = self
+
+        class Listener(monitoring.CommandListener):
+            def started(self, event: Any) -> None:
+                pass
+
+            def succeeded(self, event: Any) -> None:
+                clock.add(f"mongo {event.command_name}", event.duration_micros / 1e6)
+
+            def failed(self, event: Any) -> None:
+                clock.add(f"mongo {event.command_name} (failed)", event.duration_micros / 1e6)
+
+        monitoring.register(Listener())
+        original = httpx.Client.send
+
+        def send(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+            started = time.perf_counter()
+            try:
+                return original(client, request, **kwargs)
+            finally:
+                clock.add(f"http {request.url.host}:{request.url.port}", time.perf_counter() - started)
+
+        httpx.Client.send = send  # type: ignore[method-assign]
+
+    def add(self, name: str, seconds: float) -> None:
+        self.times[name] += seconds
+        self.counts[name] += 1
+
+    def reset(self) -> None:
+        self.times.clear()
+        self.counts.clear()
+
+
+def bench_predict_steps(job: dict[str, Any], clock: StepClock, n: int) -> None:
+    """The in-process predict handler ``n`` times (warm), broken down by step per call."""
+    import json
+
+    from bench_forecasts import predict_environment, predict_event
+
+    from tests.support.lambda_runtime import FakeLambdaContext, load_handler_module
+
+    predict_environment()
+    module = load_handler_module("api")
+    event = predict_event(job)
+    module.handler(json.loads(json.dumps(event)), FakeLambdaContext())  # cold: loads the ONNX model
+    clock.reset()
+    totals = []
+    for _ in range(n):
+        started = time.perf_counter()
+        result = module.handler(json.loads(json.dumps(event)), FakeLambdaContext())
+        totals.append(time.perf_counter() - started)
+        assert result["statusCode"] == 200, result["body"]
+    ms = sorted(t * 1000 for t in totals)
+    accounted = sum(clock.times.values()) / n * 1000
+    print(
+        f"{'predict in-process, by step (warm)':44} p50={ms[len(ms) // 2]:6.1f} ms mean={sum(ms) / n:6.1f} ms"
+    )
+    for name, seconds in sorted(clock.times.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:42} {seconds / n * 1000:6.1f} ms per call ({clock.counts[name] / n:.1f} calls)")
+    print(f"  {'the rest (auth, ASGI, pydantic, inference)':42} {sum(ms) / n - accounted:6.1f} ms per call")
+
+
 def invoke_scheduler() -> None:
     """One scheduler invocation (the stack's Lambda, an EventBridge-like event), as its rule would."""
     import json
@@ -370,8 +443,11 @@ def main() -> None:
     parser.add_argument("--predict", type=int, default=100)
     parser.add_argument("--soak-jobs", type=int, default=1000)
     parser.add_argument("--soak-minutes", type=int, default=5)
-    parser.add_argument("--only", choices=["batch", "sqs", "tick", "predict", "soak"], action="append")
+    parser.add_argument(
+        "--only", choices=["batch", "sqs", "tick", "predict", "predict-steps", "soak"], action="append"
+    )
     args = parser.parse_args()
+    clock = StepClock() if args.only and "predict-steps" in args.only else None
     only = set(args.only or ["batch", "sqs", "tick", "predict"])
     client: MongoClient[dict[str, Any]] = MongoClient(STACK["MongoDbUri"], tz_aware=True)
     db = client[STACK["MongoDbDatabase"]]
@@ -387,6 +463,8 @@ def main() -> None:
             bench_forecasts(db, job, args.forecasts)
         if "predict" in only:
             bench_predict(job, api, args.predict)
+        if clock is not None:  # not in the default set: it patches pymongo and httpx globally
+            bench_predict_steps(job, clock, args.predict)
         if "soak" in only:  # not in the default set: it takes --soak-minutes plus the settling
             bench_soak(db, job, args.soak_jobs, args.soak_minutes)
     if "tick" in only:
