@@ -57,12 +57,17 @@ class Timed:
         return timed
 
 
+#: ``--mongodb-uri``: the batch benchmark's database server instead of the stack's (the job and its
+#: model are copied there into a scratch database; STH, Orion and the artifacts stay the stack's).
+MONGO_OVERRIDE: dict[str, str] = {}
+
+
 def stack_settings() -> Any:
     from chronos_core.config import Settings
 
     return Settings(
-        mongodb_uri=STACK["MongoDbUri"],
-        mongodb_database=STACK["MongoDbDatabase"],
+        mongodb_uri=MONGO_OVERRIDE.get("uri", STACK["MongoDbUri"]),
+        mongodb_database=MONGO_OVERRIDE.get("database", STACK["MongoDbDatabase"]),
         sth_url=STACK["SthUrl"],
         orion_url=STACK["OrionUrl"],
         iot_agent_url=STACK["IotAgentUrl"],
@@ -441,6 +446,7 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=32)
     parser.add_argument("--predict", type=int, default=100)
+    parser.add_argument("--mongodb-uri", help="--only batch on this server (a scratch database)")
     parser.add_argument("--soak-jobs", type=int, default=1000)
     parser.add_argument("--soak-minutes", type=int, default=5)
     parser.add_argument(
@@ -457,7 +463,22 @@ def main() -> None:
         job = trained_job(db, api) if only - {"tick"} else {}
         if job:
             print(f"job {job['id']} (model {job['model_id']})")
-        if "batch" in only:
+        if "batch" in only and args.mongodb_uri:
+            other: MongoClient[dict[str, Any]] = MongoClient(args.mongodb_uri, tz_aware=True)
+            name = f"chronos_bench_{uuid.uuid4().hex[:8]}"
+            MONGO_OVERRIDE.update(uri=args.mongodb_uri, database=name)
+            from chronos_core.adapters import mongo
+
+            mongo.ensure_indexes(other[name])
+            other[name]["models"].insert_one(db["models"].find_one({"id": job["model_id"]}))
+            other[name]["training_jobs"].insert_one(dict(job))
+            print(f"batch on {args.mongodb_uri} (scratch database {name}, the stack's STH and Orion)")
+            try:
+                bench_batch(other[name], job)
+            finally:
+                other.drop_database(name)
+                other.close()
+        elif "batch" in only:
             bench_batch(db, job)
         if "sqs" in only:
             bench_forecasts(db, job, args.forecasts)
