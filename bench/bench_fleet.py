@@ -18,6 +18,7 @@ Usage: ``.local/venv/bin/python bench/bench_fleet.py [--forecasts 400] [--due 10
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -293,6 +294,9 @@ def bench_predict_steps(job: dict[str, Any], clock: StepClock, n: int) -> None:
     from tests.support.lambda_runtime import FakeLambdaContext, load_handler_module
 
     predict_environment()
+    if MONGO_OVERRIDE:
+        os.environ["CHRONOS_MONGODB_URI"] = MONGO_OVERRIDE["uri"]
+        os.environ["CHRONOS_MONGODB_DATABASE"] = MONGO_OVERRIDE["database"]
     module = load_handler_module("api")
     event = predict_event(job)
     module.handler(json.loads(json.dumps(event)), FakeLambdaContext())  # cold: loads the ONNX model
@@ -446,7 +450,9 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--shards", type=int, default=32)
     parser.add_argument("--predict", type=int, default=100)
-    parser.add_argument("--mongodb-uri", help="--only batch on this server (a scratch database)")
+    parser.add_argument(
+        "--mongodb-uri", help="--only batch/predict-steps on this server (a scratch database)"
+    )
     parser.add_argument("--soak-jobs", type=int, default=1000)
     parser.add_argument("--soak-minutes", type=int, default=5)
     parser.add_argument(
@@ -463,22 +469,40 @@ def main() -> None:
         job = trained_job(db, api) if only - {"tick"} else {}
         if job:
             print(f"job {job['id']} (model {job['model_id']})")
-        if "batch" in only and args.mongodb_uri:
+        if args.mongodb_uri and only & {"batch", "predict-steps"}:
             other: MongoClient[dict[str, Any]] = MongoClient(args.mongodb_uri, tz_aware=True)
             name = f"chronos_bench_{uuid.uuid4().hex[:8]}"
             MONGO_OVERRIDE.update(uri=args.mongodb_uri, database=name)
             from chronos_core.adapters import mongo
 
             mongo.ensure_indexes(other[name])
-            other[name]["models"].insert_one(db["models"].find_one({"id": job["model_id"]}))
-            other[name]["training_jobs"].insert_one(dict(job))
-            print(f"batch on {args.mongodb_uri} (scratch database {name}, the stack's STH and Orion)")
+            # The stack's models and jobs (so the collections are as large as the stack's).
+            other[name]["models"].insert_many(list(db["models"].find()))
+            other[name]["training_jobs"].insert_many(list(db["training_jobs"].find()))
+            from bson import ObjectId
+
+            artifact_ids = [
+                ObjectId(v) for v in (job.get("artifacts") or {}).values() if ObjectId.is_valid(v)
+            ]
+            for suffix, key in (("files", "_id"), ("chunks", "files_id")):
+                docs = list(db[f"model_artifacts.{suffix}"].find({key: {"$in": artifact_ids}}))
+                if docs:
+                    other[name][f"model_artifacts.{suffix}"].insert_many(docs)
+            print(
+                f"on {args.mongodb_uri} (scratch database {name} with a copy of the stack's "
+                f"{other[name]['training_jobs'].estimated_document_count()} jobs; the stack's STH and Orion)"
+            )
             try:
-                bench_batch(other[name], job)
+                if "batch" in only:
+                    bench_batch(other[name], job)
+                if clock is not None:
+                    bench_predict_steps(job, clock, args.predict)
             finally:
                 other.drop_database(name)
                 other.close()
-        elif "batch" in only:
+                client.close()
+            return
+        if "batch" in only:
             bench_batch(db, job)
         if "sqs" in only:
             bench_forecasts(db, job, args.forecasts)
