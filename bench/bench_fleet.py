@@ -334,7 +334,7 @@ def invoke_scheduler() -> None:
     assert "FunctionError" not in response, payload
 
 
-def bench_soak(db: Any, job: dict[str, Any], jobs: int, minutes: int, settle_s: float = 600) -> None:
+def bench_soak(db: Any, job: dict[str, Any], jobs: int, minutes: int, settle_s: float = 240) -> None:
     """``jobs`` clones forecasting every minute for ``minutes`` slots; the scheduler invoked at
     each minute (the stack's own rule may fire too: claims are unique per slot). Then the jobs are
     disabled, the runs left to settle, and counted: runs per (job, slot) in ``forecast_runs``,
