@@ -372,9 +372,16 @@ def bench_soak(db: Any, job: dict[str, Any], jobs: int, minutes: int, settle_s: 
                 f"succeeded so far {done}",
                 flush=True,
             )
+        # The last slot is claimed and queued: let it run before the jobs are disabled (a disabled
+        # job's queued forecast is skipped by the worker).
+        deadline = time.monotonic() + settle_s
+        last = max(expected)
+        while time.monotonic() < deadline:
+            if db["forecast_runs"].count_documents({"job_id": {"$in": ids}, "slot": last}) >= jobs:
+                break
+            time.sleep(2)
         db["training_jobs"].update_many({"bench": tag}, {"$set": {"prediction_config.enabled": False}})
         settled: list[int] = []
-        deadline = time.monotonic() + settle_s
         while time.monotonic() < deadline:
             running = db["forecast_runs"].count_documents({"job_id": {"$in": ids}, "status": "running"})
             settled.append(db["forecast_runs"].count_documents({"job_id": {"$in": ids}}))
