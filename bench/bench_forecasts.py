@@ -86,7 +86,8 @@ def trained_job(db: Any, api: httpx.Client) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- predict
 
 
-def bench_predict(job: dict[str, Any], api: httpx.Client, n: int) -> None:
+def predict_environment() -> None:
+    """The API handler's environment for in-process calls against the stack."""
     os.environ.update(
         {
             "CHRONOS_MONGODB_URI": STACK["MongoDbUri"],
@@ -99,9 +100,12 @@ def bench_predict(job: dict[str, Any], api: httpx.Client, n: int) -> None:
         }
     )
     os.environ.pop("CHRONOS_AUTH_JWT_SECRET_PARAMETER", None)
-    from tests.support.lambda_runtime import FakeLambdaContext, load_event, load_handler_module
 
-    module = load_handler_module("api")
+
+def predict_event(job: dict[str, Any]) -> dict[str, Any]:
+    """An API Gateway proxy event for ``POST …/training-jobs/{job}/predict``, with a token."""
+    from tests.support.lambda_runtime import load_event
+
     path = f"/models/{job['model_id']}/training-jobs/{job['id']}/predict"
     event = load_event("api_health.json")
     event.update(path=path, httpMethod="POST", body=None, queryStringParameters=None)
@@ -110,6 +114,16 @@ def bench_predict(job: dict[str, Any], api: httpx.Client, n: int) -> None:
     event["multiValueHeaders"]["Authorization"] = [f"Bearer {token()}"]
     event["requestContext"]["path"] = f"/dev{path}"
     event["requestContext"]["httpMethod"] = "POST"
+    return dict(event)
+
+
+def bench_predict(job: dict[str, Any], api: httpx.Client, n: int) -> None:
+    predict_environment()
+    from tests.support.lambda_runtime import FakeLambdaContext, load_handler_module
+
+    module = load_handler_module("api")
+    path = f"/models/{job['model_id']}/training-jobs/{job['id']}/predict"
+    event = predict_event(job)
 
     def call() -> float:
         started = time.perf_counter()

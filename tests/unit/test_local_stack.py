@@ -632,3 +632,69 @@ def test_up_starts_the_dev_idp_and_lists_it_and_deploy_points_the_dashboard_at_i
     params = stack.deploy_parameters(stack.Endpoints.from_env({}))
     assert params["OidcAuthority"] == "http://127.0.0.1:19555"
     assert stack.template_default("OidcClientId") == "chronos-dashboard"
+
+
+# ------------------------------------------------------------------------------ FerretDB backend
+
+START_FERRETDB = stack.start_ferretdb  # the real one (the local_state fixture replaces it)
+
+
+class FerretProcs(FakeProcs):
+    """A FakeProcs whose started FerretDB answers on its ``--listen-addr`` port."""
+
+    def start(self, name: str, argv: list[str], **kwargs: Any) -> int:
+        self.started.append(list(argv))
+        listen = next(a for a in argv if a.startswith("--listen-addr="))
+        self.open_ports.add(int(listen.rsplit(":", 1)[1]))
+        return 4343
+
+
+def test_ferretdb_runs_on_sqlite_in_the_data_directory_by_default(tmp_path: Path) -> None:
+    argv = stack.ferretdb_command(tmp_path / "ferretdb", 27118, tmp_path / "data", None)
+    assert argv[0] == str(tmp_path / "ferretdb")
+    assert "--handler=sqlite" in argv and f"--sqlite-url=file:{tmp_path / 'data'}/" in argv
+    assert "--listen-addr=127.0.0.1:27118" in argv
+    assert not [a for a in argv if "postgresql" in a]
+
+
+def test_ferretdb_runs_on_postgresql_when_a_url_is_given(tmp_path: Path) -> None:
+    url = "postgres://ferretdb:secret@127.0.0.1:5432/ferretdb"
+    argv = stack.ferretdb_command(tmp_path / "ferretdb", 27128, tmp_path / "data", url)
+    assert "--handler=postgresql" in argv and f"--postgresql-url={url}" in argv
+    assert f"--state-dir={tmp_path / 'data'}" in argv and "--listen-addr=127.0.0.1:27128" in argv
+    assert not [a for a in argv if "sqlite" in a]
+
+
+@pytest.mark.parametrize(
+    ("variable", "handler"),
+    [
+        (None, "--handler=sqlite"),
+        ("  ", "--handler=sqlite"),
+        ("postgres://u:p@db:5432/f", "--handler=postgresql"),
+    ],
+)
+def test_up_starts_ferretdb_on_the_backend_the_environment_names(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch, variable: str | None, handler: str
+) -> None:
+    (local_state / "bin").mkdir()
+    (local_state / "bin" / "ferretdb").write_text("")
+    if variable is not None:
+        monkeypatch.setenv("CHRONOS_FERRETDB_POSTGRESQL_URL", variable)
+    fake = FerretProcs(open_ports=set())
+    monkeypatch.setattr(stack, "procs", fake)
+    START_FERRETDB(stack.Endpoints.from_env({}))
+    [argv] = fake.started
+    assert handler in argv and "--listen-addr=127.0.0.1:27118" in argv
+    if handler == "--handler=postgresql":
+        assert "--postgresql-url=postgres://u:p@db:5432/f" in argv
+
+
+def test_up_starts_no_ferretdb_when_mongodb_uri_names_a_server(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONGODB_URI", "mongodb://db.example:27017/")
+    monkeypatch.setenv("CHRONOS_FERRETDB_POSTGRESQL_URL", "postgres://u:p@db:5432/f")
+    fake = FerretProcs(open_ports=set())
+    monkeypatch.setattr(stack, "procs", fake)
+    START_FERRETDB(stack.Endpoints.from_env({"MONGODB_URI": "mongodb://db.example:27017/"}))
+    assert fake.started == []
