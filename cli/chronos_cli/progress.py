@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
@@ -161,6 +162,102 @@ class _Display:
             self._progress = None
 
 
+class LiveDisplay(Protocol):
+    """What :func:`follow_until_finished` drives: started, updated with each polled item, stopped."""
+
+    def start(self) -> None: ...
+
+    def update(self, item: dict[str, Any]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Followed:
+    """One kind of long-running resource to follow: ``path`` is its URL (``/cancel`` appended
+    cancels it), ``noun`` and ``title`` name it in messages ("job", "training job"), ``again``
+    is the command that follows it again, ``finished`` its final statuses."""
+
+    path: str
+    noun: str
+    title: str
+    again: str
+    finished: frozenset[str]
+
+
+def follow_until_finished(
+    client: ApiClient,
+    out: Output,
+    item: dict[str, Any],
+    followed: Followed,
+    display_of: Callable[[str], LiveDisplay],
+    *,
+    poll_seconds: float,
+    on_interrupt: OnInterrupt,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    """Poll ``item`` until its status is final and return it. Ctrl-C cancels it (``cancel``, or
+    ``ask`` answered yes; it is then followed until it stopped) or detaches (``Exit(130)``)."""
+    display = display_of(str(item["id"]))
+    display.start()
+    cancelled = False
+    try:
+        while True:
+            try:
+                display.update(item)
+                if item.get("status") in followed.finished:
+                    return item
+                sleep(poll_seconds)
+                item = client.get(followed.path)
+            except KeyboardInterrupt:
+                display.stop()
+                if cancelled or not _should_cancel(out, on_interrupt, f"{followed.title} {item['id']}"):
+                    out.info(
+                        f"{followed.noun.capitalize()} {item['id']} keeps running; "
+                        f"follow it with `{followed.again}`"
+                    )
+                    raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+                cancelled = True
+                try:
+                    item = client.post(f"{followed.path}/cancel")
+                    out.info(f"Cancelling {followed.noun} {item['id']}...")
+                except CliError as exc:
+                    if exc.exit_code != ExitCode.CONFLICT:  # 409: it finished meanwhile
+                        raise
+                    item = client.get(followed.path)
+                display = display_of(str(item["id"]))
+                display.start()
+    finally:
+        display.stop()
+
+
+def _should_cancel(out: Output, on_interrupt: OnInterrupt, what: str) -> bool:
+    if on_interrupt == OnInterrupt.cancel:
+        return True
+    if on_interrupt == OnInterrupt.detach or not out.interactive:
+        return False
+    try:
+        return bool(typer.confirm(f"Cancel {what}?", default=False, err=True))
+    except (KeyboardInterrupt, EOFError, typer.Abort):
+        return False
+
+
+class _TimedDisplay:
+    """The training's display, updated with the current time (its ETA needs it)."""
+
+    def __init__(self, display: _Display, now: Callable[[], datetime]) -> None:
+        self._display, self._now = display, now
+
+    def start(self) -> None:
+        self._display.start()
+
+    def update(self, item: dict[str, Any]) -> None:
+        self._display.update(item, self._now())
+
+    def stop(self) -> None:
+        self._display.stop()
+
+
 def follow(
     client: ApiClient,
     out: Output,
@@ -173,47 +270,23 @@ def follow(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
     """Poll the job until it has finished and return it; a detach on Ctrl-C raises ``Exit(130)``."""
-    path = f"/models/{model_id}/training-jobs/{job['id']}"
-    display = _Display(out, str(job["id"]))
-    display.start()
-    cancelled = False
-    try:
-        while True:
-            try:
-                display.update(job, now())
-                if job.get("status") in FINISHED:
-                    return job
-                sleep(poll_seconds)
-                job = client.get(path)
-            except KeyboardInterrupt:
-                display.stop()
-                if cancelled or not _should_cancel(out, on_interrupt, str(job["id"])):
-                    again = f"chronos train follow {model_id} {job['id']}"
-                    out.info(f"Job {job['id']} keeps running; follow it with `{again}`")
-                    raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-                cancelled = True
-                try:
-                    job = client.post(f"{path}/cancel")
-                    out.info(f"Cancelling job {job['id']}...")
-                except CliError as exc:
-                    if exc.exit_code != ExitCode.CONFLICT:  # 409: it finished meanwhile
-                        raise
-                    job = client.get(path)
-                display = _Display(out, str(job["id"]))
-                display.start()
-    finally:
-        display.stop()
-
-
-def _should_cancel(out: Output, on_interrupt: OnInterrupt, job_id: str) -> bool:
-    if on_interrupt == OnInterrupt.cancel:
-        return True
-    if on_interrupt == OnInterrupt.detach or not out.interactive:
-        return False
-    try:
-        return bool(typer.confirm(f"Cancel training job {job_id}?", default=False, err=True))
-    except (KeyboardInterrupt, EOFError, typer.Abort):
-        return False
+    followed = Followed(
+        path=f"/models/{model_id}/training-jobs/{job['id']}",
+        noun="job",
+        title="training job",
+        again=f"chronos train follow {model_id} {job['id']}",
+        finished=FINISHED,
+    )
+    return follow_until_finished(
+        client,
+        out,
+        job,
+        followed,
+        lambda job_id: _TimedDisplay(_Display(out, job_id), now),
+        poll_seconds=poll_seconds,
+        on_interrupt=on_interrupt,
+        sleep=sleep,
+    )
 
 
 def exit_code_of(job: dict[str, Any]) -> ExitCode:

@@ -21,9 +21,9 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 from chronos_cli.client import ApiClient
 from chronos_cli.commands.common import get_in
 from chronos_cli.context import State, command, state
-from chronos_cli.errors import CliError, ExitCode, UsageError
+from chronos_cli.errors import ExitCode, UsageError
 from chronos_cli.output import Output, Table
-from chronos_cli.progress import OnInterrupt, format_eta
+from chronos_cli.progress import Followed, OnInterrupt, follow_until_finished, format_eta
 
 app = typer.Typer(
     help="Anomaly scans: start (and follow), list, show, cancel, retry, events, data quality.",
@@ -261,47 +261,23 @@ def follow(
 ) -> dict[str, Any]:
     """Poll the scan until it has finished and return it. Ctrl-C cancels it (``cancel``, or
     ``ask`` answered yes; it is then followed until it stopped) or detaches (``Exit(130)``)."""
-    path = scans_path(model_id, str(scan["id"]))
-    display = _Display(out, str(scan["id"]))
-    display.start()
-    cancelled = False
-    try:
-        while True:
-            try:
-                display.update(scan)
-                if scan.get("status") in FINISHED:
-                    return scan
-                sleep(poll_seconds)
-                scan = client.get(path)
-            except KeyboardInterrupt:
-                display.stop()
-                if cancelled or not _should_cancel(out, on_interrupt, str(scan["id"])):
-                    again = f"chronos scans follow {model_id} {scan['id']}"
-                    out.info(f"Scan {scan['id']} keeps running; follow it with `{again}`")
-                    raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-                cancelled = True
-                try:
-                    scan = client.post(f"{path}/cancel")
-                    out.info(f"Cancelling scan {scan['id']}...")
-                except CliError as exc:
-                    if exc.exit_code != ExitCode.CONFLICT:  # 409: it finished meanwhile
-                        raise
-                    scan = client.get(path)
-                display = _Display(out, str(scan["id"]))
-                display.start()
-    finally:
-        display.stop()
-
-
-def _should_cancel(out: Output, on_interrupt: OnInterrupt, scan_id: str) -> bool:
-    if on_interrupt == OnInterrupt.cancel:
-        return True
-    if on_interrupt == OnInterrupt.detach or not out.interactive:
-        return False
-    try:
-        return bool(typer.confirm(f"Cancel anomaly scan {scan_id}?", default=False, err=True))
-    except (KeyboardInterrupt, EOFError, typer.Abort):
-        return False
+    followed = Followed(
+        path=scans_path(model_id, str(scan["id"])),
+        noun="scan",
+        title="anomaly scan",
+        again=f"chronos scans follow {model_id} {scan['id']}",
+        finished=FINISHED,
+    )
+    return follow_until_finished(
+        client,
+        out,
+        scan,
+        followed,
+        lambda scan_id: _Display(out, scan_id),
+        poll_seconds=poll_seconds,
+        on_interrupt=on_interrupt,
+        sleep=sleep,
+    )
 
 
 def exit_code_of(scan: dict[str, Any]) -> ExitCode:
