@@ -52,7 +52,8 @@ def dev_idp(stack: dict[str, Any]) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: closed after its module, since a running Playwright loop breaks later asyncio tests.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (local/bootstrap.sh installs it as root)")
