@@ -44,4 +44,4 @@ bench: setup
 	@bash local/run_benchmarks.sh  # bench_api.py brings the stack up and deploys (it times both)
 
 clean: down
-	rm -rf .aws-sam .local/localstack .local/ferretdb-data .local/run
+	rm -rf .aws-sam .local/localstack .local/ferretdb-data .local/postgresql-data .local/run

@@ -3,10 +3,12 @@
 #   .local/venv            the project's virtualenv (handlers, tests, tools, the `chronos` CLI)
 #   .local/sam-venv        aws-sam-cli (its pins clash with ours)
 #   .local/localstack-venv LocalStack 2026.3.0 + the project's Lambda executor plugin
-#   .local/bin/ferretdb    FerretDB v1.24.2 (SQLite backend), built from the Go module proxy
+#   .local/bin/ferretdb    FerretDB v1.24.2, built from the Go module proxy; it stores in a PostgreSQL
+#                          cluster the stack runs under .local/postgresql-data (local/postgresql.py)
 #   functions/api/dashboard the web dashboard, built from web/ (npm ci && npm run build)
 # Needs on PATH: python3.13 (or pyenv with a 3.13 version), go, and Node.js >= 20 with npm.
-# Installs Debian's chromium (browser tests) when missing and run as root.
+# Installs Debian's postgresql (FerretDB's backend) and chromium (browser tests) when missing and run
+# as root; without PostgreSQL server binaries the stack runs FerretDB on SQLite, several times slower.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="$root/.local"
@@ -101,6 +103,18 @@ fi
 if [ ! -f "$dashboard" ] || [ -n "$(find "$root/web/src" "$root/web/index.html" "$root/web/package-lock.json" "$root/web/vite.config.ts" -newer "$dashboard" -print -quit)" ]; then
   log "building the dashboard (web/ -> functions/api/dashboard)"
   (cd "$root/web" && npm run build --silent)
+fi
+
+# Debian's PostgreSQL server binaries: FerretDB's backend (the stack runs its own cluster).
+if [ -z "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ] && [ -z "${CHRONOS_POSTGRESQL_BINDIR:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's postgresql (FerretDB's backend)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q postgresql >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; } \
+      || log "postgresql could not be installed: FerretDB will run on SQLite"
+  else
+    log "PostgreSQL server binaries not found: FerretDB will run on SQLite (apt-get install postgresql)"
+  fi
 fi
 
 # Debian's Chromium for the browser tests (Playwright's own browser download cannot run here).

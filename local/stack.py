@@ -9,10 +9,14 @@ Usage (from the repository root, with the project virtualenv's python):
 Ports (override with environment variables): FerretDB ``CHRONOS_MONGO_PORT`` (27118), LocalStack
 ``CHRONOS_LOCALSTACK_PORT`` (4610), sandbox Orion/STH/IoT Agent ``CHRONOS_SANDBOX_ORION_PORT``
 (11026), ``CHRONOS_SANDBOX_STH_PORT`` (18666), ``CHRONOS_SANDBOX_IOTA_PORT`` (14041). When
-``MONGODB_URI`` is set, that server is used and FerretDB is not started. FerretDB runs on SQLite
-(``.local/ferretdb-data``) unless ``CHRONOS_FERRETDB_POSTGRESQL_URL`` names a PostgreSQL database
-(``postgres://user:password@host:5432/db``, a server you run): then on its PostgreSQL backend,
-several times faster on writes (bench/README.md, "MongoDB-compatible backends").
+``MONGODB_URI`` is set, that server is used and FerretDB is not started. FerretDB runs on its
+PostgreSQL backend, in a cluster of its own under ``.local/postgresql-data`` (Debian's server
+binaries, port ``CHRONOS_POSTGRESQL_PORT``, 25432; ``local/postgresql.py``): several times faster
+than SQLite on the writes Chronos makes (bench/README.md, "MongoDB-compatible backends").
+``CHRONOS_FERRETDB_POSTGRESQL_URL`` names a PostgreSQL database of your own instead
+(``postgres://user:password@host:5432/db``); ``CHRONOS_FERRETDB_BACKEND=sqlite`` keeps the SQLite
+backend (``.local/ferretdb-data``), which is also what runs, with a warning, where no PostgreSQL
+server binaries are installed.
 
 Real FIWARE: ``CHRONOS_STH_URL``, ``CHRONOS_ORION_URL`` and ``CHRONOS_IOT_AGENT_URL`` (any subset)
 name external components. ``up`` starts the sandbox only for the others (not at all when the three
@@ -46,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contextlib
 
 import localstack_ctl  # noqa: E402
+import postgresql  # noqa: E402
 import procs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,6 +226,48 @@ def ferretdb_command(binary: Path, port: int, data: Path, postgresql_url: str | 
     ]
 
 
+FERRETDB_BACKENDS = ("postgresql", "sqlite")
+
+
+def local_postgresql(env: Mapping[str, str]) -> postgresql.Cluster | None:
+    """The stack's own PostgreSQL cluster, or None where no server binaries are installed."""
+    bindir = postgresql.find_bindir(env)
+    if bindir is None:
+        return None
+    return postgresql.Cluster(
+        bindir=bindir,
+        data=postgresql.data_directory(STATE / "postgresql-data"),
+        port=postgresql.port_from(env),
+    )
+
+
+def ferretdb_postgresql_url(env: Mapping[str, str]) -> str | None:
+    """The PostgreSQL database FerretDB stores in (starting the stack's own cluster when that is
+    the one), or None for the SQLite backend."""
+    external = env.get("CHRONOS_FERRETDB_POSTGRESQL_URL", "").strip()
+    if external:
+        log("FerretDB on PostgreSQL (CHRONOS_FERRETDB_POSTGRESQL_URL)")
+        return external
+    backend = env.get("CHRONOS_FERRETDB_BACKEND", "").strip().lower() or "postgresql"
+    if backend not in FERRETDB_BACKENDS:
+        raise SystemExit(
+            f"CHRONOS_FERRETDB_BACKEND must be one of {', '.join(FERRETDB_BACKENDS)}, got {backend!r}"
+        )
+    if backend == "sqlite":
+        log("FerretDB on SQLite (CHRONOS_FERRETDB_BACKEND=sqlite)")
+        return None
+    cluster = local_postgresql(env)
+    if cluster is None:
+        log(
+            "no PostgreSQL server binaries (apt-get install postgresql): FerretDB falls back to SQLite, "
+            "several times slower on writes"
+        )
+        return None
+    postgresql.start(cluster)
+    log(f"FerretDB on PostgreSQL (the stack's cluster on 127.0.0.1:{cluster.port})")
+    return cluster.url
+
+
 def start_ferretdb(endpoints: Endpoints) -> None:
     if os.environ.get("MONGODB_URI"):
         log("MONGODB_URI is set: using that server, not starting FerretDB")
@@ -236,12 +283,11 @@ def start_ferretdb(endpoints: Endpoints) -> None:
         raise SystemExit("FerretDB is not built: run local/bootstrap.sh")
     data = STATE / "ferretdb-data"
     data.mkdir(parents=True, exist_ok=True)
-    postgresql_url = os.environ.get("CHRONOS_FERRETDB_POSTGRESQL_URL", "").strip()
-    if postgresql_url:
-        log("FerretDB on PostgreSQL (CHRONOS_FERRETDB_POSTGRESQL_URL)")
+    postgresql_url = ferretdb_postgresql_url(os.environ)
+    (RUN / "ferretdb-backend").write_text("postgresql" if postgresql_url else "sqlite")
     procs.start(
         "ferretdb",
-        ferretdb_command(binary, port, data, postgresql_url or None),
+        ferretdb_command(binary, port, data, postgresql_url),
         pid_file=pid_file,
         log_file=LOGS / "ferretdb.log",
     )
@@ -494,6 +540,9 @@ def down() -> None:
     for name in PROCESSES:
         if procs.stop(RUN / f"{name}.pid"):
             stopped.append(name)
+    cluster = local_postgresql(os.environ)
+    if cluster is not None and postgresql.stop(cluster):
+        stopped.append("postgresql")
     SANDBOX_CONFIG_FILE.unlink(missing_ok=True)
     log("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     endpoints = recorded_endpoints()
@@ -511,7 +560,19 @@ def status() -> int:
         "fiware-sandbox": sandbox_pid,
         "localstack": localstack_ctl.running_pid(LOCALSTACK_STATE),
     }
-    needed = {"ferretdb": True, "fiware-sandbox": bool(endpoints.sandbox_components), "localstack": True}
+    cluster = local_postgresql(os.environ)
+    backend_file = RUN / "ferretdb-backend"
+    backend = backend_file.read_text().strip() if backend_file.exists() else None
+    external_database = bool(os.environ.get("CHRONOS_FERRETDB_POSTGRESQL_URL", "").strip())
+    uses_cluster = cluster is not None and backend == "postgresql" and not external_database
+    if cluster is not None and (uses_cluster or postgresql.running_pid(cluster)):
+        rows["postgresql"] = postgresql.running_pid(cluster)
+    needed = {
+        "ferretdb": True,
+        "fiware-sandbox": bool(endpoints.sandbox_components),
+        "localstack": True,
+        "postgresql": uses_cluster,
+    }
     serving = (recorded_sandbox_config() or {}).get("components")
     for name, pid in rows.items():
         if pid:

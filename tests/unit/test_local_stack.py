@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from local import stack
+from local import postgresql, stack
 from local.fiware_sandbox.__main__ import _parser as sandbox_parser
 from tests.e2e.conftest import SandboxControl, SandboxUnavailableError
 
@@ -665,28 +665,126 @@ def test_ferretdb_runs_on_postgresql_when_a_url_is_given(tmp_path: Path) -> None
     assert not [a for a in argv if "sqlite" in a]
 
 
-@pytest.mark.parametrize(
-    ("variable", "handler"),
-    [
-        (None, "--handler=sqlite"),
-        ("  ", "--handler=sqlite"),
-        ("postgres://u:p@db:5432/f", "--handler=postgresql"),
-    ],
-)
-def test_up_starts_ferretdb_on_the_backend_the_environment_names(
-    local_state: Path, monkeypatch: pytest.MonkeyPatch, variable: str | None, handler: str
-) -> None:
-    (local_state / "bin").mkdir()
+class FakeCluster:
+    """local/postgresql.py's server commands, recorded instead of run."""
+
+    def __init__(self, bindir: Path | None) -> None:
+        self.bindir = bindir
+        self.started: list[Any] = []
+        self.stopped: list[Any] = []
+        self.pid: int | None = None
+
+    def find_bindir(self, env: Any) -> Path | None:
+        return self.bindir
+
+    def start(self, cluster: Any) -> None:
+        self.started.append(cluster)
+        self.pid = 5151
+
+    def stop(self, cluster: Any) -> bool:
+        self.stopped.append(cluster)
+        return self.pid is not None
+
+    def running_pid(self, cluster: Any) -> int | None:
+        return self.pid
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(postgresql, name)
+
+
+@pytest.fixture
+def cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
+    fake = FakeCluster(tmp_path / "pgbin")
+    monkeypatch.setattr(stack, "postgresql", fake)
+    return fake
+
+
+def start_ferretdb_argv(local_state: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    (local_state / "bin").mkdir(exist_ok=True)
     (local_state / "bin" / "ferretdb").write_text("")
-    if variable is not None:
-        monkeypatch.setenv("CHRONOS_FERRETDB_POSTGRESQL_URL", variable)
     fake = FerretProcs(open_ports=set())
     monkeypatch.setattr(stack, "procs", fake)
     START_FERRETDB(stack.Endpoints.from_env({}))
     [argv] = fake.started
-    assert handler in argv and "--listen-addr=127.0.0.1:27118" in argv
-    if handler == "--handler=postgresql":
-        assert "--postgresql-url=postgres://u:p@db:5432/f" in argv
+    assert "--listen-addr=127.0.0.1:27118" in argv
+    return argv
+
+
+def test_up_runs_ferretdb_on_the_stacks_own_postgresql_cluster_by_default(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster
+) -> None:
+    argv = start_ferretdb_argv(local_state, monkeypatch)
+    [started] = cluster.started
+    assert started.port == 25432 and started.bindir == cluster.bindir
+    assert "--handler=postgresql" in argv
+    assert "--postgresql-url=postgres://postgres@127.0.0.1:25432/ferretdb" in argv
+    assert (local_state / "run" / "ferretdb-backend").read_text() == "postgresql"
+
+
+def test_the_clusters_port_comes_from_the_environment(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster
+) -> None:
+    monkeypatch.setenv("CHRONOS_POSTGRESQL_PORT", "25999")
+    argv = start_ferretdb_argv(local_state, monkeypatch)
+    assert "--postgresql-url=postgres://postgres@127.0.0.1:25999/ferretdb" in argv
+
+
+def test_without_postgresql_binaries_ferretdb_falls_back_to_sqlite_with_a_warning(
+    local_state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cluster: FakeCluster,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cluster.bindir = None
+    argv = start_ferretdb_argv(local_state, monkeypatch)
+    assert "--handler=sqlite" in argv and cluster.started == []
+    assert "apt-get install postgresql" in capsys.readouterr().err
+    assert (local_state / "run" / "ferretdb-backend").read_text() == "sqlite"
+
+
+@pytest.mark.parametrize("value", ["sqlite", "SQLite "])
+def test_the_sqlite_backend_can_be_chosen(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster, value: str
+) -> None:
+    monkeypatch.setenv("CHRONOS_FERRETDB_BACKEND", value)
+    argv = start_ferretdb_argv(local_state, monkeypatch)
+    assert "--handler=sqlite" in argv and cluster.started == []
+
+
+def test_an_unknown_backend_is_refused_naming_its_variable(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster
+) -> None:
+    monkeypatch.setenv("CHRONOS_FERRETDB_BACKEND", "oracle")
+    with pytest.raises(SystemExit, match="CHRONOS_FERRETDB_BACKEND"):
+        start_ferretdb_argv(local_state, monkeypatch)
+
+
+def test_a_postgresql_database_of_your_own_starts_no_cluster(
+    local_state: Path, monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster
+) -> None:
+    monkeypatch.setenv("CHRONOS_FERRETDB_POSTGRESQL_URL", " postgres://u:p@db:5432/f ")
+    argv = start_ferretdb_argv(local_state, monkeypatch)
+    assert "--postgresql-url=postgres://u:p@db:5432/f" in argv and cluster.started == []
+
+
+def test_down_stops_the_cluster_after_ferretdb(
+    local_state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cluster: FakeCluster,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cluster.pid = 5151
+    order: list[str] = []
+    fake = FakeProcs(open_ports=set(), running=4242)
+    stop_process = fake.stop
+    monkeypatch.setattr(fake, "stop", lambda pid_file: order.append(pid_file.name) or stop_process(pid_file))
+    stop_cluster = cluster.stop
+    monkeypatch.setattr(cluster, "stop", lambda c: order.append("cluster") or stop_cluster(c))
+    monkeypatch.setattr(stack, "procs", fake)
+    monkeypatch.setattr(stack, "localstack_ctl", SimpleNamespace(stop=lambda state: False))
+    stack.down()
+    assert order == ["fiware-sandbox.pid", "ferretdb.pid", "cluster"]
+    assert capsys.readouterr().err.rstrip().endswith(", postgresql")
 
 
 def test_up_starts_no_ferretdb_when_mongodb_uri_names_a_server(
