@@ -10,11 +10,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.database import Database
 
-from chronos_core.adapters.mongo import Document, MongoForecastSchedule, MongoTrainingJobRepository
+from chronos_core.adapters.mongo import (
+    Document,
+    MongoForecastSchedule,
+    MongoModelRepository,
+    MongoTrainingJobRepository,
+)
+from chronos_core.adapters.mongo.point_reads import POINT_READ_LIMIT, find_by_keys
 from chronos_core.application.ports.forecasting import RunOutcome
 from chronos_core.domain.forecasting import ForecastRunStatus, ForecastShard, LastForecast, forecast_bucket
-from chronos_core.domain.ids import JobId
-from tests.support.builders import prediction_config, trained_job
+from chronos_core.domain.ids import JobId, ModelId
+from tests.support.builders import model, prediction_config, trained_job
 
 pytestmark = pytest.mark.integration
 
@@ -64,11 +70,12 @@ def test_get_many_and_bulk_moves_and_records(mongo_db: Database[Document]) -> No
         jobs.add(trained_job(job_id, prediction_config=prediction_config(), next_prediction_at=SLOT))
     found = jobs.get_many([*ids, JobId("missing")])
     assert sorted(found) == sorted(ids)
+    assert jobs.get_batch([*ids, ids[0], JobId("missing")]) == found  # point reads, same jobs
     later = SLOT + timedelta(minutes=1)
     jobs.advance_forecast_slots([(job_id, SLOT, later) for job_id in ids[:3]])
     run = LastForecast(slot=SLOT, started_at=SLOT, status=ForecastRunStatus.SUCCEEDED, attempt=1)
     jobs.record_last_forecasts([(job_id, run) for job_id in ids[:3]])
-    after = jobs.get_many(ids)
+    after = jobs.get_batch(ids)
     assert [after[j].next_prediction_at == later for j in ids] == [True, True, True, False, False]
     assert [after[j].last_forecast is not None for j in ids] == [True, True, True, False, False]
 
@@ -97,3 +104,26 @@ def test_enabling_forecasts_stores_the_bucket(mongo_db: Database[Document]) -> N
     jobs.enable_forecasts(job_id, prediction_config(), SLOT)
     doc = mongo_db["training_jobs"].find_one({"id": job_id})
     assert doc is not None and doc["forecast_bucket"] == forecast_bucket(job_id)
+
+
+@pytest.mark.parametrize("count", [1, 10, POINT_READ_LIMIT + 5])
+def test_find_by_keys_returns_each_known_document_once_by_point_reads_or_one_query(
+    mongo_db: Database[Document], count: int
+) -> None:
+    ids = seed(mongo_db, count + 3)
+    wanted = [*ids[:count], ids[0], "no-such-job"]  # a duplicate and an unknown key
+    found = list(find_by_keys(mongo_db["training_jobs"], "id", wanted, {"_id": 0, "id": 1, "model_id": 1}))
+    assert sorted(doc["id"] for doc in found) == sorted(ids[:count])
+    assert all(set(doc) == {"id", "model_id"} for doc in found)
+    assert list(find_by_keys(mongo_db["training_jobs"], "id", [])) == []
+
+
+def test_the_models_of_a_batch_are_the_same_by_point_reads(mongo_db: Database[Document]) -> None:
+    models = MongoModelRepository(mongo_db)
+    ids = [ModelId(f"fleet-model-{uuid.uuid4()}") for _ in range(4)]
+    for model_id in ids:
+        models.add(model(model_id))
+    wanted = [*ids, ids[1], ModelId("missing")]
+    by_query = sorted(m.id for m in models.get_many(wanted))
+    assert by_query == sorted(ids)
+    assert sorted(m.id for m in models.get_batch(wanted)) == by_query

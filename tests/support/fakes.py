@@ -186,6 +186,9 @@ class InMemoryModelRepository:
     def get_many(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
         return [m for i in model_ids if (m := self.models.get(i)) is not None]
 
+    def get_batch(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
+        return self.get_many(list(dict.fromkeys(model_ids)))
+
     def set_champion(
         self,
         model_id: ModelId,
@@ -526,6 +529,9 @@ class InMemoryTrainingJobs:
         return True
 
     # recurring forecasts
+    def get_batch(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
+        return self.get_many(job_ids)
+
     def get_many(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
         self.get_many_calls += 1
         found = {job_id: self.get(job_id) for job_id in dict.fromkeys(job_ids)}

@@ -11,6 +11,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from chronos_core.adapters.mongo.client import MODELS, TRAINING_LOCKS, Document, with_retries
+from chronos_core.adapters.mongo.point_reads import find_by_keys
 from chronos_core.application.ports.models import ModelFilter, Page
 from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.ids import ModelId
@@ -190,6 +191,10 @@ class MongoModelRepository:
         if not model_ids:
             return []
         return [document_to_model(d) for d in self._models.find({"id": {"$in": list(model_ids)}}, {"_id": 0})]
+
+    @with_retries
+    def get_batch(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
+        return [document_to_model(d) for d in find_by_keys(self._models, "id", model_ids, {"_id": 0})]
 
     @with_retries
     def set_champion(

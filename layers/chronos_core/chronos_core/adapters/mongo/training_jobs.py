@@ -19,7 +19,7 @@ journal, the trainer's live progress and the recurring-forecast state.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -37,6 +37,7 @@ from chronos_core.adapters.mongo.client import (
     Document,
     with_retries,
 )
+from chronos_core.adapters.mongo.point_reads import find_by_keys
 from chronos_core.application.ports.models import Page
 from chronos_core.domain.errors import ConflictError
 from chronos_core.domain.evaluation import TrainingResult
@@ -633,8 +634,15 @@ class MongoTrainingJobRepository:
         ids = list(dict.fromkeys(job_ids))
         if not ids:
             return {}
+        return self._forecast_jobs(self._jobs.find({"id": {"$in": ids}}, {"history": 0}))
+
+    @with_retries
+    def get_batch(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
+        return self._forecast_jobs(find_by_keys(self._jobs, "id", job_ids, {"history": 0}))
+
+    def _forecast_jobs(self, docs: Iterable[Document]) -> dict[JobId, TrainingJob]:
         found: dict[JobId, TrainingJob] = {}
-        for doc in self._jobs.find({"id": {"$in": ids}}, {"history": 0}):
+        for doc in docs:
             self._oids[doc["id"]] = doc.pop("_id")
             found[JobId(doc["id"])] = document_to_job(doc, ChunkTally())
         return found

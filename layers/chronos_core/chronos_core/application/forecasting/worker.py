@@ -104,7 +104,7 @@ def _admitted(
     """The items whose run may start now (their leases taken together); the others' results
     are filled in (skipped, or ConflictError while another run holds the slot)."""
     jobs = _jobs(deps, [item.message.job_id for item in items], results)
-    models = {m.id: m for m in deps.models.get_many(list({job.model_id for job in jobs.values()}))}
+    models = {m.id: m for m in deps.models.get_batch(list({job.model_id for job in jobs.values()}))}
     candidates: list[tuple[int, ExecuteForecast, TrainingJob, Model, PredictionConfig]] = []
     for index, item in enumerate(items):
         if results[index] is not None:
@@ -148,7 +148,7 @@ def _jobs(
     """The batch's jobs in one read; when that read fails on a job (not on the database), each
     job is read alone and the one that fails fails only its own items."""
     try:
-        return deps.jobs.get_many(job_ids)
+        return deps.jobs.get_batch(job_ids)
     except DependencyUnavailableError:
         raise
     except Exception:
@@ -199,7 +199,7 @@ def _champions(deps: WorkerDeps, runs: list[_Run]) -> dict[JobId, TrainingJob]:
         for run in runs
         if run.model.champion_job_id and run.model.champion_job_id not in own
     ]
-    return {**own, **(deps.jobs.get_many(wanted) if wanted else {})}
+    return {**own, **(deps.jobs.get_batch(wanted) if wanted else {})}
 
 
 def _publish_all(deps: WorkerDeps, runs: list[_Run]) -> None:

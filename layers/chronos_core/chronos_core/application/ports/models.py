@@ -69,7 +69,11 @@ class ModelRepository(Protocol):
         """After jobs are deleted: ``trained`` only while a completed job remains."""
 
     def get_many(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
-        """The models among ``model_ids`` that exist."""
+        """The models among ``model_ids`` that exist, in one storage call."""
+
+    def get_batch(self, model_ids: Sequence[ModelId]) -> Sequence[Model]:
+        """:meth:`get_many` for the few models of one forecast batch, as concurrent point reads
+        by id (see ``TrainingJobRepository.get_batch``)."""
 
     def set_champion(
         self,

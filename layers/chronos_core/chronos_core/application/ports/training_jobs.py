@@ -170,6 +170,11 @@ class RecurringForecastJobs(Protocol):
         """The jobs that exist among ``job_ids``, by id, in one storage call, for the forecast
         path: their progress counters, epoch history and attached triggers are not read."""
 
+    def get_batch(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
+        """:meth:`get_many` for the few jobs of one forecast batch (ten or so), read as concurrent
+        point reads by id: an indexed equality on every MongoDB-compatible server, where a
+        ``$in`` is a collection scan on some (FerretDB v1)."""
+
     def enable_forecasts(self, job_id: JobId, config: PredictionConfig, first_slot: datetime | None) -> None:
         """Store ``config``; set the next slot when ``first_slot`` is given."""
 
