@@ -65,6 +65,8 @@ STOP_GRACE_S = 5.0
 DEFAULT_SETTINGS = {
     "LAMBDA_KEEPALIVE_MS": "300000",  # 5 min warm workers (AWS-like); stop() kills them anyway
     "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "2",  # SQS -> Lambda within ~2 s
+    # After a batch, poll again at once, as AWS's long-polling pollers do (LocalStack waits 1 s).
+    "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.02",
     "LS_LOG": "info",
     "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "60",  # init budget: heavy imports on a 2-core machine
 }

@@ -15,6 +15,9 @@ class ChronosSubprocessExecutorPlugin(RuntimeExecutorPlugin):
     name = PLUGIN_NAME
 
     def load(self, *args: Any, **kwargs: Any) -> type:
+        from chronos_lambda_executor import esm_concurrency
         from chronos_lambda_executor.executor import SubprocessRuntimeExecutor
+
+        esm_concurrency.install()  # before any event source mapping starts
 
         return SubprocessRuntimeExecutor

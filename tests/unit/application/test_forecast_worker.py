@@ -73,8 +73,10 @@ def test_execute_publishes_once_per_slot() -> None:
     last = world.job.last_forecast
     assert last.status == "succeeded" and last.points == 2 and last.slot == SLOT
     assert last.quality == ForecastQuality()
-    # The run moved the job to its next grid slot before showing the outcome.
-    assert world.jobs.next_seen_by_record == [("running", SLOT), ("succeeded", SLOT + timedelta(seconds=60))]
+    # The run moved the job to its next grid slot before showing the outcome, the job's only
+    # record of the run (while it ran, its lease in forecast_runs said so).
+    assert world.jobs.next_seen_by_record == [("succeeded", SLOT + timedelta(seconds=60))]
+    assert world.schedule.runs[run_key("job-1", SLOT)]["status"] == "succeeded"
     again = world.run(publisher)  # SQS redelivered the same message
     assert again.status == "skipped" and len(publisher.published) == 1
     assert world.job.next_prediction_at == SLOT + timedelta(seconds=60)

@@ -88,8 +88,7 @@ def execute_forecasts(deps: WorkerDeps, command: ExecuteForecastBatch) -> list[I
     items = command.items
     results: list[ItemResult | None] = [None] * len(items)
     runs = _admitted(deps, items, results)
-    if runs:
-        deps.jobs.record_last_forecasts([(run.job.id, run.record) for run in runs])
+    if runs:  # each one's lease (forecast_runs) shows it running; the job's record waits for its end
         _forecast_all(deps, runs)
         _publish_all(deps, [run for run in runs if run.error is None])
         _finish_all(deps, runs)
