@@ -1879,6 +1879,9 @@ class FakePredictionStamps:
         self.reads += 1
         return self._jobs.jobs.get(job_id)
 
+    def stamps(self, model_id: ModelId, job_id: JobId) -> tuple[object | None, object | None]:
+        return self.model_stamp(model_id), self.job_stamp(job_id)
+
 
 def new_id() -> str:
     return str(uuid.uuid4())

@@ -108,3 +108,12 @@ def test_stage_throttling_comes_from_parameters(template: dict[str, Any]) -> Non
         }
     ]
     assert template["Parameters"]["ThrottlingRateLimit"]["Type"] == "Number"
+
+
+def test_the_forecast_workers_concurrency_is_a_parameter(template: dict[str, Any]) -> None:
+    source = template["Resources"]["ExecuteForecastFunction"]["Properties"]["Events"]["Forecasts"]
+    assert source["Properties"]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "ForecastWorkerConcurrency"}
+    }
+    parameter = template["Parameters"]["ForecastWorkerConcurrency"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (5, 2, 1000)  # SQS's range

@@ -24,7 +24,8 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = Lock()
 
 
-def _shared_pool() -> ThreadPoolExecutor:
+def shared_pool() -> ThreadPoolExecutor:
+    """The process-wide pool of concurrent point reads (created on first use)."""
     global _pool
     with _pool_lock:
         if _pool is None:
@@ -44,5 +45,5 @@ def find_by_keys(
     if len(unique) <= 1:
         found = [collection.find_one({field: key}, projection) for key in unique]
     else:
-        found = list(_shared_pool().map(lambda key: collection.find_one({field: key}, projection), unique))
+        found = list(shared_pool().map(lambda key: collection.find_one({field: key}, projection), unique))
     yield from (doc for doc in found if doc is not None)

@@ -1,4 +1,5 @@
-"""Stamps of models and jobs for the on-demand forecast cache: one projected ``find_one`` each."""
+"""Stamps of models and jobs for the on-demand forecast cache: one projected ``find_one`` each,
+the two of a prediction run concurrently."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from chronos_core.adapters.mongo.client import MODELS, TRAINING_JOBS, Document, with_retries
+from chronos_core.adapters.mongo.point_reads import shared_pool
 from chronos_core.domain.ids import JobId, ModelId
 
 #: Every model field a prediction reads that can change after creation.
@@ -40,3 +42,7 @@ class MongoPredictionStamps:
     @with_retries
     def job_stamp(self, job_id: JobId) -> object | None:
         return self._jobs.find_one({"id": job_id}, JOB_STAMP)
+
+    def stamps(self, model_id: ModelId, job_id: JobId) -> tuple[object | None, object | None]:
+        job = shared_pool().submit(self.job_stamp, job_id)
+        return self.model_stamp(model_id), job.result()

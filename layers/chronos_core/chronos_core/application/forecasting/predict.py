@@ -71,8 +71,9 @@ def predict(deps: PredictionDeps, command: Predict) -> Prediction:
     stored stamps are unchanged.
     """
     refs, stamps = deps.prediction_refs, deps.prediction_stamps
-    model = refs.model(stamps, deps.models, command.principal, command.model_id)
-    return _predict(deps, model, refs.job(stamps, deps.jobs, model, command.job_id))
+    model_stamp, job_stamp = stamps.stamps(command.model_id, command.job_id)
+    model = refs.model(stamps, deps.models, command.principal, command.model_id, model_stamp)
+    return _predict(deps, model, refs.job(stamps, deps.jobs, model, command.job_id, job_stamp))
 
 
 def _predict(deps: PredictionDeps, model: Model, job: TrainingJob) -> Prediction:

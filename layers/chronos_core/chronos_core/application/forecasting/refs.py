@@ -23,6 +23,7 @@ from chronos_core.domain.model import Model
 from chronos_core.domain.training_job import TrainingJob
 
 MAX_ENTRIES: Final = 512
+_UNREAD: Final = object()  # a stamp the caller did not read
 
 
 class PredictionRefCache:
@@ -37,11 +38,17 @@ class PredictionRefCache:
         self.misses = 0
 
     def model(
-        self, stamps: PredictionStamps, models: ModelRepository, principal: Principal, model_id: ModelId
+        self,
+        stamps: PredictionStamps,
+        models: ModelRepository,
+        principal: Principal,
+        model_id: ModelId,
+        stamp: object | None = _UNREAD,
     ) -> Model:
-        """The model, checked against its stored stamp. Raises NotFoundError (also for another
-        tenant's model)."""
-        stamp = stamps.model_stamp(model_id)
+        """The model, checked against its stored stamp (``stamp`` when the caller read it).
+        Raises NotFoundError (also for another tenant's model)."""
+        if stamp is _UNREAD:
+            stamp = stamps.model_stamp(model_id)
         if stamp is None:
             self._forget(self._models, model_id)
             raise NotFoundError(f"Model {model_id} not found")
@@ -54,9 +61,18 @@ class PredictionRefCache:
         principal.require_tenant(model.source.fiware_service, resource=f"Model {model_id}")
         return model
 
-    def job(self, stamps: PredictionStamps, jobs: JobLookup, model: Model, job_id: JobId) -> TrainingJob:
-        """The job of ``model``, checked against its stored stamp. Raises NotFoundError."""
-        stamp = stamps.job_stamp(job_id)
+    def job(
+        self,
+        stamps: PredictionStamps,
+        jobs: JobLookup,
+        model: Model,
+        job_id: JobId,
+        stamp: object | None = _UNREAD,
+    ) -> TrainingJob:
+        """The job of ``model``, checked against its stored stamp (``stamp`` when the caller read
+        it). Raises NotFoundError."""
+        if stamp is _UNREAD:
+            stamp = stamps.job_stamp(job_id)
         job = self._valid(self._jobs, job_id, stamp) if stamp is not None else None
         if job is None and stamp is not None:
             job = jobs.get(job_id)

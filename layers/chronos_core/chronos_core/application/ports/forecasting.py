@@ -168,3 +168,6 @@ class PredictionStamps(Protocol):
 
     def job_stamp(self, job_id: JobId) -> object | None:
         """What of the job a prediction depends on changing changes this (None: no such job)."""
+
+    def stamps(self, model_id: ModelId, job_id: JobId) -> tuple[object | None, object | None]:
+        """:meth:`model_stamp` and :meth:`job_stamp` together (read concurrently)."""
