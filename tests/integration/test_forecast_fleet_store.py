@@ -75,9 +75,13 @@ def test_get_many_and_bulk_moves_and_records(mongo_db: Database[Document]) -> No
     jobs.advance_forecast_slots([(job_id, SLOT, later) for job_id in ids[:3]])
     run = LastForecast(slot=SLOT, started_at=SLOT, status=ForecastRunStatus.SUCCEEDED, attempt=1)
     jobs.record_last_forecasts([(job_id, run) for job_id in ids[:3]])
-    after = jobs.get_batch(ids)
+    after = jobs.get_batch(ids)  # by the _id read before
     assert [after[j].next_prediction_at == later for j in ids] == [True, True, True, False, False]
     assert [after[j].last_forecast is not None for j in ids] == [True, True, True, False, False]
+    mongo_db["training_jobs"].delete_one({"id": ids[0]})
+    assert sorted(jobs.get_batch(ids)) == sorted(ids[1:])  # a job deleted since is gone
+    fresh = MongoTrainingJobRepository(mongo_db)  # a cold container: by id
+    assert sorted(fresh.get_batch(ids)) == sorted(ids[1:])
 
 
 def test_a_shard_reads_only_its_due_jobs_and_old_jobs_belong_to_shard_zero(

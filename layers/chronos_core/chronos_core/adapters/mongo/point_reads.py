@@ -34,7 +34,7 @@ def shared_pool() -> ThreadPoolExecutor:
 
 
 def find_by_keys(
-    collection: Collection[Any], field: str, keys: Sequence[str], projection: Mapping[str, Any] | None = None
+    collection: Collection[Any], field: str, keys: Sequence[Any], projection: Mapping[str, Any] | None = None
 ) -> Iterator[dict[str, Any]]:
     """The documents whose ``field`` is one of ``keys`` (each key at most once, unknown keys
     absent), in no particular order. ``field`` must be unique in the collection."""

@@ -638,7 +638,14 @@ class MongoTrainingJobRepository:
 
     @with_retries
     def get_batch(self, job_ids: Sequence[JobId]) -> dict[JobId, TrainingJob]:
-        return self._forecast_jobs(find_by_keys(self._jobs, "id", job_ids, {"history": 0}))
+        """By ``_id`` for the jobs this adapter has read before (FerretDB on PostgreSQL answers
+        ``_id`` equality from its index and scans the table for any other field), by ``id`` for
+        the others."""
+        ids = list(dict.fromkeys(job_ids))
+        known = [self._oids[job_id] for job_id in ids if job_id in self._oids]
+        unknown = [job_id for job_id in ids if job_id not in self._oids]
+        found = self._forecast_jobs(find_by_keys(self._jobs, "_id", known, {"history": 0}))
+        return found | self._forecast_jobs(find_by_keys(self._jobs, "id", unknown, {"history": 0}))
 
     def _forecast_jobs(self, docs: Iterable[Document]) -> dict[JobId, TrainingJob]:
         found: dict[JobId, TrainingJob] = {}
