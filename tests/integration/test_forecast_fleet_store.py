@@ -17,6 +17,7 @@ from chronos_core.adapters.mongo import (
     MongoTrainingJobRepository,
 )
 from chronos_core.adapters.mongo.point_reads import POINT_READ_LIMIT, find_by_keys
+from chronos_core.adapters.mongo.prediction_stamps import MongoPredictionStamps
 from chronos_core.application.ports.forecasting import RunOutcome
 from chronos_core.domain.forecasting import ForecastRunStatus, ForecastShard, LastForecast, forecast_bucket
 from chronos_core.domain.ids import JobId, ModelId
@@ -131,3 +132,22 @@ def test_the_models_of_a_batch_are_the_same_by_point_reads(mongo_db: Database[Do
     by_query = sorted(m.id for m in models.get_many(wanted))
     assert by_query == sorted(ids)
     assert sorted(m.id for m in models.get_batch(wanted)) == by_query
+
+
+def test_prediction_stamps_follow_changes_and_deletions_read_by_id_then_by_underscore_id(
+    mongo_db: Database[Document],
+) -> None:
+    models, jobs = MongoModelRepository(mongo_db), MongoTrainingJobRepository(mongo_db)
+    model_id, job_id = ModelId(f"stamp-model-{uuid.uuid4()}"), JobId(str(uuid.uuid4()))
+    models.add(model(model_id))
+    jobs.add(trained_job(job_id, model_id=model_id))
+    stamps = MongoPredictionStamps(mongo_db)
+    first = stamps.stamps(model_id, job_id)
+    assert first[0] is not None and first[1] is not None
+    assert stamps.stamps(model_id, job_id) == first  # the second read goes by _id: same stamps
+    assert MongoPredictionStamps(mongo_db).stamps(model_id, job_id) == first  # a cold container
+    mongo_db["training_jobs"].update_one({"id": job_id}, {"$set": {"model_version": 7}})
+    assert stamps.job_stamp(job_id) != first[1]
+    mongo_db["training_jobs"].delete_one({"id": job_id})
+    mongo_db["models"].delete_one({"id": model_id})
+    assert stamps.stamps(model_id, job_id) == (None, None)

@@ -3,7 +3,7 @@ the two of a prediction run concurrently."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -28,20 +28,34 @@ JOB_STAMP: Final = {
 
 
 class MongoPredictionStamps:
-    """:class:`~chronos_core.application.ports.forecasting.PredictionStamps` on MongoDB."""
+    """:class:`~chronos_core.application.ports.forecasting.PredictionStamps` on MongoDB.
+
+    A model or job read once is read again by its ``_id`` (it never changes): FerretDB on
+    PostgreSQL answers ``_id`` equality from its index and scans the whole table for ``id``."""
 
     def __init__(self, db: Database[Document], attempts: int = 3) -> None:
         self._models: Collection[Document] = db[MODELS]
         self._jobs: Collection[Document] = db[TRAINING_JOBS]
         self._attempts = attempts
+        self._oids: dict[tuple[str, str], Any] = {}
+
+    def _stamp(self, collection: Collection[Document], key: str, projection: Document) -> object | None:
+        oid = self._oids.get((collection.name, key))
+        query: Document = {"_id": oid} if oid is not None else {"id": key}
+        doc = collection.find_one(query, {**projection, "_id": 1})
+        if doc is None:
+            self._oids.pop((collection.name, key), None)
+            return None
+        self._oids[(collection.name, key)] = doc.pop("_id")
+        return doc
 
     @with_retries
     def model_stamp(self, model_id: ModelId) -> object | None:
-        return self._models.find_one({"id": model_id}, MODEL_STAMP)
+        return self._stamp(self._models, model_id, MODEL_STAMP)
 
     @with_retries
     def job_stamp(self, job_id: JobId) -> object | None:
-        return self._jobs.find_one({"id": job_id}, JOB_STAMP)
+        return self._stamp(self._jobs, job_id, JOB_STAMP)
 
     def stamps(self, model_id: ModelId, job_id: JobId) -> tuple[object | None, object | None]:
         job = shared_pool().submit(self.job_stamp, job_id)
