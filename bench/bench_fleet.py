@@ -410,14 +410,28 @@ def bench_soak(db: Any, job: dict[str, Any], jobs: int, minutes: int, settle_s: 
             params={"component": "orion", "since": log_since, "path_contains": "/v2/op/update"},
         ).json()["requests"]
         received: Counter[str] = Counter()
+        received_at: dict[str, list[str]] = defaultdict(list)
         for record in log:
             if record["status"] == 204:
                 for entity in record.get("entities") or []:
                     name = entity.split("/")[0]
                     if name in entities:
                         received[name] += 1
+                        received_at[name].append(
+                            f"{datetime.fromtimestamp(record['time'], UTC):%H:%M:%S.%f}"[:-3]
+                            + f" ({len(record['entities'])} in the request, {record['duration_ms']:.0f} ms)"
+                        )
         succeeded_per_job = Counter(r["job_id"] for r in runs if r["status"] == "succeeded")
         mismatched = [e for e, j in entities.items() if received[e] != succeeded_per_job[j]]
+        for entity in mismatched[:5]:  # what happened to them, for the note
+            job_runs = sorted((r for r in runs if r["job_id"] == entities[entity]), key=lambda r: r["slot"])
+            print(f"  mismatch {entity} (job {entities[entity]}): runs", flush=True)
+            for r in job_runs:
+                print(
+                    f"    slot {r['slot']:%H:%M} {r['status']} attempts={r.get('attempts')} "
+                    f"started={r.get('started_at')} finished={r.get('finished_at')}"
+                )
+            print("    Orion updates: " + "; ".join(received_at[entity]))
         dlq = aws("sqs").receive_message(
             QueueUrl=STACK["ForecastDeadLetterQueueUrl"], MaxNumberOfMessages=10, VisibilityTimeout=0
         )
