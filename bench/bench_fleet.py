@@ -161,6 +161,7 @@ def cleanup(db: Any, job: dict[str, Any], ids: Sequence[str]) -> None:
             orion.delete(f"/v2/entities/{forecast_entity_id(JobId(job_id))}")
     db["training_jobs"].delete_many({"id": {"$in": list(ids)}})
     db["forecast_runs"].delete_many({"job_id": {"$in": list(ids)}})
+    db["forecast_log"].delete_many({"job_id": {"$in": list(ids)}})  # as deleting a job does
 
 
 class CountingQueue:

@@ -273,6 +273,7 @@ def bench_forecasts(db: Any, job: dict[str, Any], count: int) -> None:
                 orion.delete(f"/v2/entities/{forecast_entity_id(JobId(job_id))}")
         db["training_jobs"].delete_many({"bench": tag})
         db["forecast_runs"].delete_many({"job_id": {"$in": ids}})
+        db["forecast_log"].delete_many({"job_id": {"$in": ids}})  # as deleting a job does
 
 
 def main() -> None:

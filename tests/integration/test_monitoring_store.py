@@ -22,7 +22,7 @@ from chronos_core.adapters.mongo import (
 )
 from chronos_core.adapters.mongo.alert_rules import MongoAlertRules, MongoEvaluationLog, MongoRuleStates
 from chronos_core.adapters.mongo.alerts import MongoAlertStore, MongoSilenceStore
-from chronos_core.adapters.mongo.forecast_log import MongoForecastLog, MongoForecastRunHistory
+from chronos_core.adapters.mongo.forecast_log import PRUNE_EVERY, MongoForecastLog, MongoForecastRunHistory
 from chronos_core.adapters.mongo.notifications import MongoChannelStore, MongoNotificationStore
 from chronos_core.application.ports.monitoring import AlertFilter, EvaluationRecord, RuleFilter
 from chronos_core.domain.forecasting import ForecastRunStatus
@@ -296,6 +296,24 @@ def test_the_forecast_log_keeps_a_bounded_number_per_job_newest_first(mongo_db: 
     assert len(recent) == 10 and recent[0].generated_at == T0 + 12 * MINUTE
     assert recent[0].points[0].lower == {"80": 0.0, "95": -1.0}
     assert log.recent(JobId("job-2"), 5) == []
+
+
+def test_the_forecast_log_is_pruned_now_and_then_and_a_deleted_jobs_forecasts_go(
+    mongo_db: Database[Document],
+) -> None:
+    log = MongoForecastLog(mongo_db, keep=10)
+    total = 10 + 3 * PRUNE_EVERY
+    for k in range(total):
+        log.record(published(T0 + k * MINUTE, [1.0]))
+        stored = mongo_db["forecast_log"].count_documents({"job_id": "job-1"})
+        assert stored <= 10 + PRUNE_EVERY, (k, stored)  # never far past its bound
+        assert len(log.recent(JobId("job-1"), 100)) == min(k + 1, 10)  # reads: exactly the bound
+    newest = log.recent(JobId("job-1"), 3)
+    assert [f.generated_at for f in newest] == [T0 + (total - 1 - i) * MINUTE for i in range(3)]
+    log.record(published(T0, [1.0]).model_copy(update={"job_id": "job-2"}))
+    log.forget(JobId("job-1"))
+    assert mongo_db["forecast_log"].count_documents({"job_id": "job-1"}) == 0
+    assert len(log.recent(JobId("job-2"), 5)) == 1
 
 
 def test_recent_forecast_run_statuses_come_from_the_forecast_runs(mongo_db: Database[Document]) -> None:

@@ -1533,6 +1533,9 @@ class InMemoryForecastLog:
     def recent(self, job_id: JobId, n: int) -> list[PublishedForecast]:
         return list(reversed(self.forecasts.get(job_id, [])))[:n]
 
+    def forget(self, job_id: JobId) -> None:
+        self.forecasts.pop(job_id, None)
+
     def recent_many(
         self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
     ) -> dict[JobId, list[PublishedForecast]]:

@@ -63,6 +63,7 @@ from chronos_core.adapters.stepfunctions import StepFunctionsWorkflow
 from chronos_core.application.forecasting.cleanup import forecast_cleaners
 from chronos_core.application.forecasting.refs import PredictionRefCache
 from chronos_core.application.forecasting.settings import ForecastSettings
+from chronos_core.application.monitoring.cleanup import monitoring_cleaners
 from chronos_core.application.monitoring.hooks import MonitoringForecastListener
 from chronos_core.application.monitoring.model_events import MonitoringModelEventAlerts
 from chronos_core.application.monitoring.settings import MonitoringSettings
@@ -423,7 +424,7 @@ class Services:
 
     @cached_property
     def job_cleaners(self) -> Sequence[JobResourceCleaner]:
-        return forecast_cleaners(self)
+        return [*forecast_cleaners(self), *monitoring_cleaners(self)]
 
     # ------------------------------------------------------------------ the forecasting library
 

@@ -16,6 +16,7 @@ from chronos_core.application.training.removal import delete_job
 from chronos_core.bootstrap import Services
 from chronos_core.domain.errors import ConflictError, NotFoundError
 from chronos_core.domain.ids import JobId, ModelId
+from chronos_core.domain.live_metrics import PublishedForecast
 from chronos_core.domain.training_job import TrainingStatus
 from tests.support.builders import T0, job, model, principal, trained_job
 from tests.support.fakes import (
@@ -121,13 +122,19 @@ def test_default_interval_is_the_sampling_interval_rounded_up_and_at_least_a_min
     assert default_interval(job()) == 60
 
 
-def test_deleting_a_job_removes_its_forecast_resources_and_runs() -> None:
+def test_deleting_a_job_removes_its_forecast_resources_runs_and_logged_forecasts() -> None:
     services = world()
     toggle(services, True)
     services.schedule.begin_run(JobId("job-1"), T0, 1, 60)
+    for job_id in ("job-1", "job-2"):
+        services.forecast_log.record(
+            PublishedForecast(job_id=job_id, slot=T0, generated_at=T0, interval_seconds=60, points=[])
+        )
     delete_job(
         services, JobCommand(principal=principal(), model_id=ModelId("model-1"), job_id=JobId("job-1"))
     )
+    assert services.forecast_log.recent(JobId("job-1"), 10) == []
+    assert len(services.forecast_log.recent(JobId("job-2"), 10)) == 1  # another job's stay
     provisioner: FakeProvisioner = services.provisioner  # type: ignore[assignment]
     assert [c.entity_id for c in provisioner.removed] == ["urn:ngsi-ld:Chronos:Prediction:job1"]
     assert provisioner.subscriptions == {}

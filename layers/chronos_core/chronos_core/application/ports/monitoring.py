@@ -229,7 +229,10 @@ class ForecastLog(Protocol):
     def record(self, forecast: PublishedForecast) -> None: ...
 
     def recent(self, job_id: JobId, n: int) -> list[PublishedForecast]:
-        """The job's last ``n`` forecasts, newest first."""
+        """The job's last ``n`` forecasts (at most the log's bound), newest first."""
+
+    def forget(self, job_id: JobId) -> None:
+        """Remove every forecast of the job (it is being deleted)."""
 
     def recent_many(
         self, wanted: Mapping[JobId, int], newer_than: datetime | None = None
