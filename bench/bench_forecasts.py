@@ -257,11 +257,13 @@ def bench_forecasts(db: Any, job: dict[str, Any], count: int) -> None:
                 break
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
-        done = db["training_jobs"].count_documents({"bench": tag, "last_forecast.status": "succeeded"})
+        time.sleep(2)  # the runs' final records on their jobs follow their run outcomes
+        recorded = db["training_jobs"].count_documents({"bench": tag, "last_forecast.status": "succeeded"})
         failed = db["training_jobs"].count_documents({"bench": tag, "last_forecast.status": "failed"})
         print(
             f"{'forecast Lambda from SQS, ' + str(count) + ' messages':44} {elapsed:7.2f} s   "
-            f"{done / elapsed:6.1f} forecasts/s   (succeeded={done} failed={failed})"
+            f"{done / elapsed:6.1f} forecasts/s   (runs succeeded={done}; on their jobs: "
+            f"succeeded={recorded} failed={failed})"
         )
     finally:
         headers = {
