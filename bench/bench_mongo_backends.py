@@ -1,7 +1,8 @@
 """MongoDB-compatible backends compared on the operations Chronos's workers make (issue #19).
 
-For each server named on the command line (default: the stack's FerretDB v1/SQLite on 27118 and a
-FerretDB v1/PostgreSQL on 27128), in a scratch database that is dropped afterwards, prints:
+For each server named on the command line (default: the stack's FerretDB v1 on PostgreSQL on 27118
+and the same binary on SQLite, which the benchmark starts on 27128 in a temporary directory and
+stops afterwards), in a scratch database that is dropped afterwards, prints:
 
 1. ``insert_one`` of a job-like document (~5 KB), p50/p95.
 2. ``update_one`` by ``id`` (a unique secondary index, as the adapters key jobs) and by ``_id``.
@@ -12,23 +13,28 @@ FerretDB v1/PostgreSQL on 27128), in a scratch database that is dropped afterwar
    "status": "pending"}, {"$set": {"status": "claimed", "owner": k}})`` at once, ``--rounds``
    times; an atomic server has exactly one winner (``modified_count == 1``) per round.
 
-Usage: ``.local/venv/bin/python bench/bench_mongo_backends.py [--server sqlite=mongodb://127.0.0.1:27118/]
-[--server pg=mongodb://127.0.0.1:27128/] [--samples 50] [--racers 16] [--rounds 20]``
+Usage: ``.local/venv/bin/python bench/bench_mongo_backends.py [--server pg=mongodb://127.0.0.1:27118/]
+[--server sqlite=mongodb://127.0.0.1:27128/] [--samples 50] [--racers 16] [--rounds 20]``
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pymongo import MongoClient, UpdateOne
 
-DEFAULT_SERVERS = ("sqlite=mongodb://127.0.0.1:27118/", "pg=mongodb://127.0.0.1:27128/")
+DEFAULT_SERVERS = ("pg=mongodb://127.0.0.1:27118/", "sqlite=mongodb://127.0.0.1:27128/")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -205,9 +211,41 @@ def main() -> None:
     parser.add_argument("--racers", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    for spec in args.server or DEFAULT_SERVERS:
-        label, _, uri = spec.partition("=")
-        bench_server(label, uri, args.samples, args.racers, args.rounds)
+    with contextlib.ExitStack() as stack:
+        if not args.server:
+            stack.enter_context(sqlite_ferretdb(27128))
+        for spec in args.server or DEFAULT_SERVERS:
+            label, _, uri = spec.partition("=")
+            bench_server(label, uri, args.samples, args.racers, args.rounds)
+
+
+@contextlib.contextmanager
+def sqlite_ferretdb(port: int) -> Iterator[None]:
+    """The stack's FerretDB binary on its SQLite backend, in a temporary directory, on ``port``."""
+    binary = Path(__file__).resolve().parents[1] / ".local" / "bin" / "ferretdb"
+    with tempfile.TemporaryDirectory() as data:
+        argv = [
+            str(binary),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{data}/",
+            f"--listen-addr=127.0.0.1:{port}",
+        ]
+        proc = subprocess.Popen(
+            [*argv, "--debug-addr=-", "--telemetry=disable", "--log-level=warn"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.2)
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
