@@ -3,6 +3,7 @@ once, reachable on its port, stopped. Needs Debian's server binaries (the bootst
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -44,6 +45,7 @@ def test_a_cluster_starts_idempotently_serves_its_database_and_stops(tmp_path: P
     finally:
         stopped = postgresql.stop(cluster)
         subprocess.run(postgresql.as_server_user(["rm", "-rf", str(cluster.data)]), check=False)
+        shutil.rmtree(cluster.data, ignore_errors=True)  # its (emptied) directory, in a root-owned parent
     assert stopped
     assert postgresql.running_pid(cluster) is None
     assert not postgresql.stop(cluster)
