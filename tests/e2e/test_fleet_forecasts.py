@@ -80,6 +80,22 @@ def succeeded_slots(db: Any, ids: list[str]) -> Counter[str]:
     return Counter(d["job_id"] for d in runs)
 
 
+def most_batches_at_once(runs: list[dict[str, Any]]) -> int:
+    """The most worker batches (runs sharing a lease ``batch`` token) whose spans, from their
+    first start to their last finish, overlap at one instant."""
+    spans: dict[str, list[Any]] = {}
+    for run in runs:
+        if run.get("batch") and run.get("finished_at"):
+            span = spans.setdefault(run["batch"], [run["started_at"], run["finished_at"]])
+            span[0], span[1] = min(span[0], run["started_at"]), max(span[1], run["finished_at"])
+    edges = sorted([(start, 1) for start, _ in spans.values()] + [(end, -1) for _, end in spans.values()])
+    most = current = 0
+    for _, step in edges:
+        current += step
+        most = max(most, current)
+    return most
+
+
 def wait_until(probe: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -162,6 +178,9 @@ def test_every_job_and_slot_is_forecast_exactly_once(
         ]
         keys = Counter(r["_id"] for r in runs)
         assert set(keys.values()) == {1}
+        # Batches ran side by side, as AWS runs up to MaximumConcurrency of them (LocalStack alone
+        # runs one at a time; the executor plugin runs the mapping's pollers concurrently).
+        assert most_batches_at_once(runs) >= 2
         per_job = Counter(r["job_id"] for r in runs)
         assert set(per_job) == set(ids) and min(per_job.values()) >= SLOTS
 
@@ -217,5 +236,6 @@ def test_every_job_and_slot_is_forecast_exactly_once(
             orion.delete_entity(tenant, entity, entity_type="Prediction")
         db["training_jobs"].delete_many({"fleet": tag})
         db["forecast_runs"].delete_many({"job_id": {"$in": ids}})
+        db["forecast_log"].delete_many({"job_id": {"$in": ids}})
         orion.close()
         sth.close()
