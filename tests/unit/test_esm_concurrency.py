@@ -151,3 +151,15 @@ def test_extra_pollers_stop_with_the_mapping_and_a_restart_does_not_multiply_the
     for thread in extra:
         thread.join(timeout=3)
     assert not any(thread.is_alive() for thread in extra)
+
+
+def test_idle_extra_pollers_wake_as_soon_as_a_poll_finds_messages(localstack: type[FakeEsmWorker]) -> None:
+    poller = FakePoller(batches=0, hold_s=0.2)
+    worker = localstack(poller, {"ScalingConfig": {"MaximumConcurrency": 4}})
+    worker.start()
+    time.sleep(1.5)  # every extra poller has found the queue empty and backs off (1 s, then 2 s)
+    with poller.lock:
+        poller.left = 12
+    time.sleep(0.5)  # without waking, only LocalStack's own poller would be taking batches now
+    assert poller.most_in_flight >= 3
+    worker._shutdown_event.set()

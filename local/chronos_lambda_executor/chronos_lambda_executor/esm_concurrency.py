@@ -9,7 +9,8 @@ and concurrency bugs between batches never show. This module makes each SQS mapp
 caps it, 1 restores LocalStack's behaviour). LocalStack's own thread keeps the mapping's state;
 the extra ones only poll and hand their batches to the same processor. An extra poller that finds
 the queue empty backs off for longer (up to ``IDLE_BACKOFF_MAX_S``), so an idle queue costs about
-what it did.
+what it did, and wakes as soon as any poller of its mapping finds messages (AWS's pollers
+long-poll, so messages arriving at an idle queue are taken by several at once).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def poller_count(esm_config: Any, cap: str | None) -> int:
     return max(1, wanted)
 
 
-def _extra_poller(worker: Any, index: int, interval_s: float) -> None:
+def _extra_poller(worker: Any, index: int, interval_s: float, busy: threading.Event) -> None:
     from localstack.services.lambda_.event_source_mapping.pollers.poller import EmptyPollResultsException
 
     idle = 1.0
@@ -50,7 +52,40 @@ def _extra_poller(worker: Any, index: int, interval_s: float) -> None:
         except Exception:  # noqa: BLE001 - LocalStack's own loop logs and backs off the same way
             LOG.warning("extra SQS poller %d of mapping %s failed", index, worker.uuid, exc_info=True)
             wait = 2.0
-        worker._shutdown_event.wait(wait)
+        _pause(worker, busy, wait)
+
+
+def _pause(worker: Any, busy: threading.Event, seconds: float) -> None:
+    """Wait ``seconds``, less if the mapping stops or a poll finds the queue busy (AWS's pollers
+    long-poll: a message wakes them at once)."""
+    deadline = time.monotonic() + seconds
+    while not worker._shutdown_event.is_set() and not busy.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        worker._shutdown_event.wait(min(left, 0.1))
+
+
+def _track_busy(worker: Any, empty: type[Exception]) -> threading.Event:
+    """An event set while the last poll of the mapping (by any of its pollers) found messages;
+    the poller's ``poll_events`` is wrapped once to keep it."""
+    busy: threading.Event | None = getattr(worker, "_chronos_busy", None)
+    if busy is not None:
+        return busy
+    busy = threading.Event()
+    poll = worker.poller.poll_events
+
+    def poll_events() -> None:
+        try:
+            poll()
+        except empty:
+            busy.clear()
+            raise
+        busy.set()
+
+    worker.poller.poll_events = poll_events
+    worker._chronos_busy = busy
+    return busy
 
 
 def install() -> None:
@@ -61,12 +96,15 @@ def install() -> None:
     try:
         from localstack.config import LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC
         from localstack.services.lambda_.event_source_mapping.esm_worker import EsmWorker
+        from localstack.services.lambda_.event_source_mapping.pollers.poller import EmptyPollResultsException
     except ImportError:
         LOG.warning("LocalStack's event source mapping worker not found: one poller per mapping")
         return
     original_start = EsmWorker.start
 
     def start(self: Any) -> None:
+        if self.poller.event_source() == "aws:sqs":
+            busy = _track_busy(self, EmptyPollResultsException)  # before LocalStack's loop starts
         original_start(self)
         if self.poller.event_source() != "aws:sqs":
             return
@@ -76,7 +114,7 @@ def install() -> None:
         for index in range(len(extra) + 1, count):
             thread = threading.Thread(
                 target=_extra_poller,
-                args=(self, index, LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC),
+                args=(self, index, LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC, busy),
                 name=f"event-source-mapping-poller-{self.uuid}-{index}",
                 daemon=True,
             )
