@@ -12,7 +12,7 @@ from chronos_core import __version__
 from chronos_core.api.dashboard import DashboardConfig, dashboard_router
 from chronos_core.api.deps import ApiServices
 from chronos_core.api.errors import install_error_handlers
-from chronos_core.api.middleware import BodySizeLimit, RequestBudget
+from chronos_core.api.middleware import BodySizeLimit, NulCharacters, RequestBudget
 from chronos_core.api.routes import (
     alert_channels,
     alert_rules,
@@ -59,6 +59,7 @@ def create_app(services: ApiServices, *, dashboard: tuple[Path, DashboardConfig]
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    app.add_middleware(NulCharacters)  # inside the size limit: it reads bodies already bounded
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestBudget, seconds=settings.api_request_budget_seconds)
     for module in (

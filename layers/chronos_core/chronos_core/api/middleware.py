@@ -1,8 +1,9 @@
-"""ASGI middleware: the request-size limit and the request's time budget."""
+"""ASGI middleware: the request-size limit, NUL characters, and the request's time budget."""
 
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,3 +100,88 @@ class RequestBudget:
             return
         with deadline_in(self.seconds):
             await self.app(scope, receive, send)
+
+
+class NulCharacters:
+    """Answers 422 naming the field when the path, a query parameter or a string of the JSON body
+    holds a NUL character (U+0000).
+
+    No Chronos identifier, name or text can hold one, and PostgreSQL-backed MongoDB-compatible
+    servers (FerretDB on PostgreSQL, the local default) cannot store or even compare one: such a
+    value used to reach the database and end as a 500. The body is read (within the size limit
+    applied before this middleware) and replayed to the app unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = _nul_in_url(scope)
+        messages: list[Message] = []
+        if field is None:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+            field = _nul_in_body(b"".join(m.get("body", b"") for m in messages))
+        if field is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        body = json.dumps(
+            error_body(
+                "validation_error",
+                f"Invalid request: {field}",
+                [{"field": field, "message": "must not contain NUL characters (U+0000)"}],
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 422,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _nul_in_url(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = (scope.get("query_string") or b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return f"query.{name.replace(chr(0), '')}"
+    return None
+
+
+def _nul_in_body(raw: bytes) -> str | None:
+    if b"\\u0000" not in raw and b"\x00" not in raw:
+        return None
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return "body" if b"\x00" in raw else None  # not JSON: the app answers its own 422
+    return _nul_path(document, "body")
+
+
+def _nul_path(value: object, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = path if "\x00" in str(key) else _nul_path(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
