@@ -117,3 +117,31 @@ export function section(title: string | null, load: (body: HTMLElement) => Promi
 export function confirmAction(message: string): boolean {
   return window.confirm(message);
 }
+
+/** A button that asks ``confirmText``, runs the write once (writes are never retried by
+ * themselves), then calls ``refresh``; a failure replaces the button with the error panel. */
+export function actionButton(
+  label: string,
+  confirmText: string,
+  run: () => Promise<unknown>,
+  refresh: () => void,
+): HTMLElement {
+  return el(
+    "button",
+    {
+      class: `action ${label.toLowerCase()}`,
+      onclick: async (event: Event) => {
+        if (!confirmAction(confirmText)) return;
+        const button = event.currentTarget as HTMLButtonElement;
+        button.disabled = true;
+        try {
+          await run();
+          refresh();
+        } catch (error) {
+          button.replaceWith(errorPanel(error));
+        }
+      },
+    },
+    label,
+  );
+}

@@ -4,7 +4,7 @@
 import { NetworkError } from "../api";
 import type { App, Model, Page } from "../app";
 import { anomalyCount, anyRunning, pageLinks, scanProgressText, scanRunning, type AnomalyEvent, type Scan } from "../scan-view";
-import { age, confirmAction, el, errorPanel, fmt, replace, section } from "../ui";
+import { actionButton, age, el, errorPanel, fmt, replace, section } from "../ui";
 
 const POLL_MS = 1500;
 const EVENTS_PER_PAGE = 50;
@@ -26,24 +26,7 @@ function progressBar(scan: Scan): HTMLElement {
 function scanCard(app: App, scan: Scan, refresh: () => void, withEventsLink = true): HTMLElement {
   const base = scansPath(scan.model_id, scan.id);
   const act = (label: string, confirmText: string, run: () => Promise<unknown>) =>
-    el(
-      "button",
-      {
-        class: `action ${label.toLowerCase()}`,
-        onclick: async (event: Event) => {
-          if (!confirmAction(confirmText)) return;
-          const button = event.currentTarget as HTMLButtonElement;
-          button.disabled = true;
-          try {
-            await run(); // writes are never retried by themselves
-            refresh();
-          } catch (error) {
-            button.replaceWith(errorPanel(error));
-          }
-        },
-      },
-      label,
-    );
+    actionButton(label, confirmText, run, refresh);
   const running = scanRunning(scan);
   const span = scan.request.last_n != null ? `last ${scan.request.last_n.toLocaleString("en")} points` : `${scan.request.date_from ?? "?"} → ${scan.request.date_to ?? "admission"}`;
   const phases = Object.entries(scan.phases ?? {})

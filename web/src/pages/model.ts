@@ -5,7 +5,7 @@ import { NetworkError } from "../api";
 import { FINISHED, type App, type Job, type Model, type Page } from "../app";
 import { lossChart } from "../chart";
 import { lossColumns } from "../loss-curve";
-import { SKILL_DEFINITION, age, confirmAction, el, errorPanel, fmt, replace, section, skillPercent } from "../ui";
+import { SKILL_DEFINITION, actionButton, age, confirmAction, el, errorPanel, fmt, replace, section, skillPercent } from "../ui";
 
 export function progressText(job: Job, now = Date.now()): { percent: number; lines: string[]; eta: string | null } {
   const p = job.progress;
@@ -62,24 +62,7 @@ function metricsTable(job: Job): HTMLElement | null {
 function jobCard(app: App, model: Model, job: Job, refresh: () => void): HTMLElement {
   const base = `/models/${model.id}/training-jobs/${job.id}`;
   const act = (label: string, confirmText: string, run: () => Promise<unknown>) =>
-    el(
-      "button",
-      {
-        class: `action ${label.toLowerCase()}`,
-        onclick: async (event: Event) => {
-          if (!confirmAction(confirmText)) return;
-          const button = event.currentTarget as HTMLButtonElement;
-          button.disabled = true;
-          try {
-            await run(); // writes are never retried by themselves
-            refresh();
-          } catch (error) {
-            button.replaceWith(errorPanel(error));
-          }
-        },
-      },
-      label,
-    );
+    actionButton(label, confirmText, run, refresh);
   const running = !FINISHED.has(job.status);
   const phases = Object.entries(job.phases ?? {})
     .filter(([, t]) => t.seconds != null)
